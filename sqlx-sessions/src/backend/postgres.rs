@@ -1,0 +1,257 @@
+//! PostgreSQL: `uuid` ids, `bytea` digests, `jsonb` data, `timestamptz` timestamps; or, for
+//! an adopted ecto_sessions table, hex digests in `varchar(255)` and `timestamp without
+//! time zone` holding UTC.
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use sqlx::postgres::{PgArguments, PgPool, PgRow};
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, Postgres, Row as _};
+use time::{OffsetDateTime, PrimitiveDateTime};
+use uuid::Uuid;
+
+use super::{Backend, Driver, Fetched, RowReader, decode_session};
+use crate::error::Result;
+use crate::migrate::Migration;
+use crate::schema::{ColumnType, DigestFormat, TableSpec, TimeFormat};
+use crate::session::Session;
+use crate::sql::{Param, Stmt, quote};
+use crate::value::Value;
+
+/// A store's table on PostgreSQL.
+#[derive(Debug)]
+pub struct PgBackend {
+    pool: PgPool,
+    spec: Arc<TableSpec>,
+}
+
+impl Driver for PgPool {
+    fn into_backend(self, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
+        Ok(Arc::new(PgBackend { pool: self, spec }))
+    }
+
+    fn supports_ecto_compat(&self) -> bool {
+        true
+    }
+}
+
+type Query = sqlx::query::Query<'static, Postgres, PgArguments>;
+
+fn naive(t: OffsetDateTime) -> PrimitiveDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    PrimitiveDateTime::new(t.date(), t.time())
+}
+
+impl PgBackend {
+    fn query(&self, stmt: Stmt) -> Query {
+        let naive_time = self.spec.time_format == TimeFormat::NaiveUtc;
+        let hex_digest = self.spec.digest_format == DigestFormat::Hex;
+        let mut q = sqlx::query(AssertSqlSafe(stmt.sql));
+        for p in stmt.params {
+            q = match p {
+                Param::Text(s) => q.bind(s),
+                Param::Digest(d) if hex_digest => q.bind(String::from_utf8_lossy(&d).into_owned()),
+                Param::Digest(d) => q.bind(d),
+                Param::Int(i) => q.bind(i),
+                Param::Bool(b) => q.bind(b),
+                Param::Uuid(u) => q.bind(u),
+                Param::Time(t) if naive_time => q.bind(t.map(naive)),
+                Param::Time(t) => q.bind(t),
+                Param::Json(s) => match RawValue::from_string(s) {
+                    Ok(raw) => q.bind(Json(raw)),
+                    // Only valid JSON reaches here (the store serialized it); stay total.
+                    Err(_) => q.bind(Json(serde_json::json!({}))),
+                },
+                Param::Null(ty) => match ty {
+                    ColumnType::Text => q.bind(None::<String>),
+                    ColumnType::Integer => q.bind(None::<i64>),
+                    ColumnType::Boolean => q.bind(None::<bool>),
+                    ColumnType::Uuid => q.bind(None::<Uuid>),
+                    ColumnType::Timestamp if naive_time => q.bind(None::<PrimitiveDateTime>),
+                    ColumnType::Timestamp => q.bind(None::<OffsetDateTime>),
+                },
+            };
+        }
+        q
+    }
+
+    fn column_type(&self, ty: ColumnType) -> &'static str {
+        match ty {
+            ColumnType::Text if self.ecto() => "varchar(255)",
+            ColumnType::Text => "text",
+            ColumnType::Integer => "bigint",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Uuid => "uuid",
+            ColumnType::Timestamp => self.time_type(),
+        }
+    }
+
+    fn ecto(&self) -> bool {
+        self.spec.digest_format == DigestFormat::Hex
+    }
+
+    fn time_type(&self) -> &'static str {
+        match self.spec.time_format {
+            TimeFormat::WithZone => "timestamptz",
+            TimeFormat::NaiveUtc => "timestamp without time zone",
+        }
+    }
+
+    fn decode(&self, row: &PgRow, with_digest: bool) -> Result<Fetched> {
+        let reader = PgReader {
+            row,
+            naive: self.spec.time_format == TimeFormat::NaiveUtc,
+            hex: self.ecto(),
+        };
+        decode_session(&reader, &self.spec, with_digest)
+    }
+}
+
+struct PgReader<'r> {
+    row: &'r PgRow,
+    naive: bool,
+    hex: bool,
+}
+
+impl PgReader<'_> {
+    fn ts(&self, i: usize) -> Result<Option<OffsetDateTime>> {
+        Ok(if self.naive {
+            self.row
+                .try_get::<Option<PrimitiveDateTime>, _>(i)?
+                .map(PrimitiveDateTime::assume_utc)
+        } else {
+            self.row.try_get(i)?
+        })
+    }
+}
+
+impl RowReader for PgReader<'_> {
+    fn uuid(&self, i: usize) -> Result<Uuid> {
+        Ok(self.row.try_get(i)?)
+    }
+
+    fn json(&self, i: usize) -> Result<String> {
+        let Json(raw) = self.row.try_get::<Json<Box<RawValue>>, _>(i)?;
+        Ok(Box::<str>::from(raw).into_string())
+    }
+
+    fn time(&self, i: usize) -> Result<Option<OffsetDateTime>> {
+        self.ts(i)
+    }
+
+    fn text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.row.try_get(i)?)
+    }
+
+    fn value(&self, i: usize, ty: ColumnType) -> Result<Value> {
+        let row = self.row;
+        Ok(match ty {
+            ColumnType::Text => row.try_get::<Option<String>, _>(i)?.into(),
+            ColumnType::Integer => row.try_get::<Option<i64>, _>(i)?.into(),
+            ColumnType::Boolean => row.try_get::<Option<bool>, _>(i)?.into(),
+            ColumnType::Uuid => row.try_get::<Option<Uuid>, _>(i)?.into(),
+            ColumnType::Timestamp => self.ts(i)?.into(),
+        })
+    }
+
+    fn digest(&self, i: usize) -> Result<Vec<u8>> {
+        Ok(if self.hex {
+            self.row.try_get::<String, _>(i)?.into_bytes()
+        } else {
+            self.row.try_get(i)?
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for PgBackend {
+    fn spec(&self) -> &TableSpec {
+        &self.spec
+    }
+
+    fn migration(&self) -> Migration {
+        let spec = &self.spec;
+        let table = spec.qualified();
+        let ts = self.time_type();
+        let digest = if self.ecto() { "varchar(255)" } else { "bytea" };
+        let mut cols = vec![
+            "\"id\" uuid PRIMARY KEY".to_owned(),
+            format!("\"auth_token_digest\" {digest} NOT NULL"),
+            "\"data\" jsonb NOT NULL DEFAULT '{}'::jsonb".to_owned(),
+            format!("\"expires_at\" {ts}"),
+            format!("\"inserted_at\" {ts} NOT NULL"),
+            format!("\"updated_at\" {ts} NOT NULL"),
+        ];
+        let opt = spec.optional;
+        if opt.last_used_at {
+            cols.push(format!("\"last_used_at\" {ts}"));
+        }
+        if opt.authenticated_at {
+            cols.push(format!("\"authenticated_at\" {ts}"));
+        }
+        if opt.token_hint {
+            cols.push("\"token_hint\" text".into());
+        }
+        if opt.salt_id {
+            cols.push("\"salt_id\" text".into());
+        }
+        for col in spec.extras.iter() {
+            let null = if col.is_required() { " NOT NULL" } else { "" };
+            cols.push(format!(
+                "{} {}{null}",
+                quote(col.name()),
+                self.column_type(col.column_type())
+            ));
+        }
+        let mut up = Vec::new();
+        if let Some(schema) = &spec.schema {
+            up.push(format!("CREATE SCHEMA IF NOT EXISTS {}", quote(schema)));
+        }
+        up.push(format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\n  {}\n)",
+            cols.join(",\n  ")
+        ));
+        up.extend(super::index_statements(spec));
+        Migration {
+            up,
+            down: vec![format!("DROP TABLE IF EXISTS {table}")],
+        }
+    }
+
+    async fn run_ddl(&self, statements: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // Serialize concurrent migrations of the same table (several app servers starting).
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(self.spec.qualified())
+            .execute(&mut *tx)
+            .await?;
+        for s in statements {
+            sqlx::query(AssertSqlSafe(s.as_str())).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn fetch_optional(&self, stmt: Stmt, with_digest: bool) -> Result<Option<Fetched>> {
+        match self.query(stmt).fetch_optional(&self.pool).await? {
+            Some(row) => self.decode(&row, with_digest).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn fetch_all(&self, stmt: Stmt) -> Result<Vec<Session>> {
+        let rows = self.query(stmt).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| self.decode(row, false).map(|f| f.session))
+            .collect()
+    }
+
+    async fn fetch_count(&self, stmt: Stmt) -> Result<i64> {
+        Ok(self.query(stmt).fetch_one(&self.pool).await?.try_get(0)?)
+    }
+
+    async fn execute(&self, stmt: Stmt) -> Result<u64> {
+        Ok(self.query(stmt).execute(&self.pool).await?.rows_affected())
+    }
+}

@@ -1,0 +1,217 @@
+//! SQLite: `TEXT` ids, `BLOB` digests, JSON `TEXT` data, and timestamps as `INTEGER`
+//! microseconds since the Unix epoch (UTC; exact, and compared as numbers).
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row as _, Sqlite};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Backend, Driver, Fetched, RowReader, decode_session};
+use crate::error::{Error, Result};
+use crate::migrate::Migration;
+use crate::schema::{ColumnType, TableSpec};
+use crate::session::Session;
+use crate::sql::{Param, Stmt, quote};
+use crate::value::Value;
+
+/// Options for a SQLite database file as sessions like it: created when missing, WAL
+/// journal, `synchronous = NORMAL`, a 5-second busy timeout, foreign keys on.
+///
+/// `target` is a path or a `sqlite:` URL.
+pub fn connect_options(target: &str) -> Result<SqliteConnectOptions> {
+    let options = if target.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(target).map_err(Error::Database)?
+    } else {
+        SqliteConnectOptions::new().filename(target)
+    };
+    Ok(options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true))
+}
+
+/// A store's table on SQLite.
+#[derive(Debug)]
+pub struct SqliteBackend {
+    pool: SqlitePool,
+    spec: Arc<TableSpec>,
+}
+
+impl Driver for SqlitePool {
+    fn into_backend(self, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
+        if spec.schema.is_some() {
+            return Err(Error::config(
+                "schema",
+                "SQLite has no schemas; use a table name of its own instead",
+            ));
+        }
+        Ok(Arc::new(SqliteBackend { pool: self, spec }))
+    }
+}
+
+type Query = sqlx::query::Query<'static, Sqlite, SqliteArguments>;
+
+fn query(stmt: Stmt) -> Query {
+    let mut q = sqlx::query(AssertSqlSafe(stmt.sql));
+    for p in stmt.params {
+        q = match p {
+            Param::Text(s) | Param::Json(s) => q.bind(s),
+            Param::Digest(d) => q.bind(d),
+            Param::Int(i) => q.bind(i),
+            Param::Bool(b) => q.bind(b),
+            Param::Uuid(u) => q.bind(u.hyphenated().to_string()),
+            Param::Time(t) => q.bind(t.map(to_micros)),
+            Param::Null(_) => q.bind(None::<String>),
+        };
+    }
+    q
+}
+
+fn to_micros(t: OffsetDateTime) -> i64 {
+    // Every representable timestamp fits: i64 microseconds span ±292,000 years.
+    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+fn from_micros(us: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)).into())
+}
+
+fn parse_uuid(text: &str) -> Result<Uuid> {
+    Uuid::try_parse(text).map_err(|e| sqlx::Error::Decode(Box::new(e)).into())
+}
+
+impl RowReader for SqliteRow {
+    fn uuid(&self, i: usize) -> Result<Uuid> {
+        parse_uuid(self.try_get::<&str, _>(i)?)
+    }
+
+    fn json(&self, i: usize) -> Result<String> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn time(&self, i: usize) -> Result<Option<OffsetDateTime>> {
+        self.try_get::<Option<i64>, _>(i)?.map(from_micros).transpose()
+    }
+
+    fn text(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn value(&self, i: usize, ty: ColumnType) -> Result<Value> {
+        Ok(match ty {
+            ColumnType::Text => self.try_get::<Option<String>, _>(i)?.into(),
+            ColumnType::Integer => self.try_get::<Option<i64>, _>(i)?.into(),
+            ColumnType::Boolean => self.try_get::<Option<bool>, _>(i)?.into(),
+            ColumnType::Uuid => match self.try_get::<Option<&str>, _>(i)? {
+                Some(text) => Value::Uuid(parse_uuid(text)?),
+                None => Value::Null,
+            },
+            ColumnType::Timestamp => match self.try_get::<Option<i64>, _>(i)? {
+                Some(us) => Value::Timestamp(from_micros(us)?),
+                None => Value::Null,
+            },
+        })
+    }
+
+    fn digest(&self, i: usize) -> Result<Vec<u8>> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+fn column_type(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Text | ColumnType::Uuid => "TEXT",
+        ColumnType::Integer | ColumnType::Boolean | ColumnType::Timestamp => "INTEGER",
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for SqliteBackend {
+    fn spec(&self) -> &TableSpec {
+        &self.spec
+    }
+
+    fn migration(&self) -> Migration {
+        let spec = &self.spec;
+        let table = spec.qualified();
+        let mut cols = vec![
+            "\"id\" TEXT PRIMARY KEY NOT NULL".to_owned(),
+            "\"auth_token_digest\" BLOB NOT NULL".to_owned(),
+            "\"data\" TEXT NOT NULL DEFAULT '{}'".to_owned(),
+            "\"expires_at\" INTEGER".to_owned(),
+            "\"inserted_at\" INTEGER NOT NULL".to_owned(),
+            "\"updated_at\" INTEGER NOT NULL".to_owned(),
+        ];
+        let opt = spec.optional;
+        if opt.last_used_at {
+            cols.push("\"last_used_at\" INTEGER".into());
+        }
+        if opt.authenticated_at {
+            cols.push("\"authenticated_at\" INTEGER".into());
+        }
+        if opt.token_hint {
+            cols.push("\"token_hint\" TEXT".into());
+        }
+        if opt.salt_id {
+            cols.push("\"salt_id\" TEXT".into());
+        }
+        for col in spec.extras.iter() {
+            let null = if col.is_required() { " NOT NULL" } else { "" };
+            cols.push(format!(
+                "{} {}{null}",
+                quote(col.name()),
+                column_type(col.column_type())
+            ));
+        }
+        let mut up = vec![format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\n  {}\n)",
+            cols.join(",\n  ")
+        )];
+        up.extend(super::index_statements(spec));
+        Migration {
+            up,
+            down: vec![format!("DROP TABLE IF EXISTS {table}")],
+        }
+    }
+
+    async fn run_ddl(&self, statements: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for s in statements {
+            sqlx::query(AssertSqlSafe(s.as_str())).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn fetch_optional(&self, stmt: Stmt, with_digest: bool) -> Result<Option<Fetched>> {
+        match query(stmt).fetch_optional(&self.pool).await? {
+            Some(row) => decode_session(&row, &self.spec, with_digest).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn fetch_all(&self, stmt: Stmt) -> Result<Vec<Session>> {
+        let rows = query(stmt).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| decode_session(row, &self.spec, false).map(|f| f.session))
+            .collect()
+    }
+
+    async fn fetch_count(&self, stmt: Stmt) -> Result<i64> {
+        Ok(query(stmt).fetch_one(&self.pool).await?.try_get(0)?)
+    }
+
+    async fn execute(&self, stmt: Stmt) -> Result<u64> {
+        Ok(query(stmt).execute(&self.pool).await?.rows_affected())
+    }
+}

@@ -1,0 +1,86 @@
+//! The one error type of the crate.
+
+/// A `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `sqlx-sessions`.
+///
+/// Lookups with a missing, malformed or unknown token are *not* errors: they return
+/// `Ok(None)`. Errors are configuration mistakes, refused input and database failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting was refused when the store was built; `setting` names it.
+    #[error("invalid setting `{setting}`: {reason}")]
+    Config {
+        /// The name of the refused setting.
+        setting: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A filter or attribute named a column that the store did not declare.
+    #[error("unknown column `{0}`: not one of the store's declared extra columns")]
+    UnknownColumn(String),
+    /// A value did not fit the declared type of its column.
+    #[error("invalid value for column `{column}`: {reason}")]
+    InvalidValue {
+        /// The column the value was meant for.
+        column: String,
+        /// Why the value was refused.
+        reason: String,
+    },
+    /// A required extra column was not given when creating a session.
+    #[error("missing value for required column `{0}`")]
+    MissingColumn(String),
+    /// A token was refused where one is required (for example an empty token to digest).
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    /// The operation needs an optional column that this store does not have.
+    #[error("`{operation}` needs the optional column `{column}`, which this store does not have")]
+    Unsupported {
+        /// What was attempted.
+        operation: &'static str,
+        /// The column it needs.
+        column: &'static str,
+    },
+    /// A row conflicts with an existing one (a unique index refused it).
+    #[error("a session with the same unique key already exists")]
+    Conflict(#[source] sqlx::Error),
+    /// Session data could not be encoded or decoded as JSON.
+    #[error("session data is not valid JSON")]
+    Json(#[from] serde_json::Error),
+    /// The operating system's random source failed.
+    #[error("the random source failed: {0}")]
+    Random(String),
+    /// The database failed.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        let unique = matches!(
+            &err,
+            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation
+        );
+        if unique {
+            Error::Conflict(err)
+        } else {
+            Error::Database(err)
+        }
+    }
+}
+
+impl Error {
+    pub(crate) fn config(setting: &'static str, reason: impl Into<String>) -> Self {
+        Error::Config {
+            setting,
+            reason: reason.into(),
+        }
+    }
+
+    /// True when the error comes from the database (unreachable, failing or refusing).
+    pub fn is_database(&self) -> bool {
+        matches!(self, Error::Database(_) | Error::Conflict(_))
+    }
+}

@@ -1,0 +1,146 @@
+//! The sliding-expiry rule.
+
+use time::OffsetDateTime;
+
+use crate::settings::Settings;
+
+/// The new expiry of a session used at `now`, or `None` when no write is due.
+///
+/// A write is due when `now + ttl > expires_at + extend_stale_time`: so at most one write
+/// per stale window. Sessions that never expire, stores without a ttl or a stale time,
+/// never extend. `max_lifetime` caps the new expiry at `inserted_at + max_lifetime`, and an
+/// expiry that would not move later is not written.
+pub(crate) fn new_expiry(
+    settings: &Settings,
+    expires_at: Option<OffsetDateTime>,
+    inserted_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    let ttl = settings.ttl?;
+    let stale = settings.extend_stale_time?;
+    let current = expires_at?;
+    if now + ttl <= current + stale {
+        return None;
+    }
+    let mut next = now + ttl;
+    if let Some(max) = settings.max_lifetime {
+        next = next.min(inserted_at + max);
+    }
+    (next > current).then_some(next)
+}
+
+/// The expiry of a session created at `now`, with an optional explicit one.
+pub(crate) fn initial_expiry(
+    settings: &Settings,
+    explicit: Option<Option<OffsetDateTime>>,
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    let wanted = match explicit {
+        Some(at) => at,
+        None => settings.ttl.map(|ttl| now + ttl),
+    };
+    match settings.max_lifetime {
+        Some(max) => Some(wanted.map_or(now + max, |w| w.min(now + max))),
+        None => wanted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use time::Duration;
+    use time::macros::datetime;
+
+    fn settings(ttl: Option<i64>, stale: Option<i64>) -> Settings {
+        Settings {
+            ttl: ttl.map(Duration::seconds),
+            extend_stale_time: stale.map(Duration::seconds),
+            ..Settings::default()
+        }
+    }
+
+    const T0: OffsetDateTime = datetime!(2030-01-01 0:00 UTC);
+
+    #[test]
+    fn edges_of_the_stale_window() {
+        let s = settings(Some(7 * 86_400), Some(86_400));
+        let expires = T0 + Duration::days(7);
+        // now + ttl == expires + stale exactly: not yet.
+        let at_edge = T0 + Duration::days(1);
+        assert_eq!(new_expiry(&s, Some(expires), T0, at_edge), None);
+        // one microsecond past the edge: extend to now + ttl.
+        let past = at_edge + Duration::microseconds(1);
+        assert_eq!(new_expiry(&s, Some(expires), T0, past), Some(past + Duration::days(7)));
+        // just inside the window.
+        let inside = at_edge - Duration::microseconds(1);
+        assert_eq!(new_expiry(&s, Some(expires), T0, inside), None);
+    }
+
+    #[test]
+    fn no_ttl_no_stale_or_no_expiry_never_extend() {
+        let now = T0 + Duration::days(3);
+        let e = Some(T0 + Duration::days(7));
+        assert_eq!(new_expiry(&settings(None, Some(1)), e, T0, now), None);
+        assert_eq!(new_expiry(&settings(Some(100), None), e, T0, now), None);
+        assert_eq!(new_expiry(&settings(Some(100), Some(1)), None, T0, now), None);
+    }
+
+    #[test]
+    fn zero_stale_time_extends_at_every_use() {
+        let s = settings(Some(3_600), Some(0));
+        let expires = T0 + Duration::hours(1);
+        let now = T0 + Duration::microseconds(1);
+        assert_eq!(new_expiry(&s, Some(expires), T0, now), Some(now + Duration::hours(1)));
+        // the same instant as the last write: nothing to move.
+        assert_eq!(new_expiry(&s, Some(expires), T0, T0), None);
+    }
+
+    #[test]
+    fn max_lifetime_caps_extension_and_creation() {
+        let s = Settings {
+            max_lifetime: Some(Duration::days(2)),
+            ..settings(Some(86_400), Some(0))
+        };
+        let cap = T0 + Duration::days(2);
+        let now = T0 + Duration::hours(36);
+        assert_eq!(new_expiry(&s, Some(now), T0, now), Some(cap));
+        assert_eq!(new_expiry(&s, Some(cap), T0, now + Duration::hours(1)), None);
+        assert_eq!(initial_expiry(&s, Some(None), T0), Some(cap));
+        assert_eq!(initial_expiry(&s, None, T0), Some(T0 + Duration::days(1)));
+    }
+
+    proptest! {
+        #[test]
+        fn extension_never_shortens_and_respects_the_rule(
+            ttl in 1i64..10_000_000,
+            stale_frac in 0.0f64..1.0,
+            age in 0i64..20_000_000,
+            left in -1_000_000i64..10_000_000,
+            cap in proptest::option::of(1i64..30_000_000),
+        ) {
+            let stale = (ttl as f64 * stale_frac) as i64;
+            let s = Settings {
+                max_lifetime: cap.map(Duration::seconds),
+                ..settings(Some(ttl), Some(stale))
+            };
+            let now = T0 + Duration::seconds(age);
+            let expires = now + Duration::seconds(left);
+            match new_expiry(&s, Some(expires), T0, now) {
+                Some(next) => {
+                    prop_assert!(next > expires);
+                    prop_assert!(now + Duration::seconds(ttl) > expires + Duration::seconds(stale));
+                    prop_assert!(next <= now + Duration::seconds(ttl));
+                    if let Some(cap) = cap {
+                        prop_assert!(next <= T0 + Duration::seconds(cap));
+                    }
+                }
+                None => {
+                    let due = now + Duration::seconds(ttl) > expires + Duration::seconds(stale);
+                    let capped = cap.is_some_and(|c| T0 + Duration::seconds(c) <= expires);
+                    prop_assert!(!due || capped);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! # sqlx-sessions
+//!
+//! Database-backed sessions and API keys for Rust services, built on [sqlx]: the Rust
+//! successor of Elixir's `ecto_sessions`.
+//!
+//! Signed tokens (JWTs, signed cookies) cannot be listed or revoked. A session kept in the
+//! application's own database can: show a user the devices where they are signed in,
+//! revoke one or all of them, change any expiry at any time, keep data server-side without
+//! growing the token, and issue long-lived API keys stored only as a digest.
+//!
+//! ## Usage
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use sqlx_sessions::{Filter, NewSession, SessionStore};
+//!
+//! let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+//! let store = SessionStore::builder(pool).build()?; // table `sessions`, column `user_id`
+//! store.migrate().await?;
+//!
+//! // Sign in: the plaintext token is returned once; only its digest is stored.
+//! let created = store
+//!     .create(
+//!         NewSession::new()
+//!             .extra("user_id", "42")
+//!             .data(serde_json::json!({"user_agent": "curl/8.5"})),
+//!     )
+//!     .await?;
+//! let token = created.token.expose().to_owned();
+//!
+//! // Every request: one indexed lookup, extending the session when it is due.
+//! let session = store.lookup(&token).await?.expect("a valid session");
+//! assert_eq!(session.extra_str("user_id"), Some("42"));
+//!
+//! // The user's devices, and signing out of all of them.
+//! let devices = store.list(&Filter::new().eq("user_id", "42")).await?;
+//! assert_eq!(devices.len(), 1);
+//! store.delete_all(&Filter::new().eq("user_id", "42")).await?;
+//! assert!(store.lookup(&token).await?.is_none());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `sqlite` | yes | the SQLite backend ([`backend::sqlite`]), bundled libsqlite3 |
+//! | `postgres` | no | the PostgreSQL backend (`backend::postgres`), also for ecto_sessions tables |
+//!
+//! ## How it works
+//!
+//! - **Tokens** ([`token`]) are `token_length` URL-safe base64 characters from the OS random
+//!   source; API-key stores add a prefix and a CRC32 checksum so leaked keys are
+//!   recognisable and forged ones are refused before any query.
+//! - **Digests** ([`Hashing`]): the table keeps `HASH(salt ++ token)` (raw bytes in tables
+//!   this crate creates, hex in adopted ecto_sessions tables), never the token. Previous
+//!   salts can be listed for rotation; rows found under one are re-digested.
+//! - **Lookup** is one indexed `SELECT` of the needed columns by digest. When the session
+//!   is due for extension (`now + ttl > expires_at + extend_stale_time`), one conditional
+//!   `UPDATE` follows, a compare-and-set on the expiry that was read, so a concurrent expire
+//!   or delete is never undone.
+//! - **Backends** ([`backend::Backend`]): the store writes its statements once, with `$n`
+//!   placeholders and quoted identifiers from the validated table spec; each database's file
+//!   binds parameters to its own types. No SQL is ever built from a caller's strings.
+//! - **Time** comes from a [`Clock`], which tests replace with a [`ManualClock`].
+//! - **Pruning**: [`SessionStore::delete_expired`] deletes in bounded batches;
+//!   [`SessionStore::spawn_pruner`] runs it in the background.
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod backend;
+mod clock;
+pub mod digest;
+mod error;
+mod extend;
+mod filter;
+mod migrate;
+mod pruner;
+mod query;
+pub mod schema;
+mod session;
+pub mod settings;
+pub mod sql;
+mod store;
+pub mod token;
+mod value;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use digest::{Hashing, Secret};
+pub use error::{Error, Result};
+pub use filter::{Filter, Status};
+pub use migrate::Migration;
+pub use pruner::Pruner;
+pub use schema::{ColumnType, ExtraColumn, TableSpec};
+pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};
+pub use settings::Settings;
+pub use store::{GetOptions, SessionStore, StoreBuilder};
+pub use token::{Token, TokenFormat};
+pub use value::Value;
+
+/// Re-exported so applications use the same sqlx as the store.
+pub use sqlx;

@@ -1,0 +1,141 @@
+//! The statements of a store, written once for every backend.
+//!
+//! Identifiers come from the validated [`TableSpec`]; every value a caller gives is bound
+//! as a parameter.
+
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::filter::{Filter, Status};
+use crate::schema::TableSpec;
+use crate::sql::{Param, StmtBuilder, quote};
+
+/// The columns every session query selects, in the order backends decode them.
+pub(crate) fn select_list(spec: &TableSpec, with_digest: bool) -> String {
+    let mut cols = vec!["id", "data", "expires_at", "inserted_at", "updated_at"];
+    let opt = spec.optional;
+    if opt.last_used_at {
+        cols.push("last_used_at");
+    }
+    if opt.authenticated_at {
+        cols.push("authenticated_at");
+    }
+    if opt.token_hint {
+        cols.push("token_hint");
+    }
+    cols.extend(spec.extras.iter().map(|c| c.name()));
+    if with_digest {
+        cols.push("auth_token_digest");
+    }
+    cols.into_iter().map(quote).collect::<Vec<_>>().join(", ")
+}
+
+/// The moment before which a session is past its absolute lifetime.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Expiry {
+    pub(crate) now: OffsetDateTime,
+    pub(crate) lifetime_cutoff: Option<OffsetDateTime>,
+}
+
+impl Expiry {
+    /// Appends the condition for `status` (nothing for [`Status::All`]).
+    pub(crate) fn push_status(&self, b: &mut StmtBuilder, status: Status) {
+        match status {
+            Status::All => {}
+            Status::Valid => {
+                b.push(" AND (\"expires_at\" IS NULL OR \"expires_at\" > ")
+                    .bind(Param::Time(Some(self.now)))
+                    .push(")");
+                if let Some(cutoff) = self.lifetime_cutoff {
+                    b.push(" AND \"inserted_at\" > ")
+                        .bind(Param::Time(Some(cutoff)));
+                }
+            }
+            Status::Expired => {
+                b.push(" AND ((\"expires_at\" IS NOT NULL AND \"expires_at\" <= ")
+                    .bind(Param::Time(Some(self.now)))
+                    .push(")");
+                if let Some(cutoff) = self.lifetime_cutoff {
+                    b.push(" OR \"inserted_at\" <= ")
+                        .bind(Param::Time(Some(cutoff)));
+                }
+                b.push(")");
+            }
+        }
+    }
+
+    /// Whether a session read at `now` counts as expired.
+    pub(crate) fn is_expired(
+        &self,
+        expires_at: Option<OffsetDateTime>,
+        inserted_at: OffsetDateTime,
+    ) -> bool {
+        expires_at.is_some_and(|e| e <= self.now)
+            || self.lifetime_cutoff.is_some_and(|c| inserted_at <= c)
+    }
+}
+
+/// Appends ` WHERE ...` for `filter`. `digests` are the stored forms of the filter's token
+/// under every accepted salt (empty when the filter has no token).
+pub(crate) fn push_where(
+    b: &mut StmtBuilder,
+    spec: &TableSpec,
+    filter: &Filter,
+    default_status: Status,
+    expiry: &Expiry,
+    digests: Vec<Vec<u8>>,
+) -> Result<()> {
+    b.push(" WHERE 1 = 1");
+    expiry.push_status(b, filter.status.unwrap_or(default_status));
+    if !digests.is_empty() {
+        push_digest_match(b, digests);
+    }
+    if let Some(id) = filter.id {
+        b.push(" AND \"id\" = ").bind(Param::Uuid(id));
+    }
+    if let Some(id) = filter.except_id {
+        b.push(" AND \"id\" <> ").bind(Param::Uuid(id));
+    }
+    for (name, value) in &filter.columns {
+        let i = spec.extra_index(name)?;
+        let col = &spec.extras[i];
+        let value = value.clone().coerce(col.name(), col.column_type())?;
+        b.push(" AND ").push(&quote(col.name()));
+        if value.is_null() {
+            b.push(" IS NULL");
+        } else {
+            b.push(" = ").bind(value.into());
+        }
+    }
+    Ok(())
+}
+
+/// Appends ` AND "auth_token_digest" = $n` (or `IN (...)` for several salts).
+pub(crate) fn push_digest_match(b: &mut StmtBuilder, digests: Vec<Vec<u8>>) {
+    if digests.len() == 1 {
+        b.push(" AND \"auth_token_digest\" = ");
+        for d in digests {
+            b.bind(Param::Digest(d));
+        }
+        return;
+    }
+    b.push(" AND \"auth_token_digest\" IN (");
+    for (i, d) in digests.into_iter().enumerate() {
+        if i > 0 {
+            b.push(", ");
+        }
+        b.bind(Param::Digest(d));
+    }
+    b.push(")");
+}
+
+/// Refuses a limit or offset on operations that do not take one.
+pub(crate) fn refuse_paging(filter: &Filter, operation: &'static str) -> Result<()> {
+    if filter.limit.is_some() || filter.offset.is_some() {
+        return Err(Error::InvalidValue {
+            column: "limit".into(),
+            reason: format!("`{operation}` does not take a limit or offset"),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! The shape of a store's table: its name, schema, extra columns and optional columns.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// The type of an extra column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ColumnType {
+    /// Text (`text` / `TEXT`).
+    Text,
+    /// A 64-bit integer (`bigint` / `INTEGER`).
+    Integer,
+    /// A boolean (`boolean` / `INTEGER` 0 or 1).
+    Boolean,
+    /// A UUID (`uuid` / hyphenated `TEXT`).
+    Uuid,
+    /// A UTC timestamp (`timestamptz` / `INTEGER` microseconds since the Unix epoch).
+    Timestamp,
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ColumnType::Text => "text",
+            ColumnType::Integer => "integer",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Uuid => "uuid",
+            ColumnType::Timestamp => "timestamp",
+        })
+    }
+}
+
+impl std::str::FromStr for ColumnType {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "text" | "string" => ColumnType::Text,
+            "integer" | "int" | "bigint" => ColumnType::Integer,
+            "boolean" | "bool" => ColumnType::Boolean,
+            "uuid" => ColumnType::Uuid,
+            "timestamp" | "timestamptz" => ColumnType::Timestamp,
+            _ => {
+                return Err(Error::config(
+                    "extra_column",
+                    format!(
+                        "unknown column type `{s}`; expected text, integer, boolean, uuid or timestamp"
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+/// An extra column declared by the application, such as `user_id`.
+///
+/// ```
+/// use sqlx_sessions::ExtraColumn;
+/// let col = ExtraColumn::text("user_id").indexed();
+/// assert_eq!(col.name(), "user_id");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraColumn {
+    name: String,
+    ty: ColumnType,
+    required: bool,
+    indexed: bool,
+}
+
+impl ExtraColumn {
+    /// A required, unindexed column of type `ty`.
+    pub fn new(name: impl Into<String>, ty: ColumnType) -> Self {
+        ExtraColumn {
+            name: name.into(),
+            ty,
+            required: true,
+            indexed: false,
+        }
+    }
+
+    /// A required text column.
+    pub fn text(name: impl Into<String>) -> Self {
+        Self::new(name, ColumnType::Text)
+    }
+
+    /// Allows `NULL` (the column is optional at creation).
+    pub fn optional(mut self) -> Self {
+        self.required = false;
+        self
+    }
+
+    /// Creates an index on the column (for filters such as "all sessions of this user").
+    pub fn indexed(mut self) -> Self {
+        self.indexed = true;
+        self
+    }
+
+    /// The column name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The column type.
+    pub fn column_type(&self) -> ColumnType {
+        self.ty
+    }
+
+    /// Whether a value is required at creation.
+    pub fn is_required(&self) -> bool {
+        self.required
+    }
+
+    /// Whether the column is indexed.
+    pub fn is_indexed(&self) -> bool {
+        self.indexed
+    }
+
+    /// Parses `NAME:TYPE` (optionally `NAME:TYPE:optional`), as the command line takes it.
+    pub fn parse_spec(spec: &str) -> Result<Self> {
+        let mut parts = spec.split(':');
+        let name = parts.next().unwrap_or_default();
+        let ty = parts.next().ok_or_else(|| {
+            Error::config("extra_column", format!("`{spec}` is not NAME:TYPE"))
+        })?;
+        let mut col = ExtraColumn::new(name, ty.parse()?).indexed();
+        for flag in parts {
+            match flag {
+                "optional" => col = col.optional(),
+                "noindex" => col.indexed = false,
+                _ => {
+                    return Err(Error::config(
+                        "extra_column",
+                        format!("unknown flag `{flag}` in `{spec}`"),
+                    ));
+                }
+            }
+        }
+        Ok(col)
+    }
+}
+
+/// Column names the store owns; extra columns cannot take them.
+pub(crate) const BUILTIN_COLUMNS: [&str; 10] = [
+    "id",
+    "auth_token_digest",
+    "data",
+    "expires_at",
+    "inserted_at",
+    "updated_at",
+    "last_used_at",
+    "authenticated_at",
+    "token_hint",
+    "salt_id",
+];
+
+/// How the digest column is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DigestFormat {
+    /// Raw bytes (`bytea` / `BLOB`): tables this crate creates.
+    Binary,
+    /// Lowercase hex text (`varchar`): adopted ecto_sessions tables.
+    Hex,
+}
+
+/// How timestamps are stored on PostgreSQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeFormat {
+    /// `timestamptz`.
+    WithZone,
+    /// `timestamp without time zone` holding UTC (ecto_sessions).
+    NaiveUtc,
+}
+
+/// Optional columns a store may add to its table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct OptionalColumns {
+    pub(crate) last_used_at: bool,
+    pub(crate) authenticated_at: bool,
+    pub(crate) token_hint: bool,
+    pub(crate) salt_id: bool,
+}
+
+/// The validated shape of one store's table.
+#[derive(Clone, Debug)]
+pub struct TableSpec {
+    pub(crate) schema: Option<String>,
+    pub(crate) table: String,
+    pub(crate) extras: Arc<[ExtraColumn]>,
+    pub(crate) optional: OptionalColumns,
+    pub(crate) digest_format: DigestFormat,
+    pub(crate) time_format: TimeFormat,
+}
+
+impl TableSpec {
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The PostgreSQL schema, if any.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// The declared extra columns.
+    pub fn extras(&self) -> &[ExtraColumn] {
+        &self.extras
+    }
+
+    /// The quoted, schema-qualified table name for SQL.
+    pub(crate) fn qualified(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("\"{schema}\".\"{}\"", self.table),
+            None => format!("\"{}\"", self.table),
+        }
+    }
+
+    /// The position of a declared extra column.
+    pub(crate) fn extra_index(&self, name: &str) -> Result<usize> {
+        self.extras
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| Error::UnknownColumn(name.to_owned()))
+    }
+}
+
+/// Checks a table, schema or column name: lowercase ASCII letters, digits and `_`, not
+/// starting with a digit, at most 63 bytes. Names are quoted in SQL as well.
+pub(crate) fn check_identifier(setting: &'static str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(
+            setting,
+            format!(
+                "`{name}` is not a valid name: use 1 to 63 lowercase letters, digits and `_`, not starting with a digit"
+            ),
+        ))
+    }
+}

@@ -1,0 +1,201 @@
+//! A session as read from its table, and the attributes of a new one.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::ser::{SerializeMap as _, Serializer};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::schema::ExtraColumn;
+use crate::token::Token;
+use crate::value::Value;
+
+/// One session (or API key) as stored. It never holds the token or its digest.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct Session {
+    /// The primary key: an internal reference, never a credential.
+    pub id: Uuid,
+    /// Arbitrary per-session JSON data.
+    pub data: SessionData,
+    /// When the session expires; `None` means never.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// When the session was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub inserted_at: OffsetDateTime,
+    /// When the row was last written.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// When the session was last used (stores with a `last_used_at` column).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    /// When its user last proved who they are (stores with an `authenticated_at` column;
+    /// see [`Session::authenticated_at`] for the value with its default).
+    #[serde(skip)]
+    pub(crate) authenticated_at_column: Option<OffsetDateTime>,
+    /// The displayable start of an API key (`myapp_sk_ab12`), where the store keeps it.
+    pub token_hint: Option<String>,
+    /// The application's extra columns (such as `user_id`).
+    pub extras: Extras,
+    /// Whether the session was expired when it was read.
+    pub is_expired: bool,
+}
+
+impl Session {
+    /// The value of an extra column, if declared.
+    pub fn extra(&self, name: &str) -> Option<&Value> {
+        self.extras.get(name)
+    }
+
+    /// The value of a text extra column such as `user_id`.
+    pub fn extra_str(&self, name: &str) -> Option<&str> {
+        self.extras.get(name).and_then(Value::as_str)
+    }
+
+    /// When the user last proved who they are: the `authenticated_at` column where the store
+    /// has one and it is set, otherwise `inserted_at`.
+    pub fn authenticated_at(&self) -> OffsetDateTime {
+        self.authenticated_at_column.unwrap_or(self.inserted_at)
+    }
+
+    /// Whether the user authenticated within `max_age` of `now` (use the store's clock:
+    /// [`SessionStore::is_fresh`](crate::SessionStore::is_fresh)).
+    pub fn is_fresh_at(&self, max_age: Duration, now: OffsetDateTime) -> bool {
+        now - self.authenticated_at() <= max_age
+    }
+}
+
+/// The JSON data of a session, kept as the text the database returned; parsed only when
+/// asked for, so a lookup that does not read it pays nothing for it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionData(pub(crate) String);
+
+impl SessionData {
+    /// The JSON text.
+    pub fn as_json(&self) -> &str {
+        &self.0
+    }
+
+    /// The data as a `serde_json::Value` (`{}` when empty).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or_else(|_| serde_json::json!({}))
+    }
+
+    /// The data deserialized into `T`.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        Ok(serde_json::from_str(&self.0)?)
+    }
+
+    /// One top-level string field, such as `user_agent`.
+    pub fn get_str(&self, key: &str) -> Option<String> {
+        match self.value().get(key)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for SessionData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionData({})", self.0)
+    }
+}
+
+impl serde::Serialize for SessionData {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match serde_json::from_str::<&serde_json::value::RawValue>(&self.0) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => s.serialize_none(),
+        }
+    }
+}
+
+/// The extra columns of a session, in declaration order.
+#[derive(Clone, PartialEq)]
+pub struct Extras {
+    pub(crate) columns: Arc<[ExtraColumn]>,
+    pub(crate) values: Vec<Value>,
+}
+
+impl Extras {
+    /// The value of the column `name`, if declared.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        let i = self.columns.iter().position(|c| c.name() == name)?;
+        self.values.get(i)
+    }
+
+    /// `(name, value)` pairs in declaration order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.columns.iter().map(ExtraColumn::name).zip(&self.values)
+    }
+}
+
+impl fmt::Debug for Extras {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl serde::Serialize for Extras {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.values.len()))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// The attributes of a session to create.
+///
+/// ```
+/// use sqlx_sessions::NewSession;
+/// let new = NewSession::new()
+///     .extra("user_id", "42")
+///     .data(serde_json::json!({"user_agent": "curl/8"}));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct NewSession {
+    pub(crate) extras: Vec<(String, Value)>,
+    pub(crate) data: Option<serde_json::Value>,
+    pub(crate) expires_at: Option<Option<OffsetDateTime>>,
+}
+
+impl NewSession {
+    /// No attributes yet: empty data, the store's ttl.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets an extra column (it must be declared by the store).
+    pub fn extra(mut self, column: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extras.push((column.into(), value.into()));
+        self
+    }
+
+    /// Sets the session data (a JSON object, or any JSON value).
+    pub fn data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// Sets an explicit expiry instead of `now + ttl` (`None`: never expires). The store's
+    /// `max_lifetime` still caps it.
+    pub fn expires_at(mut self, at: Option<OffsetDateTime>) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+}
+
+/// A session just created, with its plaintext token: the only time the token is seen.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CreatedSession {
+    /// The stored session.
+    pub session: Session,
+    /// The plaintext token; give it to its owner, it cannot be recovered later.
+    pub token: Token,
+}

@@ -1,0 +1,99 @@
+//! Statements as text plus typed parameters, shared by every backend.
+//!
+//! The core writes SQL that both databases understand (`$n` placeholders, quoted
+//! identifiers from the validated [`TableSpec`](crate::schema::TableSpec)); each backend binds
+//! the [`Param`]s to its own types (timestamps, uuids, JSON and digests differ).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::schema::ColumnType;
+use crate::value::Value;
+
+/// A parameter of a statement.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Param {
+    /// Text.
+    Text(String),
+    /// A stored digest (raw bytes, or the bytes of its hex text in hex tables).
+    Digest(Vec<u8>),
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+    /// A UUID.
+    Uuid(Uuid),
+    /// A timestamp, or a typed `NULL` timestamp.
+    Time(Option<OffsetDateTime>),
+    /// JSON text.
+    Json(String),
+    /// A `NULL` of a given column type.
+    Null(ColumnType),
+}
+
+impl From<Value> for Param {
+    fn from(v: Value) -> Self {
+        match v {
+            Value::Text(s) => Param::Text(s),
+            Value::Integer(i) => Param::Int(i),
+            Value::Boolean(b) => Param::Bool(b),
+            Value::Uuid(u) => Param::Uuid(u),
+            Value::Timestamp(t) => Param::Time(Some(t)),
+            // The caller maps nulls to typed nulls; this is the untyped fallback.
+            Value::Null => Param::Null(ColumnType::Text),
+        }
+    }
+}
+
+/// A statement: SQL text and its parameters.
+#[derive(Clone, Debug)]
+pub struct Stmt {
+    /// The SQL text.
+    pub sql: Arc<str>,
+    /// The parameters, in placeholder order (`$1`, `$2`, ...).
+    pub params: Vec<Param>,
+}
+
+/// Builds a [`Stmt`] piece by piece.
+#[derive(Debug, Default)]
+pub(crate) struct StmtBuilder {
+    sql: String,
+    params: Vec<Param>,
+}
+
+impl StmtBuilder {
+    pub(crate) fn new(sql: &str) -> Self {
+        StmtBuilder {
+            sql: sql.to_owned(),
+            params: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends the placeholder of a new parameter.
+    pub(crate) fn bind(&mut self, param: Param) -> &mut Self {
+        self.params.push(param);
+        let _ = write!(self.sql, "${}", self.params.len());
+        self
+    }
+
+    pub(crate) fn finish(self) -> Stmt {
+        Stmt {
+            sql: self.sql.into(),
+            params: self.params,
+        }
+    }
+}
+
+/// `"name"`: a validated identifier, quoted.
+pub(crate) fn quote(name: &str) -> String {
+    format!("\"{name}\"")
+}

@@ -1,0 +1,276 @@
+//! Building a store: table, columns, settings and clock, validated together.
+
+use std::sync::Arc;
+
+use time::Duration;
+
+use crate::backend::{Backend, Driver};
+use crate::clock::{Clock, SystemClock};
+use crate::digest::{Hashing, Secret};
+use crate::error::{Error, Result};
+use crate::schema::{
+    BUILTIN_COLUMNS, DigestFormat, ExtraColumn, OptionalColumns, TableSpec, TimeFormat,
+    check_identifier,
+};
+use crate::settings::Settings;
+use crate::store::{Inner, SessionStore};
+
+type Connect = Box<dyn FnOnce(Arc<TableSpec>) -> Result<Arc<dyn Backend>> + Send>;
+
+/// Configures a [`SessionStore`]; [`StoreBuilder::build`] validates everything at once and
+/// names the setting it refuses.
+pub struct StoreBuilder {
+    connect: Connect,
+    ecto_supported: bool,
+    table: String,
+    schema: Option<String>,
+    extras: Option<Vec<ExtraColumn>>,
+    optional: OptionalColumns,
+    ecto_compat: bool,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for StoreBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreBuilder")
+            .field("table", &self.table)
+            .field("schema", &self.schema)
+            .field("extras", &self.extras)
+            .field("optional", &self.optional)
+            .field("ecto_compat", &self.ecto_compat)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreBuilder {
+    pub(crate) fn new(driver: impl Driver) -> Self {
+        StoreBuilder {
+            ecto_supported: driver.supports_ecto_compat(),
+            connect: Box::new(move |spec| driver.into_backend(spec)),
+            table: "sessions".into(),
+            schema: None,
+            extras: None,
+            optional: OptionalColumns::default(),
+            ecto_compat: false,
+            settings: Settings::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The table name (default `sessions`).
+    pub fn table(mut self, name: impl Into<String>) -> Self {
+        self.table = name.into();
+        self
+    }
+
+    /// A PostgreSQL schema for the table (created by `migrate` when missing).
+    pub fn schema(mut self, name: impl Into<String>) -> Self {
+        self.schema = Some(name.into());
+        self
+    }
+
+    /// Declares an extra column. The first call replaces the default `user_id` column.
+    pub fn extra_column(mut self, column: ExtraColumn) -> Self {
+        self.extras.get_or_insert_with(Vec::new).push(column);
+        self
+    }
+
+    /// No extra columns at all (not even `user_id`).
+    pub fn no_extra_columns(mut self) -> Self {
+        self.extras = Some(Vec::new());
+        self
+    }
+
+    /// Replaces all settings.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Reads the settings from `SQLX_SESSIONS_*` environment variables (see
+    /// [`Settings::from_env`]), replacing the current ones.
+    pub fn settings_from_env(mut self) -> Result<Self> {
+        self.settings = Settings::from_env()?;
+        Ok(self)
+    }
+
+    /// Characters of random token (default 64, at least 22).
+    pub fn token_length(mut self, n: usize) -> Self {
+        self.settings.token_length = n;
+        self
+    }
+
+    /// Issues API-key tokens `prefix + random + checksum` (ASCII letters, digits, `_`).
+    pub fn token_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.settings.token_prefix = Some(prefix.into());
+        self
+    }
+
+    /// The digest algorithm (default SHA-256).
+    pub fn hashing(mut self, hashing: Hashing) -> Self {
+        self.settings.hashing = hashing;
+        self
+    }
+
+    /// The secret salt (pepper), or the HMAC key with [`Hashing::HmacSha256`].
+    pub fn secret_salt(mut self, salt: impl Into<Secret>) -> Self {
+        self.settings.secret_salt = Some(salt.into());
+        self
+    }
+
+    /// Earlier salts still accepted at lookup, newest first.
+    pub fn previous_salts<S: Into<Secret>>(mut self, salts: impl IntoIterator<Item = S>) -> Self {
+        self.settings.previous_salts = salts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Lifetime at creation and extension (default 7 days; `None`: never expires).
+    pub fn ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.settings.ttl = ttl;
+        self
+    }
+
+    /// The stale window of the extension rule (default 1 day; `None`: never extend).
+    pub fn extend_stale_time(mut self, stale: Option<Duration>) -> Self {
+        self.settings.extend_stale_time = stale;
+        self
+    }
+
+    /// Whether lookups extend sessions (default true).
+    pub fn auto_extend(mut self, on: bool) -> Self {
+        self.settings.auto_extend = on;
+        self
+    }
+
+    /// The absolute lifetime since creation that no extension passes (default none).
+    pub fn max_lifetime(mut self, max: Option<Duration>) -> Self {
+        self.settings.max_lifetime = max;
+        self
+    }
+
+    /// Rows per statement when deleting expired sessions (default 1,000).
+    pub fn prune_batch_size(mut self, n: u32) -> Self {
+        self.settings.prune_batch_size = n;
+        self
+    }
+
+    /// Adds a `last_used_at` column, written by lookups at most once per `interval`, in the
+    /// same statement as an extension.
+    pub fn track_last_used(mut self, interval: Duration) -> Self {
+        self.optional.last_used_at = true;
+        self.settings.touch_interval = interval;
+        self
+    }
+
+    /// Adds an `authenticated_at` column for freshness checks
+    /// ([`SessionStore::mark_authenticated`]).
+    pub fn track_authentication(mut self) -> Self {
+        self.optional.authenticated_at = true;
+        self
+    }
+
+    /// Adds a `token_hint` column keeping the prefix and first four random characters of
+    /// each new API key, for display. Needs a token prefix.
+    pub fn store_token_hint(mut self) -> Self {
+        self.optional.token_hint = true;
+        self
+    }
+
+    /// Adds a `salt_id` column recording which salt digested each row, so rows still on a
+    /// previous salt can be counted ([`SessionStore::count_on_previous_salts`]).
+    pub fn track_salt(mut self) -> Self {
+        self.optional.salt_id = true;
+        self
+    }
+
+    /// Opens an existing ecto_sessions table (PostgreSQL only): hex digests in
+    /// `varchar(255)`, `timestamp without time zone` holding UTC, no added columns.
+    pub fn ecto_compat(mut self) -> Self {
+        self.ecto_compat = true;
+        self
+    }
+
+    /// The clock the store reads the time from (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Validates everything and builds the store. Nothing touches the database here; call
+    /// [`SessionStore::migrate`] to create the table.
+    pub fn build(self) -> Result<SessionStore> {
+        let s = &self.settings;
+        s.validate()?;
+        check_identifier("table", &self.table)?;
+        if let Some(schema) = &self.schema {
+            check_identifier("schema", schema)?;
+        }
+        let extras = self
+            .extras
+            .unwrap_or_else(|| vec![ExtraColumn::text("user_id").indexed()]);
+        for (i, col) in extras.iter().enumerate() {
+            check_identifier("extra_column", col.name())?;
+            if BUILTIN_COLUMNS.contains(&col.name()) {
+                return Err(Error::config(
+                    "extra_column",
+                    format!("`{}` is a column the store owns", col.name()),
+                ));
+            }
+            if extras[..i].iter().any(|c| c.name() == col.name()) {
+                return Err(Error::config(
+                    "extra_column",
+                    format!("`{}` is declared twice", col.name()),
+                ));
+            }
+        }
+        if self.optional.token_hint && s.token_prefix.is_none() {
+            return Err(Error::config(
+                "token_hint",
+                "a token hint needs a token prefix (plain tokens have no displayable part)",
+            ));
+        }
+        if !s.previous_salts.is_empty() && s.secret_salt.is_none() {
+            return Err(Error::config(
+                "previous_salts",
+                "previous salts need a current secret_salt to rotate to",
+            ));
+        }
+        if self.optional.salt_id && s.secret_salt.is_none() {
+            return Err(Error::config("salt_id", "tracking salts needs a secret_salt"));
+        }
+        if self.ecto_compat {
+            if !self.ecto_supported {
+                return Err(Error::config(
+                    "ecto_compat",
+                    "adopting an ecto_sessions table is supported on PostgreSQL only",
+                ));
+            }
+            if self.optional != OptionalColumns::default() {
+                return Err(Error::config(
+                    "ecto_compat",
+                    "an adopted ecto_sessions table gets no new columns: last_used_at, authenticated_at, token_hint and salt_id are unavailable",
+                ));
+            }
+        }
+        let (digest_format, time_format) = if self.ecto_compat {
+            (DigestFormat::Hex, TimeFormat::NaiveUtc)
+        } else {
+            (DigestFormat::Binary, TimeFormat::WithZone)
+        };
+        let spec = Arc::new(TableSpec {
+            schema: self.schema,
+            table: self.table,
+            extras: extras.into(),
+            optional: self.optional,
+            digest_format,
+            time_format,
+        });
+        let format = self.settings.token_format()?;
+        let backend = (self.connect)(spec.clone())?;
+        Ok(SessionStore {
+            inner: Arc::new(Inner::new(backend, spec, self.settings, format, self.clock)),
+        })
+    }
+}

@@ -1,0 +1,345 @@
+//! The store: one table of sessions and every operation on it.
+
+mod builder;
+mod lookup;
+pub use lookup::GetOptions;
+mod write;
+
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::backend::{Backend, Driver};
+use crate::clock::Clock;
+use crate::digest::Secret;
+use crate::error::{Error, Result};
+use crate::extend::initial_expiry;
+use crate::filter::{Filter, Status};
+use crate::migrate::Migration;
+use crate::query::{Expiry, push_where, refuse_paging, select_list};
+use crate::schema::{DigestFormat, TableSpec};
+use crate::session::{CreatedSession, Extras, NewSession, Session, SessionData};
+use crate::settings::Settings;
+use crate::sql::{Param, StmtBuilder, quote};
+use crate::token::TokenFormat;
+use crate::value::Value;
+
+pub use builder::StoreBuilder;
+
+/// A store of sessions in one table. Cheap to clone: clones share the pool and settings.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sqlx_sessions::{NewSession, SessionStore};
+/// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+/// let store = SessionStore::builder(pool).build()?;
+/// store.migrate().await?;
+/// let created = store.create(NewSession::new().extra("user_id", "42")).await?;
+/// let found = store.lookup(created.token.expose()).await?.expect("valid session");
+/// assert_eq!(found.extra_str("user_id"), Some("42"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    backend: Arc<dyn Backend>,
+    spec: Arc<TableSpec>,
+    settings: Settings,
+    format: TokenFormat,
+    clock: Arc<dyn Clock>,
+    /// The current salt (if any) followed by the previous ones.
+    salts: Vec<Option<Secret>>,
+    current_salt_id: Option<String>,
+    /// `SELECT <columns> FROM <table>`, computed once.
+    select: String,
+    /// `INSERT INTO ...` with every column, computed once.
+    insert: Arc<str>,
+}
+
+impl Inner {
+    fn new(
+        backend: Arc<dyn Backend>,
+        spec: Arc<TableSpec>,
+        settings: Settings,
+        format: TokenFormat,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let mut salts = vec![settings.secret_salt.clone()];
+        salts.extend(settings.previous_salts.iter().cloned().map(Some));
+        let current_salt_id = settings.secret_salt.as_ref().map(Secret::id);
+        let select = format!(
+            "SELECT {} FROM {}",
+            select_list(&spec, salts.len() > 1),
+            spec.qualified()
+        );
+        let insert = insert_sql(&spec).into();
+        Inner {
+            backend,
+            spec,
+            settings,
+            format,
+            clock,
+            salts,
+            current_salt_id,
+            select,
+            insert,
+        }
+    }
+}
+
+fn insert_sql(spec: &TableSpec) -> String {
+    let mut cols = vec![
+        "id",
+        "auth_token_digest",
+        "data",
+        "expires_at",
+        "inserted_at",
+        "updated_at",
+    ];
+    let opt = spec.optional;
+    if opt.last_used_at {
+        cols.push("last_used_at");
+    }
+    if opt.authenticated_at {
+        cols.push("authenticated_at");
+    }
+    if opt.token_hint {
+        cols.push("token_hint");
+    }
+    if opt.salt_id {
+        cols.push("salt_id");
+    }
+    cols.extend(spec.extras.iter().map(|c| c.name()));
+    let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        spec.qualified(),
+        cols.into_iter().map(quote).collect::<Vec<_>>().join(", "),
+        placeholders.join(", ")
+    )
+}
+
+impl SessionStore {
+    /// Starts building a store on a `SqlitePool` or a `PgPool`.
+    pub fn builder(pool: impl Driver) -> StoreBuilder {
+        StoreBuilder::new(pool)
+    }
+
+    /// The store's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The store's table.
+    pub fn spec(&self) -> &TableSpec {
+        &self.inner.spec
+    }
+
+    /// The format of the tokens this store issues and accepts.
+    pub fn token_format(&self) -> &TokenFormat {
+        &self.inner.format
+    }
+
+    /// The current time on the store's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    /// The DDL of this store's table, for teams that run their own migration tool.
+    pub fn migration(&self) -> Migration {
+        self.inner.backend.migration()
+    }
+
+    /// Creates the table, the unique digest index, the expiry index and the indexes of
+    /// indexed extra columns. Idempotent.
+    pub async fn migrate(&self) -> Result<()> {
+        let m = self.migration();
+        self.inner.backend.run_ddl(&m.up).await
+    }
+
+    /// Drops the table and its indexes. Idempotent.
+    pub async fn migrate_down(&self) -> Result<()> {
+        let m = self.migration();
+        self.inner.backend.run_ddl(&m.down).await
+    }
+
+    /// The digest of `token` as this store keeps it (lowercase hex, or the token itself with
+    /// hashing `none`), under the current salt. Shown to people; never a credential.
+    pub fn digest_hex(&self, token: &str) -> Result<String> {
+        let s = &self.inner.settings;
+        s.hashing
+            .digest_text(s.secret_salt.as_ref().map(Secret::expose), token)
+    }
+
+    /// Creates a session and returns it with its plaintext token, the only time it is seen.
+    pub async fn create(&self, new: NewSession) -> Result<CreatedSession> {
+        let inner = &self.inner;
+        let spec = &inner.spec;
+        let mut values = vec![Value::Null; spec.extras.len()];
+        let mut given = vec![false; spec.extras.len()];
+        for (name, value) in new.extras {
+            let i = spec.extra_index(&name)?;
+            let col = &spec.extras[i];
+            values[i] = value.coerce(col.name(), col.column_type())?;
+            given[i] = true;
+        }
+        for (i, col) in spec.extras.iter().enumerate() {
+            if col.is_required() && (!given[i] || values[i].is_null()) {
+                return Err(Error::MissingColumn(col.name().to_owned()));
+            }
+        }
+        let data = serde_json::to_string(&new.data.unwrap_or_else(|| serde_json::json!({})))?;
+        let token = inner.format.generate()?;
+        let digest = self.stored_digest(inner.salts[0].as_ref(), token.expose())?;
+        let now = inner.clock.now();
+        let expires_at = initial_expiry(&inner.settings, new.expires_at, now);
+        let id = Uuid::new_v4();
+        let hint = if spec.optional.token_hint {
+            inner.format.hint(&token)
+        } else {
+            None
+        };
+        let mut params = vec![
+            Param::Uuid(id),
+            Param::Digest(digest),
+            Param::Json(data.clone()),
+            Param::Time(expires_at),
+            Param::Time(Some(now)),
+            Param::Time(Some(now)),
+        ];
+        let opt = spec.optional;
+        if opt.last_used_at {
+            params.push(Param::Time(None));
+        }
+        if opt.authenticated_at {
+            params.push(Param::Time(Some(now)));
+        }
+        if opt.token_hint {
+            params.push(hint.clone().map_or(Param::Null(crate::ColumnType::Text), Param::Text));
+        }
+        if opt.salt_id {
+            params.push(
+                inner
+                    .current_salt_id
+                    .clone()
+                    .map_or(Param::Null(crate::ColumnType::Text), Param::Text),
+            );
+        }
+        for (col, v) in spec.extras.iter().zip(&values) {
+            params.push(match v {
+                Value::Null => Param::Null(col.column_type()),
+                v => v.clone().into(),
+            });
+        }
+        let stmt = crate::sql::Stmt {
+            sql: inner.insert.clone(),
+            params,
+        };
+        inner.backend.execute(stmt).await?;
+        let session = Session {
+            id,
+            data: SessionData(data),
+            expires_at,
+            inserted_at: now,
+            updated_at: now,
+            last_used_at: None,
+            authenticated_at_column: opt.authenticated_at.then_some(now),
+            token_hint: hint,
+            extras: Extras {
+                columns: spec.extras.clone(),
+                values,
+            },
+            is_expired: expires_at.is_some_and(|e| e <= now),
+        };
+        tracing::debug!(session_id = %id, table = %spec.table, "session created");
+        Ok(CreatedSession { session, token })
+    }
+
+    /// Sessions matching `filter`, newest first, each with `is_expired`. Never extends.
+    pub async fn list(&self, filter: &Filter) -> Result<Vec<Session>> {
+        let Some(digests) = self.filter_digests(filter)? else {
+            return Ok(Vec::new());
+        };
+        let expiry = self.expiry(self.now());
+        let mut b = StmtBuilder::new(&self.inner.select);
+        push_where(&mut b, &self.inner.spec, filter, Status::Valid, &expiry, digests)?;
+        b.push(" ORDER BY \"inserted_at\" DESC, \"id\"");
+        if let Some(limit) = filter.limit {
+            b.push(" LIMIT ").bind(Param::Int(limit.into()));
+        }
+        if let Some(offset) = filter.offset {
+            if filter.limit.is_none() {
+                b.push(" LIMIT ").bind(Param::Int(i64::MAX));
+            }
+            b.push(" OFFSET ").bind(Param::Int(offset.into()));
+        }
+        let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
+        for s in &mut sessions {
+            s.is_expired = expiry.is_expired(s.expires_at, s.inserted_at);
+        }
+        Ok(sessions)
+    }
+
+    /// The number of sessions matching `filter` (valid ones unless it says otherwise).
+    pub async fn count(&self, filter: &Filter) -> Result<u64> {
+        refuse_paging(filter, "count")?;
+        let Some(digests) = self.filter_digests(filter)? else {
+            return Ok(0);
+        };
+        let expiry = self.expiry(self.now());
+        let mut b = StmtBuilder::new(&format!("SELECT COUNT(*) FROM {}", self.inner.spec.qualified()));
+        push_where(&mut b, &self.inner.spec, filter, Status::Valid, &expiry, digests)?;
+        let n = self.inner.backend.fetch_count(b.finish()).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Whether `session`'s user authenticated within `max_age` (on the store's clock).
+    pub fn is_fresh(&self, session: &Session, max_age: Duration) -> bool {
+        session.is_fresh_at(max_age, self.now())
+    }
+
+    fn expiry(&self, now: OffsetDateTime) -> Expiry {
+        Expiry {
+            now,
+            lifetime_cutoff: self.inner.settings.max_lifetime.map(|max| now - max),
+        }
+    }
+
+    /// The stored form of `token`'s digest under `salt`.
+    fn stored_digest(&self, salt: Option<&Secret>, token: &str) -> Result<Vec<u8>> {
+        let hashing = self.inner.settings.hashing;
+        let bytes = hashing.digest(salt.map(Secret::expose), token)?;
+        Ok(match self.inner.spec.digest_format {
+            DigestFormat::Binary => bytes,
+            DigestFormat::Hex => hashing.bytes_to_text(bytes).into_bytes(),
+        })
+    }
+
+    /// The stored digests of `token` under every accepted salt, current first; `None` when
+    /// the token is malformed (so it can match nothing and costs no query).
+    fn token_digests(&self, token: &str) -> Option<Vec<Vec<u8>>> {
+        if !self.inner.format.accepts(token) {
+            return None;
+        }
+        self.inner
+            .salts
+            .iter()
+            .map(|salt| self.stored_digest(salt.as_ref(), token).ok())
+            .collect()
+    }
+
+    /// The digests a filter's token needs: `Some(empty)` without a token, `None` when the
+    /// token cannot match.
+    fn filter_digests(&self, filter: &Filter) -> Result<Option<Vec<Vec<u8>>>> {
+        Ok(match &filter.token {
+            None => Some(Vec::new()),
+            Some(token) => self.token_digests(token),
+        })
+    }
+}

@@ -1,0 +1,152 @@
+//! Expiring, deleting, pruning and re-authenticating sessions.
+
+use uuid::Uuid;
+
+use super::SessionStore;
+use crate::error::{Error, Result};
+use crate::filter::{Filter, Status};
+use crate::query::{push_where, refuse_paging, select_list};
+use crate::session::Session;
+use crate::sql::{Param, StmtBuilder};
+
+impl SessionStore {
+    /// Expires the valid session `id` now. Returns whether there was one.
+    pub async fn expire(&self, id: Uuid) -> Result<bool> {
+        Ok(!self.expire_all(&Filter::new().id(id)).await?.is_empty())
+    }
+
+    /// Expires every valid session matching `filter` (for example a user's, or "all of this
+    /// user's but this one" with [`Filter::except_id`]) and returns them, so an app can close
+    /// their websockets or notify their owner.
+    pub async fn expire_all(&self, filter: &Filter) -> Result<Vec<Session>> {
+        refuse_paging(filter, "expire_all")?;
+        let Some(digests) = self.filter_digests(filter)? else {
+            return Ok(Vec::new());
+        };
+        let now = self.now();
+        let expiry = self.expiry(now);
+        let spec = &self.inner.spec;
+        let mut b = StmtBuilder::new(&format!("UPDATE {} SET \"expires_at\" = ", spec.qualified()));
+        b.bind(Param::Time(Some(now)))
+            .push(", \"updated_at\" = ")
+            .bind(Param::Time(Some(now)));
+        // Only valid sessions: an expired one keeps the moment it really expired.
+        let filter = filter.clone().status(Status::Valid);
+        push_where(&mut b, spec, &filter, Status::Valid, &expiry, digests)?;
+        b.push(" RETURNING ").push(&select_list(spec, false));
+        let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
+        for s in &mut sessions {
+            s.is_expired = true;
+        }
+        tracing::debug!(count = sessions.len(), table = %spec.table, "sessions expired");
+        Ok(sessions)
+    }
+
+    /// Deletes the session `id`, whatever its status. Returns whether it existed.
+    pub async fn delete(&self, id: Uuid) -> Result<bool> {
+        Ok(!self
+            .delete_all(&Filter::new().id(id).status(Status::All))
+            .await?
+            .is_empty())
+    }
+
+    /// Deletes every session matching `filter` (all statuses unless it says otherwise:
+    /// "sign out everywhere") and returns what it deleted.
+    pub async fn delete_all(&self, filter: &Filter) -> Result<Vec<Session>> {
+        refuse_paging(filter, "delete_all")?;
+        let Some(digests) = self.filter_digests(filter)? else {
+            return Ok(Vec::new());
+        };
+        let now = self.now();
+        let expiry = self.expiry(now);
+        let spec = &self.inner.spec;
+        let mut b = StmtBuilder::new(&format!("DELETE FROM {}", spec.qualified()));
+        push_where(&mut b, spec, filter, Status::All, &expiry, digests)?;
+        b.push(" RETURNING ").push(&select_list(spec, false));
+        let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
+        for s in &mut sessions {
+            s.is_expired = expiry.is_expired(s.expires_at, s.inserted_at);
+        }
+        tracing::debug!(count = sessions.len(), table = %spec.table, "sessions deleted");
+        Ok(sessions)
+    }
+
+    /// Deletes expired sessions in batches of `prune_batch_size` rows, so no statement
+    /// holds a long lock, and returns how many it deleted.
+    pub async fn delete_expired(&self) -> Result<u64> {
+        let batch = u64::from(self.inner.settings.prune_batch_size);
+        let mut total = 0;
+        loop {
+            let n = self.delete_expired_batch().await?;
+            total += n;
+            if n < batch {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Deletes at most one batch (`prune_batch_size` rows) of expired sessions.
+    pub async fn delete_expired_batch(&self) -> Result<u64> {
+        let now = self.now();
+        let expiry = self.expiry(now);
+        let table = self.inner.spec.qualified();
+        let mut b = StmtBuilder::new(&format!(
+            "DELETE FROM {table} WHERE \"id\" IN (SELECT \"id\" FROM {table} WHERE 1 = 1"
+        ));
+        expiry.push_status(&mut b, Status::Expired);
+        b.push(" LIMIT ")
+            .bind(Param::Int(self.inner.settings.prune_batch_size.into()))
+            .push(")");
+        self.inner.backend.execute(b.finish()).await
+    }
+
+    /// Records that the user of the valid session `id` just proved who they are (for
+    /// [`SessionStore::is_fresh`]). Needs the `authenticated_at` column
+    /// ([`StoreBuilder::track_authentication`](crate::StoreBuilder::track_authentication)).
+    pub async fn mark_authenticated(&self, id: Uuid) -> Result<Option<Session>> {
+        let spec = &self.inner.spec;
+        if !spec.optional.authenticated_at {
+            return Err(Error::Unsupported {
+                operation: "mark_authenticated",
+                column: "authenticated_at",
+            });
+        }
+        let now = self.now();
+        let expiry = self.expiry(now);
+        let mut b = StmtBuilder::new(&format!(
+            "UPDATE {} SET \"authenticated_at\" = ",
+            spec.qualified()
+        ));
+        b.bind(Param::Time(Some(now)))
+            .push(", \"updated_at\" = ")
+            .bind(Param::Time(Some(now)));
+        push_where(&mut b, spec, &Filter::new().id(id), Status::Valid, &expiry, Vec::new())?;
+        b.push(" RETURNING ").push(&select_list(spec, false));
+        Ok(self.inner.backend.fetch_all(b.finish()).await?.into_iter().next())
+    }
+
+    /// How many rows are still digested under a previous salt (or were written before salt
+    /// tracking). Needs the `salt_id` column
+    /// ([`StoreBuilder::track_salt`](crate::StoreBuilder::track_salt)). Once it reaches
+    /// zero, the oldest salts can be retired.
+    pub async fn count_on_previous_salts(&self) -> Result<u64> {
+        let spec = &self.inner.spec;
+        let current = match (&self.inner.current_salt_id, spec.optional.salt_id) {
+            (Some(id), true) => id.clone(),
+            _ => {
+                return Err(Error::Unsupported {
+                    operation: "count_on_previous_salts",
+                    column: "salt_id",
+                });
+            }
+        };
+        let mut b = StmtBuilder::new(&format!(
+            "SELECT COUNT(*) FROM {} WHERE \"salt_id\" IS NULL OR \"salt_id\" <> ",
+            spec.qualified()
+        ));
+        b.bind(Param::Text(current));
+        let n = self.inner.backend.fetch_count(b.finish()).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
