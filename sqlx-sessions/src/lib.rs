@@ -47,6 +47,7 @@
 //! | --- | --- | --- |
 //! | `sqlite` | yes | the SQLite backend ([`backend::sqlite`]), bundled libsqlite3 |
 //! | `postgres` | no | the PostgreSQL backend (`backend::postgres`), also for ecto_sessions tables |
+//! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
 //!
 //! ## How it works
 //!
@@ -69,6 +70,8 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod backend;
 mod clock;
 pub mod digest;

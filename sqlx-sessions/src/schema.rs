@@ -191,6 +191,7 @@ pub struct TableSpec {
     pub(crate) extras: Arc<[ExtraColumn]>,
     pub(crate) optional: OptionalColumns,
     pub(crate) digest_format: DigestFormat,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) time_format: TimeFormat,
 }
 

@@ -14,7 +14,6 @@ pub const ENV_PREFIX: &str = "SQLX_SESSIONS_";
 /// Every field has the default of ecto_sessions; [`Settings::validate`] (called when a store
 /// is built) refuses bad combinations with an error naming the setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Settings {
     /// Random characters in a new token (default 64, at least 22).
     pub token_length: usize,

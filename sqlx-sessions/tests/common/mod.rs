@@ -1,0 +1,184 @@
+//! Fresh databases for the shared suite: a new SQLite file per test, or a new PostgreSQL
+//! database per test on the server named by `PG_TEST_URL` (read at run time).
+#![allow(dead_code, unreachable_pub)]
+
+use sqlx_sessions::{SessionStore, StoreBuilder};
+
+/// A fresh database of one kind, kept alive for the test.
+pub enum TestDb {
+    Sqlite {
+        pool: sqlx::SqlitePool,
+        path: std::path::PathBuf,
+        _dir: tempfile::TempDir,
+    },
+    #[cfg(feature = "postgres")]
+    Postgres { pool: sqlx::PgPool, url: String },
+}
+
+/// Whether PostgreSQL tests must run (CI): then a missing server fails them.
+pub fn pg_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("SQLX_SESSIONS_REQUIRE_PG").is_ok_and(|v| v == "1")
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("sessions.db");
+        let options = sqlx_sessions::backend::sqlite::connect_options(path.to_str().unwrap())
+            .expect("sqlite options");
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .expect("open sqlite file");
+        TestDb::Sqlite {
+            pool,
+            path,
+            _dir: dir,
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (skip) when no server is configured outside CI.
+    #[cfg(feature = "postgres")]
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("PG_TEST_URL") else {
+            if pg_required() {
+                panic!("PG_TEST_URL is not set but PostgreSQL tests are required (CI)");
+            }
+            eprintln!("note: PG_TEST_URL not set; skipping a PostgreSQL test");
+            return None;
+        };
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at PG_TEST_URL unreachable: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let url = with_database(&admin_url, &name);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(16)
+            .connect(&url)
+            .await
+            .expect("connect test database");
+        Some(TestDb::Postgres { pool, url })
+    }
+
+    pub fn builder(&self) -> StoreBuilder {
+        match self {
+            TestDb::Sqlite { pool, .. } => SessionStore::builder(pool.clone()),
+            #[cfg(feature = "postgres")]
+            TestDb::Postgres { pool, .. } => SessionStore::builder(pool.clone()),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        !matches!(self, TestDb::Sqlite { .. })
+    }
+
+    /// Runs a statement directly (test set-up and inspection only).
+    pub async fn exec(&self, sql: &str) {
+        match self {
+            TestDb::Sqlite { pool, .. } => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(pool)
+                    .await
+                    .expect("exec");
+            }
+            #[cfg(feature = "postgres")]
+            TestDb::Postgres { pool, .. } => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(pool)
+                    .await
+                    .expect("exec");
+            }
+        }
+    }
+
+    /// One integer from a query (test inspection only).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        match self {
+            TestDb::Sqlite { pool, .. } => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(pool)
+                .await
+                .expect("scalar"),
+            #[cfg(feature = "postgres")]
+            TestDb::Postgres { pool, .. } => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+                    .expect("scalar")
+            }
+        }
+    }
+
+    /// Every byte the database holds for `table`, as text, for secret scans.
+    pub async fn dump(&self, #[allow(unused)] table: &str) -> String {
+        match self {
+            TestDb::Sqlite { pool, path, .. } => {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(pool)
+                    .await
+                    .expect("checkpoint");
+                let bytes = std::fs::read(path).expect("read db file");
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            #[cfg(feature = "postgres")]
+            TestDb::Postgres { pool, .. } => {
+                let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT t::text FROM {table} t"
+                )))
+                .fetch_all(pool)
+                .await
+                .expect("dump");
+                rows.join("\n")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// Generates one `#[tokio::test]` per backend for each listed `async fn(TestDb)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::TestDb::sqlite().await).await;
+                }
+            )*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = $crate::common::TestDb::postgres().await {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}

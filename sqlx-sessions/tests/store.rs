@@ -1,0 +1,407 @@
+//! The shared suite: every test runs on a fresh SQLite file and a fresh PostgreSQL database.
+
+#[macro_use]
+mod common;
+
+use common::TestDb;
+use sqlx_sessions::{
+    Clock, ColumnType, Error, ExtraColumn, Filter, ManualClock, NewSession, SessionStore, Status,
+};
+use time::Duration;
+use time::macros::datetime;
+
+fn clock() -> ManualClock {
+    ManualClock::new(datetime!(2030-01-01 12:00:00.123456 UTC))
+}
+
+async fn store(db: &TestDb, clock: &ManualClock) -> SessionStore {
+    let store = db.builder().clock(clock.clone()).build().unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn create_lookup_and_attributes(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let created = store
+        .create(
+            NewSession::new()
+                .extra("user_id", "u1")
+                .data(serde_json::json!({"user_agent": "Firefox", "ip": "127.0.0.1"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.token.expose().len(), 64);
+    let s = &created.session;
+    assert_eq!(s.inserted_at, clock.now());
+    assert_eq!(s.expires_at, Some(clock.now() + Duration::days(7)));
+    let found = store.lookup(created.token.expose()).await.unwrap().unwrap();
+    assert_eq!(found.id, s.id);
+    assert_eq!(found.extra_str("user_id"), Some("u1"));
+    assert_eq!(found.data.get_str("user_agent").as_deref(), Some("Firefox"));
+    // Microseconds survive the round trip on both databases.
+    assert_eq!(found.inserted_at, s.inserted_at);
+    assert_eq!(found.inserted_at.microsecond(), 123_456);
+    assert_eq!(found.expires_at, s.expires_at);
+    assert!(!found.is_expired);
+    let by_id = store.get(&Filter::new().id(s.id)).await.unwrap().unwrap();
+    assert_eq!(by_id.id, s.id);
+    let by_token = store
+        .get(&Filter::new().token(created.token.expose()))
+        .await
+        .unwrap();
+    assert_eq!(by_token.map(|s| s.id), Some(s.id));
+}
+
+async fn unknown_missing_and_malformed_tokens_find_nothing(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    store
+        .create(NewSession::new().extra("user_id", "u1"))
+        .await
+        .unwrap();
+    let unknown = "A".repeat(64);
+    for token in [
+        "",
+        " ",
+        unknown.as_str(),
+        "abc'; DROP TABLE sessions; --",
+        "with\0nul",
+        "ü-not-ascii-ü",
+        &"x".repeat(1_000_000),
+    ] {
+        assert!(store.lookup(token).await.unwrap().is_none(), "{token:.20}");
+    }
+    assert_eq!(
+        store
+            .count(&Filter::new().status(Status::All))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn required_and_undeclared_columns(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    assert!(matches!(
+        store.create(NewSession::new()).await,
+        Err(Error::MissingColumn(c)) if c == "user_id"
+    ));
+    assert!(matches!(
+        store.create(NewSession::new().extra("user_id", "u").extra("role", "x")).await,
+        Err(Error::UnknownColumn(c)) if c == "role"
+    ));
+    assert!(matches!(
+        store
+            .list(&Filter::new().eq("user_id\" OR 1=1 --", "x"))
+            .await,
+        Err(Error::UnknownColumn(_))
+    ));
+    assert!(matches!(
+        store.count(&Filter::new().eq("password", "x")).await,
+        Err(Error::UnknownColumn(_))
+    ));
+    assert!(matches!(
+        store.delete_all(&Filter::new().eq("nope", "x")).await,
+        Err(Error::UnknownColumn(_))
+    ));
+    // Values with SQL metacharacters are data, never SQL.
+    let sly = "u' OR '1'='1";
+    store
+        .create(NewSession::new().extra("user_id", sly))
+        .await
+        .unwrap();
+    store
+        .create(NewSession::new().extra("user_id", "other"))
+        .await
+        .unwrap();
+    let found = store.list(&Filter::new().eq("user_id", sly)).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].extra_str("user_id"), Some(sly));
+}
+
+async fn list_count_status_and_order(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let c = store
+            .create(NewSession::new().extra("user_id", if i < 4 { "a" } else { "b" }))
+            .await
+            .unwrap();
+        ids.push(c.session.id);
+        clock.advance(Duration::seconds(1));
+    }
+    assert!(store.expire(ids[1]).await.unwrap());
+    assert!(!store.expire(ids[1]).await.unwrap(), "already expired");
+    clock.advance(Duration::seconds(1));
+    let all = store
+        .list(&Filter::new().eq("user_id", "a").status(Status::All))
+        .await
+        .unwrap();
+    let listed: Vec<_> = all.iter().map(|s| s.id).collect();
+    assert_eq!(listed, vec![ids[3], ids[2], ids[1], ids[0]], "newest first");
+    assert_eq!(all.iter().filter(|s| s.is_expired).count(), 1);
+    assert!(all[2].is_expired);
+    let valid = Filter::new().eq("user_id", "a");
+    assert_eq!(store.count(&valid).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .count(&valid.clone().status(Status::Expired))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count(&Filter::new().status(Status::All))
+            .await
+            .unwrap(),
+        5
+    );
+    let page = store.list(&valid.clone().limit(2).offset(1)).await.unwrap();
+    assert_eq!(
+        page.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![ids[2], ids[0]]
+    );
+    assert!(
+        store.count(&valid.limit(1)).await.is_err(),
+        "count takes no limit"
+    );
+}
+
+async fn expire_delete_and_sign_out_everywhere(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let mut tokens = Vec::new();
+    for user in ["a", "a", "a", "b"] {
+        tokens.push(
+            store
+                .create(NewSession::new().extra("user_id", user))
+                .await
+                .unwrap(),
+        );
+    }
+    let current = tokens[0].session.id;
+    // Sign out other devices: everything of `a` but the current session.
+    let revoked = store
+        .delete_all(&Filter::new().eq("user_id", "a").except_id(current))
+        .await
+        .unwrap();
+    assert_eq!(revoked.len(), 2);
+    assert!(
+        revoked
+            .iter()
+            .all(|s| s.extra_str("user_id") == Some("a") && s.id != current)
+    );
+    let left = store
+        .list(&Filter::new().eq("user_id", "a").status(Status::All))
+        .await
+        .unwrap();
+    assert_eq!(left.iter().map(|s| s.id).collect::<Vec<_>>(), vec![current]);
+    // Expire-all returns what it expired; the token then finds nothing.
+    let expired = store
+        .expire_all(&Filter::new().eq("user_id", "a"))
+        .await
+        .unwrap();
+    assert_eq!(expired.len(), 1);
+    assert!(expired[0].is_expired);
+    assert!(
+        store
+            .lookup(tokens[0].token.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Delete works whatever the status, once.
+    assert!(store.delete(current).await.unwrap());
+    assert!(!store.delete(current).await.unwrap());
+    assert!(
+        store
+            .lookup(tokens[3].token.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Deleting by token.
+    let gone = store
+        .delete_all(&Filter::new().token(tokens[3].token.expose()))
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(
+        store
+            .count(&Filter::new().status(Status::All))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn explicit_expiry_and_never_expiring(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let at = clock.now() + Duration::minutes(5);
+    let short = store
+        .create(NewSession::new().extra("user_id", "u").expires_at(Some(at)))
+        .await
+        .unwrap();
+    let forever = store
+        .create(NewSession::new().extra("user_id", "u").expires_at(None))
+        .await
+        .unwrap();
+    assert_eq!(forever.session.expires_at, None);
+    clock.advance(Duration::days(3650));
+    assert!(store.lookup(short.token.expose()).await.unwrap().is_none());
+    let f = store.lookup(forever.token.expose()).await.unwrap().unwrap();
+    assert_eq!(
+        f.expires_at, None,
+        "a never-expiring session is not given an expiry"
+    );
+}
+
+async fn two_stores_side_by_side(db: TestDb) {
+    let clock = clock();
+    let sessions = store(&db, &clock).await;
+    let keys = db
+        .builder()
+        .table("api_keys")
+        .token_prefix("demo_sk_")
+        .extra_column(ExtraColumn::text("user_id").indexed())
+        .extra_column(ExtraColumn::new("scope", ColumnType::Text).optional())
+        .extra_column(ExtraColumn::new("project", ColumnType::Integer).indexed())
+        .ttl(None)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    keys.migrate().await.unwrap();
+    let s = sessions
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
+    let k = keys
+        .create(
+            NewSession::new()
+                .extra("user_id", "u")
+                .extra("project", "7"),
+        )
+        .await
+        .unwrap();
+    assert!(k.token.expose().starts_with("demo_sk_"));
+    assert_eq!(k.session.extra("project").and_then(|v| v.as_i64()), Some(7));
+    assert!(k.session.extra("scope").unwrap().is_null());
+    // Each token only works in its own store.
+    assert!(sessions.lookup(k.token.expose()).await.unwrap().is_none());
+    assert!(keys.lookup(s.token.expose()).await.unwrap().is_none());
+    assert!(keys.lookup(k.token.expose()).await.unwrap().is_some());
+    assert_eq!(
+        keys.count(&Filter::new().eq("project", 7)).await.unwrap(),
+        1
+    );
+    assert!(matches!(
+        keys.count(&Filter::new().eq("project", "seven")).await,
+        Err(Error::InvalidValue { .. })
+    ));
+    sessions.migrate_down().await.unwrap();
+    assert!(keys.lookup(k.token.expose()).await.unwrap().is_some());
+}
+
+async fn migrations_are_idempotent_and_printable(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    let up = store.migration().up_sql();
+    assert!(up.contains("CREATE TABLE IF NOT EXISTS \"sessions\""));
+    assert!(up.contains("CREATE UNIQUE INDEX IF NOT EXISTS \"sessions_auth_token_digest_index\""));
+    assert!(up.contains("\"sessions_expires_at_index\""));
+    assert!(up.contains("\"sessions_user_id_index\""));
+    let c = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
+    store.migrate_down().await.unwrap();
+    store.migrate_down().await.unwrap();
+    assert!(
+        store
+            .lookup(c.token.expose())
+            .await
+            .unwrap_err()
+            .is_database()
+    );
+    store.migrate().await.unwrap();
+    assert!(store.lookup(c.token.expose()).await.unwrap().is_none());
+}
+
+async fn no_plaintext_token_is_stored_or_shown(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let mut tokens = Vec::new();
+    for _ in 0..20 {
+        let c = store
+            .create(NewSession::new().extra("user_id", "u"))
+            .await
+            .unwrap();
+        assert!(!format!("{c:?}").contains(c.token.expose()));
+        let s = store.lookup(c.token.expose()).await.unwrap().unwrap();
+        assert!(!format!("{s:?}").contains(c.token.expose()));
+        assert!(
+            !serde_json::to_string(&s)
+                .unwrap()
+                .contains(c.token.expose())
+        );
+        tokens.push(c.token);
+    }
+    let dump = db.dump("sessions").await;
+    assert!(dump.len() > 100);
+    for t in &tokens {
+        assert!(!dump.contains(t.expose()));
+        assert!(!dump.contains(&t.expose()[..24]));
+    }
+}
+
+async fn malformed_tokens_cost_no_query(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let c = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
+    // With the pool closed, any query fails: so an Ok(None) proves no query was made.
+    match &db {
+        TestDb::Sqlite { pool, .. } => pool.close().await,
+        #[cfg(feature = "postgres")]
+        TestDb::Postgres { pool, .. } => pool.close().await,
+    }
+    for bad in ["", "has space", "é", "a\"b", &"z".repeat(2_000)] {
+        assert!(store.lookup(bad).await.unwrap().is_none());
+        assert!(
+            store
+                .get(&Filter::new().token(bad))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert!(
+        store
+            .lookup(c.token.expose())
+            .await
+            .unwrap_err()
+            .is_database()
+    );
+}
+
+backend_tests!(
+    create_lookup_and_attributes,
+    unknown_missing_and_malformed_tokens_find_nothing,
+    required_and_undeclared_columns,
+    list_count_status_and_order,
+    expire_delete_and_sign_out_everywhere,
+    explicit_expiry_and_never_expiring,
+    two_stores_side_by_side,
+    migrations_are_idempotent_and_printable,
+    no_plaintext_token_is_stored_or_shown,
+    malformed_tokens_cost_no_query,
+);
