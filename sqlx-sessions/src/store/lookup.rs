@@ -111,6 +111,10 @@ impl SessionStore {
             return Ok(s);
         }
         let inner = &self.inner;
+        // The write uses a "now" read after the row: a concurrent expire that committed
+        // before our read set `expires_at` to a moment no later than this, so the guard
+        // `expires_at > now` below refuses to revive it.
+        let now = self.now().max(now);
         let new_expires = if extend {
             new_expiry(&inner.settings, s.expires_at, s.inserted_at, now)
         } else {
