@@ -137,7 +137,13 @@ mod tests {
         let c = CookieConfig::new().sign_in("tok", Some(now + Duration::hours(2)), now);
         let text = c.to_string();
         assert!(text.starts_with("auth_token=tok;"), "{text}");
-        for part in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=7200"] {
+        for part in [
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=7200",
+        ] {
             assert!(text.contains(part), "{part} missing in {text}");
         }
     }

@@ -237,7 +237,11 @@ mod tests {
     #[test]
     fn malformed_ends_the_search() {
         let long = vec![b'a'; MAX_TOKEN_BYTES + 1];
-        let big_cookie = [b"auth_token=x; pad=".as_slice(), &[b'p'; MAX_COOKIE_HEADER_BYTES]].concat();
+        let big_cookie = [
+            b"auth_token=x; pad=".as_slice(),
+            &[b'p'; MAX_COOKIE_HEADER_BYTES],
+        ]
+        .concat();
         for h in [
             headers(&[("x-auth-token", &long), ("authorization", b"Bearer ok")]),
             headers(&[("x-auth-token", b"a"), ("x-auth-token", b"b")]),

@@ -1,0 +1,201 @@
+//! axum integration: find the token in a request, look its session up once, and build the
+//! session cookie.
+//!
+//! - [`SessionAuth`] holds a store and says where tokens are read from ([`TokenSource`]:
+//!   the `auth_token` cookie, `X-Auth-Token`, `Authorization: Bearer`, in an order you
+//!   choose) and how the cookie is built ([`CookieConfig`]).
+//! - [`SessionLayer`] (from [`SessionAuth::layer`]) reads the token of each request, and
+//!   [`CurrentSession`] yields its session, looked up at most once per request however many
+//!   extractors ask; `Option<CurrentSession>` is for pages that work signed in or out.
+//! - Missing, malformed, oversized, unknown, expired and revoked tokens all give the same
+//!   401 ([`Unauthenticated`]), and the first three never reach the database. A failing
+//!   store gives 503 ([`StoreUnavailable`]).
+//! - [`SessionAuth::sign_in_cookie`] and [`SessionAuth::sign_out_cookie`] build the cookie:
+//!   `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` unless turned off for plain-http
+//!   development, `Max-Age` from the session's expiry. Create a new session at every
+//!   sign-in (never reuse one from before it), so a planted token gains nothing.
+//!
+//! ```
+//! use axum::{Router, http::header::SET_COOKIE, response::{IntoResponse, Redirect}, routing::{get, post}};
+//! use sqlx_sessions::axum::{CurrentSession, SessionAuth};
+//! use sqlx_sessions::{NewSession, SessionStore};
+//!
+//! async fn me(session: CurrentSession) -> String {
+//!     format!("signed in as {}", session.extra_str("user_id").unwrap_or("?"))
+//! }
+//!
+//! async fn home(session: Option<CurrentSession>) -> &'static str {
+//!     if session.is_some() { "welcome back" } else { "hello, stranger" }
+//! }
+//!
+//! async fn sign_in(
+//!     axum::extract::State(auth): axum::extract::State<SessionAuth>,
+//! ) -> Result<impl IntoResponse, axum::http::StatusCode> {
+//!     // ...check the user's credentials first...
+//!     let created = auth
+//!         .store()
+//!         .create(NewSession::new().extra("user_id", "42"))
+//!         .await
+//!         .map_err(|_| axum::http::StatusCode::SERVICE_UNAVAILABLE)?;
+//!     let cookie = auth.sign_in_cookie(&created);
+//!     Ok(([(SET_COOKIE, cookie.to_string())], Redirect::to("/me")))
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+//! let store = SessionStore::builder(pool).build()?;
+//! store.migrate().await?;
+//! let auth = SessionAuth::new(store).secure_cookies(false); // plain http in development
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(home))
+//!     .route("/me", get(me))
+//!     .route("/sign-in", post(sign_in))
+//!     .layer(auth.layer())
+//!     .with_state(auth);
+//! # use tower::ServiceExt as _;
+//! # let response = app
+//! #     .oneshot(axum::http::Request::get("/me").body(axum::body::Body::empty())?)
+//! #     .await?;
+//! # assert_eq!(response.status(), 401);
+//! # Ok(()) }
+//! ```
+
+mod cookie;
+mod extractor;
+mod future;
+mod layer;
+mod rejection;
+mod source;
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+
+pub use self::cookie::{CookieConfig, MAX_COOKIE_AGE};
+pub use self::extractor::CurrentSession;
+pub use self::future::ResponseFuture;
+pub use self::layer::{SessionLayer, SessionService};
+pub use self::rejection::{
+    MissingSessionLayer, SessionRejection, StoreUnavailable, Unauthenticated,
+};
+pub use self::source::{MAX_COOKIE_HEADER_BYTES, MAX_TOKEN_BYTES, TokenSource};
+/// The cookie type the helpers return (from the `cookie` crate, as `axum-extra` uses).
+pub use ::cookie::{Cookie, SameSite};
+
+use crate::error::Result;
+use crate::{CreatedSession, Session, SessionStore};
+
+/// A store with the rules for finding its tokens in requests and for its cookie. Cheap to
+/// clone; use it as (part of) the router's state and make its [`SessionLayer`].
+#[derive(Clone, Debug)]
+pub struct SessionAuth {
+    inner: Arc<AuthConfig>,
+}
+
+#[derive(Clone, Debug)]
+struct AuthConfig {
+    store: SessionStore,
+    sources: Vec<TokenSource>,
+    cookie: CookieConfig,
+}
+
+impl SessionAuth {
+    /// Tokens from the `auth_token` cookie, `X-Auth-Token`, then `Authorization: Bearer`;
+    /// the default [`CookieConfig`].
+    pub fn new(store: SessionStore) -> Self {
+        SessionAuth {
+            inner: Arc::new(AuthConfig {
+                store,
+                sources: TokenSource::defaults(),
+                cookie: CookieConfig::default(),
+            }),
+        }
+    }
+
+    /// Where tokens are read from, in order (see [`TokenSource`]). An empty list accepts
+    /// no request.
+    pub fn sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        Arc::make_mut(&mut self.inner).sources = sources.into_iter().collect();
+        self
+    }
+
+    /// The cookie's settings.
+    pub fn cookie_config(mut self, cookie: CookieConfig) -> Self {
+        Arc::make_mut(&mut self.inner).cookie = cookie;
+        self
+    }
+
+    /// The cookie name (default `auth_token`), read by [`TokenSource::Cookie`].
+    pub fn cookie_name(mut self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        let config = Arc::make_mut(&mut self.inner);
+        config.cookie = config.cookie.clone().name(name);
+        self
+    }
+
+    /// Whether cookies are `Secure` (default true). Turn it off only for plain-http
+    /// development.
+    pub fn secure_cookies(mut self, secure: bool) -> Self {
+        let config = Arc::make_mut(&mut self.inner);
+        config.cookie = config.cookie.clone().secure(secure);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SessionStore {
+        &self.inner.store
+    }
+
+    /// The token sources, in order.
+    pub fn token_sources(&self) -> &[TokenSource] {
+        &self.inner.sources
+    }
+
+    /// The cookie's settings.
+    pub fn cookie(&self) -> &CookieConfig {
+        &self.inner.cookie
+    }
+
+    /// The layer that makes [`CurrentSession`] work on a router.
+    pub fn layer(&self) -> SessionLayer {
+        SessionLayer::new(self.clone())
+    }
+
+    /// The token of a request per the sources, unchecked against the store, or `None` when
+    /// absent or malformed. For handlers that decide themselves which store to ask (a
+    /// session or an API key, say). Never log it.
+    pub fn token_from<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        source::find_token(
+            &self.inner.sources,
+            self.inner.cookie.cookie_name(),
+            headers,
+        )
+        .map(|found| found.token)
+    }
+
+    /// Looks up the session of a request's headers directly, without the layer's
+    /// once-per-request cache; `Ok(None)` without a valid one, and no query when the token
+    /// is absent or malformed.
+    pub async fn lookup(&self, headers: &HeaderMap) -> Result<Option<Session>> {
+        match self.token_from(headers) {
+            None => Ok(None),
+            Some(token) => self.inner.store.lookup(token).await,
+        }
+    }
+
+    /// The sign-in cookie of a session just created (see [`CookieConfig::sign_in`]).
+    pub fn sign_in_cookie(&self, created: &CreatedSession) -> Cookie<'static> {
+        self.inner.cookie.sign_in(
+            created.token.expose(),
+            created.session.expires_at,
+            self.inner.store.now(),
+        )
+    }
+
+    /// The sign-out cookie that makes the browser drop the session cookie. Delete the
+    /// session too: the cookie alone does not end it.
+    pub fn sign_out_cookie(&self) -> Cookie<'static> {
+        self.inner.cookie.sign_out()
+    }
+}
