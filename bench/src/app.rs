@@ -1,0 +1,148 @@
+//! The run: every measurement on every database, then the reports.
+
+use anyhow::{Context, Result};
+use sqlx::ConnectOptions;
+
+use crate::cli::{Args, Measurement, Plan};
+use crate::db::{Db, DbKind, PgRun};
+use crate::report::{self, Machine, Report};
+use crate::{chart, measure};
+
+/// Runs the plan on every database the arguments name, prints the tables and writes the JSON
+/// and the chart; the headline ratio line is printed last.
+pub async fn run(args: Args, plan: Plan) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut report = Report {
+        machine: Machine::detect(),
+        plan: plan.clone(),
+        versions: Vec::new(),
+        lookup: Vec::new(),
+        create: Vec::new(),
+        writes: Vec::new(),
+        prune: Vec::new(),
+        growth: Vec::new(),
+    };
+    eprintln!(
+        "sqlx-sessions-bench: {} rows, {:?} x {} rounds per case, contenders {:?}, pools sqlite {} / postgres {}, test_before_acquire={}",
+        plan.rows,
+        plan.case,
+        plan.rounds,
+        plan.contenders.iter().map(|k| k.name()).collect::<Vec<_>>(),
+        plan.pools.sqlite_max,
+        plan.pools.pg_max,
+        plan.pools.test_before_acquire
+    );
+
+    if !args.no_sqlite {
+        let tmp;
+        let dir = match &args.sqlite_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                d.clone()
+            }
+            None => {
+                tmp = tempfile::Builder::new()
+                    .prefix("sqlx-sessions-bench")
+                    .tempdir()?;
+                tmp.path().to_path_buf()
+            }
+        };
+        let db = Db::sqlite(&dir, plan.pools);
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .in_memory(true)
+            .connect()
+            .await?;
+        let v: String = sqlx::query_scalar("SELECT sqlite_version()")
+            .fetch_one(&mut conn)
+            .await?;
+        report
+            .versions
+            .push((DbKind::Sqlite, format!("SQLite {v}")));
+        run_db(&plan, &db, &mut report)
+            .await
+            .context("SQLite measurements")?;
+    }
+
+    match (&args.pg_url, args.no_postgres) {
+        (Some(url), false) => {
+            let run = PgRun::create(url).await?;
+            eprintln!("[postgres] database {}", run.name());
+            let db = Db::postgres(&run, plan.pools);
+            let result = async {
+                let mut conn = db.pg_connection().await?;
+                let v: String = sqlx::query_scalar("SELECT version()")
+                    .fetch_one(&mut conn)
+                    .await?;
+                report.versions.push((DbKind::Postgres, v));
+                run_db(&plan, &db, &mut report).await
+            }
+            .await;
+            run.drop_database().await?;
+            result.context("PostgreSQL measurements")?;
+        }
+        _ => eprintln!("[postgres] skipped: no --pg-url / PG_TEST_URL"),
+    }
+
+    report::print_throughput("Lookups", &report.lookup);
+    if !report.create.is_empty() {
+        report::print_throughput("Creation", &report.create);
+    }
+    if !report.writes.is_empty() {
+        report::print_writes(&report.writes);
+    }
+    if !report.prune.is_empty() {
+        report::print_prune(&report.prune);
+    }
+    if !report.growth.is_empty() {
+        report::print_growth(&report.growth);
+    }
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("results written to {}", path.display());
+    }
+    if let Some(path) = &args.chart {
+        match chart::render(&report.growth) {
+            Some(svg) => {
+                std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("chart written to {}", path.display());
+            }
+            None => eprintln!("no chart: the growth measurement did not run"),
+        }
+    }
+    eprintln!("total time {:.0}s", started.elapsed().as_secs_f64());
+    println!("\n{}", report.ratio_line());
+    Ok(())
+}
+
+async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
+    if plan.runs(Measurement::Lookup) || plan.runs(Measurement::Create) {
+        let (contenders, lookups) = if plan.runs(Measurement::Lookup) {
+            measure::lookup::run(plan, db).await?
+        } else {
+            (
+                measure::open_all(&plan.contenders, db, "main").await?,
+                Vec::new(),
+            )
+        };
+        report.lookup.extend(lookups);
+        if plan.runs(Measurement::Create) {
+            eprintln!("[{}] create", db.kind.name());
+            report
+                .create
+                .extend(measure::create::run(plan, db, &contenders).await?);
+        }
+        measure::close_all(&contenders).await;
+    }
+    if plan.runs(Measurement::Writes) {
+        eprintln!("[{}] writes per lookup", db.kind.name());
+        report.writes.extend(measure::writes::run(plan, db).await?);
+    }
+    if plan.runs(Measurement::Prune) {
+        report.prune.extend(measure::prune::run(plan, db).await?);
+    }
+    if plan.runs(Measurement::Growth) {
+        report.growth.extend(measure::growth::run(plan, db).await?);
+    }
+    Ok(())
+}

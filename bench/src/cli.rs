@@ -1,0 +1,194 @@
+//! Command line and the plan of a run derived from it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+
+use crate::contenders::Kind;
+use crate::db::PoolSettings;
+
+/// Side-by-side benchmarks of sqlx-sessions, tower-sessions (tower-sessions-sqlx-store) and raw
+/// sqlx, in one process, on SQLite (a WAL file in a temporary directory) and PostgreSQL (a fresh
+/// database created through `--pg-url` and dropped at the end).
+#[derive(Debug, Parser)]
+#[command(name = "sqlx-sessions-bench", version, about)]
+pub struct Args {
+    /// Quick mode: 100,000 rows, about 2 s per case, the whole run under three minutes.
+    #[arg(long)]
+    pub quick: bool,
+    /// Rows in the lookup tables [default: 1,000,000; 100,000 with --quick].
+    #[arg(long)]
+    pub rows: Option<u64>,
+    /// Seconds of measurement per case and round [default: 5; 1 with --quick].
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Interleaved rounds per case: every contender runs once per round [default: 3; 2 with --quick].
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// PostgreSQL server URL (any existing database) through which the run's database is created.
+    #[arg(long, env = "PG_TEST_URL")]
+    pub pg_url: Option<String>,
+    /// Skip SQLite.
+    #[arg(long)]
+    pub no_sqlite: bool,
+    /// Skip PostgreSQL even when a URL is given.
+    #[arg(long)]
+    pub no_postgres: bool,
+    /// Directory for the SQLite files [default: a fresh temporary directory, removed at the end].
+    #[arg(long)]
+    pub sqlite_dir: Option<PathBuf>,
+    /// Measurements to run.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Measurement::ALL.to_vec())]
+    pub only: Vec<Measurement>,
+    /// Contenders to run.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Kind::ALL.to_vec())]
+    pub contenders: Vec<Kind>,
+    /// Concurrency levels (tokio tasks sharing one pool) for the lookup and creation cases.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1, 16])]
+    pub concurrency: Vec<usize>,
+    /// Table sizes for the growth measurement, in order [default: 10k,100k,1M; 10k,100k with --quick].
+    #[arg(long, value_delimiter = ',')]
+    pub growth_sizes: Option<Vec<u64>>,
+    /// Valid rows (and as many expired ones) for the pruning measurement [default: --rows].
+    #[arg(long)]
+    pub prune_rows: Option<u64>,
+    /// Lookup tasks running during pruning (and for its idle baseline).
+    #[arg(long, default_value_t = 4)]
+    pub prune_concurrency: usize,
+    /// Lookups of one session for the writes-per-lookup measurement.
+    #[arg(long, default_value_t = 10_000)]
+    pub writes_lookups: u64,
+    /// Maximum connections of every SQLite pool.
+    #[arg(long, default_value_t = 8)]
+    pub sqlite_pool: u32,
+    /// Maximum connections of every PostgreSQL pool.
+    #[arg(long, default_value_t = 16)]
+    pub pg_pool: u32,
+    /// Check each connection before lending it (`test_before_acquire(true)`) in every pool;
+    /// without this flag it is off in every pool.
+    #[arg(long)]
+    pub test_before_acquire: bool,
+    /// Write an SVG chart of lookup latency against table size here.
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
+    /// Write all results as JSON here.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
+}
+
+/// One measurement of the issue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Measurement {
+    /// Lookup throughput and latency at each concurrency.
+    Lookup,
+    /// Sessions created per second.
+    Create,
+    /// UPDATEs reaching the database for lookups of one session inside the stale window.
+    Writes,
+    /// Deleting expired rows among valid ones, and lookups meanwhile.
+    Prune,
+    /// Lookup latency and peak memory as the table grows.
+    Growth,
+}
+
+impl Measurement {
+    /// Every measurement, in run order.
+    pub const ALL: [Measurement; 5] = [
+        Measurement::Lookup,
+        Measurement::Create,
+        Measurement::Writes,
+        Measurement::Prune,
+        Measurement::Growth,
+    ];
+}
+
+/// What a run does, with every default resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    /// Quick mode.
+    pub quick: bool,
+    /// Rows in the lookup tables.
+    pub rows: u64,
+    /// Measured time per case and round.
+    pub case: Duration,
+    /// Rounds per case.
+    pub rounds: u32,
+    /// Warm-up before each measured slice.
+    pub warmup: Duration,
+    /// Concurrency levels.
+    pub concurrency: Vec<usize>,
+    /// Lookups for the writes measurement.
+    pub writes_lookups: u64,
+    /// Valid rows (and as many expired) for pruning.
+    pub prune_rows: u64,
+    /// Lookup tasks during pruning.
+    pub prune_concurrency: usize,
+    /// Idle baseline duration before pruning.
+    pub prune_idle: Duration,
+    /// Table sizes for growth.
+    pub growth_sizes: Vec<u64>,
+    /// Measured time per contender and size in the growth measurement.
+    pub growth_case: Duration,
+    /// Contenders.
+    pub contenders: Vec<Kind>,
+    /// Measurements.
+    pub measurements: Vec<Measurement>,
+    /// Pool settings of every contender.
+    pub pools: PoolSettings,
+}
+
+impl Plan {
+    /// Resolves the defaults of `args`.
+    pub fn from_args(args: &Args) -> Self {
+        let quick = args.quick;
+        let rows = args.rows.unwrap_or(if quick { 100_000 } else { 1_000_000 });
+        let secs = args.seconds.unwrap_or(if quick { 1.0 } else { 5.0 });
+        let mut growth_sizes = args.growth_sizes.clone().unwrap_or_else(|| {
+            if quick {
+                vec![10_000, 100_000]
+            } else {
+                vec![10_000, 100_000, 1_000_000]
+            }
+        });
+        growth_sizes.sort_unstable();
+        growth_sizes.dedup();
+        let mut contenders = Vec::new();
+        for k in Kind::ALL {
+            if args.contenders.contains(&k) {
+                contenders.push(k);
+            }
+        }
+        Self {
+            quick,
+            rows,
+            case: Duration::from_secs_f64(secs),
+            rounds: args.rounds.unwrap_or(if quick { 2 } else { 3 }).max(1),
+            warmup: Duration::from_secs_f64(if quick { 0.25 } else { 1.0 }),
+            concurrency: args.concurrency.clone(),
+            writes_lookups: args.writes_lookups,
+            prune_rows: args.prune_rows.unwrap_or(rows),
+            prune_concurrency: args.prune_concurrency.max(1),
+            prune_idle: Duration::from_secs_f64(if quick { 1.0 } else { 5.0 }),
+            growth_sizes,
+            growth_case: Duration::from_secs_f64(if quick { 1.0 } else { 3.0 }),
+            contenders,
+            measurements: Measurement::ALL
+                .into_iter()
+                .filter(|m| args.only.contains(m))
+                .collect(),
+            pools: PoolSettings {
+                sqlite_max: args.sqlite_pool,
+                pg_max: args.pg_pool,
+                test_before_acquire: args.test_before_acquire,
+            },
+        }
+    }
+
+    /// Whether measurement `m` is on.
+    pub fn runs(&self, m: Measurement) -> bool {
+        self.measurements.contains(&m)
+    }
+}

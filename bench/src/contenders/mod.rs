@@ -1,0 +1,147 @@
+//! The contenders, behind one enum so that the measurements treat them alike.
+
+pub mod raw;
+pub mod tower;
+
+use std::ops::Range;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::db::Db;
+
+/// Which implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// This workspace's library.
+    SqlxSessions,
+    /// tower-sessions with tower-sessions-sqlx-store.
+    TowerSessions,
+    /// Hash plus one point SELECT with sqlx, no library.
+    RawSqlx,
+}
+
+impl Kind {
+    /// All contenders, in report order.
+    pub const ALL: [Kind; 3] = [Kind::SqlxSessions, Kind::TowerSessions, Kind::RawSqlx];
+
+    /// Name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::SqlxSessions => "sqlx-sessions",
+            Kind::TowerSessions => "tower-sessions",
+            Kind::RawSqlx => "raw-sqlx",
+        }
+    }
+}
+
+/// One contender bound to one table of one database.
+#[derive(Clone, Debug)]
+pub enum Contender {
+    /// tower-sessions.
+    Tower(tower::Tower),
+    /// Raw sqlx.
+    Raw(raw::Raw),
+}
+
+impl Contender {
+    /// Opens the contender's table for the measurement `name`, creating it if needed.
+    pub async fn open(kind: Kind, db: &Db, name: &str) -> Result<Self> {
+        Ok(match kind {
+            Kind::SqlxSessions => bail!("sqlx-sessions is not wired in yet"),
+            Kind::TowerSessions => Contender::Tower(tower::Tower::open(db, name).await?),
+            Kind::RawSqlx => Contender::Raw(raw::Raw::open(db, name).await?),
+        })
+    }
+
+    /// Which implementation this is.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Contender::Tower(_) => Kind::TowerSessions,
+            Contender::Raw(_) => Kind::RawSqlx,
+        }
+    }
+
+    /// The table name (for statistics and triggers).
+    pub fn table(&self) -> &str {
+        match self {
+            Contender::Tower(c) => c.table(),
+            Contender::Raw(c) => c.table(),
+        }
+    }
+
+    /// The schema of the table on PostgreSQL.
+    pub fn pg_schema(&self) -> &'static str {
+        match self {
+            Contender::Tower(_) => tower::PG_SCHEMA,
+            Contender::Raw(_) => "public",
+        }
+    }
+
+    /// The token a client would send for row `i`.
+    pub fn token(&self, i: u64) -> String {
+        match self {
+            Contender::Tower(c) => c.token(i),
+            Contender::Raw(c) => c.token(i),
+        }
+    }
+
+    /// Bulk-inserts rows `range` expiring at `expires_at`.
+    pub async fn fill(&self, range: Range<u64>, expires_at: OffsetDateTime) -> Result<()> {
+        match self {
+            Contender::Tower(c) => c.fill(range, expires_at).await,
+            Contender::Raw(c) => c.fill(range, expires_at).await,
+        }
+    }
+
+    /// Looks a token up; true when a valid session was found.
+    pub async fn lookup(&self, token: &str) -> Result<bool> {
+        match self {
+            Contender::Tower(c) => c.lookup(token).await,
+            Contender::Raw(c) => c.lookup(token).await,
+        }
+    }
+
+    /// One request that reads the session as an app serves it: the library's lookup (with its
+    /// extension rule), or tower-sessions' middleware sequence with or without `always_save`.
+    pub async fn request(&self, token: &str, always_save: bool) -> Result<bool> {
+        match self {
+            Contender::Tower(c) => c.request(token, always_save).await,
+            Contender::Raw(c) => c.lookup(token).await,
+        }
+    }
+
+    /// Creates one session; returns its token.
+    pub async fn create(&self, n: u64) -> Result<String> {
+        match self {
+            Contender::Tower(c) => c.create(n).await,
+            Contender::Raw(c) => c.create(n).await,
+        }
+    }
+
+    /// Deletes expired sessions; the count when the implementation reports one.
+    pub async fn delete_expired(&self) -> Result<Option<u64>> {
+        match self {
+            Contender::Tower(c) => c.delete_expired().await.map(|()| None),
+            Contender::Raw(c) => c.delete_expired().await.map(Some),
+        }
+    }
+
+    /// Rows in the table.
+    pub async fn count(&self) -> Result<u64> {
+        match self {
+            Contender::Tower(c) => c.count().await,
+            Contender::Raw(c) => c.count().await,
+        }
+    }
+
+    /// Closes the contender's pool.
+    pub async fn close(&self) {
+        match self {
+            Contender::Tower(c) => c.close().await,
+            Contender::Raw(c) => c.close().await,
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! tower-sessions 0.14 with `tower-sessions-sqlx-store` 0.15 (`SqliteStore`, `PostgresStore`),
+//! on its own sqlx 0.8 pools. Its `load` is the lookup, its `create` the creation, its
+//! `delete_expired` the pruning; a request is simulated the way its middleware runs one.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use time::OffsetDateTime;
+use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::{ExpiredDeletion, Expiry, Session, SessionStore};
+use tower_sessions_sqlx_store::sqlx as sqlx08;
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+use crate::db::{Db, DbKind};
+use crate::tokens;
+
+/// Rows per multi-row `INSERT` on SQLite (3 parameters each).
+const SQLITE_BATCH: usize = 1_000;
+/// Rows per `UNNEST` insert on PostgreSQL.
+const PG_BATCH: usize = 10_000;
+/// The schema tower-sessions uses on PostgreSQL.
+pub const PG_SCHEMA: &str = "tower_sessions";
+
+/// The tower-sessions contender on one table.
+#[derive(Clone, Debug)]
+pub struct Tower {
+    table: Arc<str>,
+    seed: u64,
+    store: Store,
+}
+
+#[derive(Clone, Debug)]
+enum Store {
+    Sqlite(Arc<SqliteStore>, sqlx08::SqlitePool),
+    Postgres(Arc<PostgresStore>, sqlx08::PgPool),
+}
+
+fn store_err(e: tower_sessions_core::session_store::Error) -> anyhow::Error {
+    anyhow!("tower-sessions store: {e}")
+}
+
+impl Tower {
+    /// Opens (and migrates) the tower-sessions table `name` on `db`.
+    pub async fn open(db: &Db, name: &str) -> Result<Self> {
+        let table = format!("tower_{name}");
+        let store = match db.kind {
+            DbKind::Sqlite => {
+                let pool = db.sqlite_pool_08(&table).await?;
+                let store = SqliteStore::new(pool.clone())
+                    .with_table_name(&table)
+                    .map_err(|e| anyhow!(e))?;
+                store.migrate().await?;
+                Store::Sqlite(Arc::new(store), pool)
+            }
+            DbKind::Postgres => {
+                let pool = db.pg_pool_08().await?;
+                let store = PostgresStore::new(pool.clone())
+                    .with_table_name(&table)
+                    .map_err(|e| anyhow!(e))?;
+                store.migrate().await?;
+                Store::Postgres(Arc::new(store), pool)
+            }
+        };
+        Ok(Self {
+            seed: tokens::seed_for(&table),
+            table: table.into(),
+            store,
+        })
+    }
+
+    /// The table name (in schema [`PG_SCHEMA`] on PostgreSQL).
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The session id (cookie value) of row `i`.
+    pub fn token(&self, i: u64) -> String {
+        Id(tokens::tower_id(self.seed, i)).to_string()
+    }
+
+    fn record(&self, id: Id, user: String, expiry_date: OffsetDateTime) -> Record {
+        let mut data = HashMap::new();
+        data.insert("user_id".to_string(), serde_json::Value::String(user));
+        Record {
+            id,
+            data,
+            expiry_date,
+        }
+    }
+
+    /// Inserts rows `range` (MessagePack records, as the store writes them) with the given
+    /// expiry, in large transactions.
+    pub async fn fill(&self, range: Range<u64>, expiry: OffsetDateTime) -> Result<()> {
+        match &self.store {
+            Store::Sqlite(_, pool) => {
+                let mut start = range.start;
+                while start < range.end {
+                    let tx_end = (start + 100_000).min(range.end);
+                    let mut tx = pool.begin().await?;
+                    while start < tx_end {
+                        let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
+                        let mut sql =
+                            format!("INSERT INTO {} (id, data, expiry_date) VALUES ", self.table);
+                        sql.push_str(&vec!["(?, ?, ?)"; n].join(", "));
+                        let mut q = sqlx08::query(&sql);
+                        for i in start..start + n as u64 {
+                            let id = Id(tokens::tower_id(self.seed, i));
+                            let record = self.record(id, format!("u{i}"), expiry);
+                            q = q
+                                .bind(id.to_string())
+                                .bind(rmp_serde::to_vec(&record)?)
+                                .bind(expiry);
+                        }
+                        q.execute(&mut *tx).await?;
+                        start += n as u64;
+                    }
+                    tx.commit().await?;
+                }
+            }
+            Store::Postgres(_, pool) => {
+                let sql = format!(
+                    "INSERT INTO \"{PG_SCHEMA}\".\"{}\" (id, data, expiry_date) \
+                     SELECT i, d, $3 FROM UNNEST($1::text[], $2::bytea[]) AS u(i, d)",
+                    self.table
+                );
+                let mut start = range.start;
+                while start < range.end {
+                    let end = (start + PG_BATCH as u64).min(range.end);
+                    let mut ids = Vec::with_capacity(PG_BATCH);
+                    let mut blobs = Vec::with_capacity(PG_BATCH);
+                    for i in start..end {
+                        let id = Id(tokens::tower_id(self.seed, i));
+                        let record = self.record(id, format!("u{i}"), expiry);
+                        ids.push(id.to_string());
+                        blobs.push(rmp_serde::to_vec(&record)?);
+                    }
+                    sqlx08::query(&sql)
+                        .bind(ids)
+                        .bind(blobs)
+                        .bind(expiry)
+                        .execute(pool)
+                        .await?;
+                    start = end;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks a session id up: parse the cookie value, then the store's `load`.
+    pub async fn lookup(&self, token: &str) -> Result<bool> {
+        let id = Id::from_str(token)?;
+        let record = match &self.store {
+            Store::Sqlite(store, _) => store.load(&id).await,
+            Store::Postgres(store, _) => store.load(&id).await,
+        }
+        .map_err(store_err)?;
+        Ok(std::hint::black_box(record).is_some())
+    }
+
+    /// One request as tower-sessions' middleware runs it for a handler that reads the session:
+    /// a lazy [`Session`] with a 7-day inactivity expiry, a read of `user_id` (the `load`), then
+    /// a `save` when the session was modified or `always_save` is on and it is not empty.
+    pub async fn request(&self, token: &str, always_save: bool) -> Result<bool> {
+        let id = Id::from_str(token)?;
+        let expiry = Some(Expiry::OnInactivity(time::Duration::days(7)));
+        let session = match &self.store {
+            Store::Sqlite(store, _) => Session::new(Some(id), store.clone(), expiry),
+            Store::Postgres(store, _) => Session::new(Some(id), store.clone(), expiry),
+        };
+        let user: Option<String> = session.get("user_id").await?;
+        let modified = session.is_modified();
+        let empty = session.is_empty().await;
+        if (modified || always_save) && !empty {
+            session.save().await?;
+        }
+        Ok(user.is_some())
+    }
+
+    /// Creates one session through the store's `create` (its transaction and id check);
+    /// returns the session id.
+    pub async fn create(&self, n: u64) -> Result<String> {
+        let expiry = OffsetDateTime::now_utc() + time::Duration::days(7);
+        let mut record = self.record(Id::default(), format!("c{n}"), expiry);
+        match &self.store {
+            Store::Sqlite(store, _) => store.create(&mut record).await,
+            Store::Postgres(store, _) => store.create(&mut record).await,
+        }
+        .map_err(store_err)?;
+        Ok(record.id.to_string())
+    }
+
+    /// The store's `delete_expired` (one unbounded `DELETE`).
+    pub async fn delete_expired(&self) -> Result<()> {
+        match &self.store {
+            Store::Sqlite(store, _) => store.delete_expired().await,
+            Store::Postgres(store, _) => store.delete_expired().await,
+        }
+        .map_err(store_err)
+    }
+
+    /// Rows in the table.
+    pub async fn count(&self) -> Result<u64> {
+        let n: i64 = match &self.store {
+            Store::Sqlite(_, pool) => {
+                let sql = format!("SELECT COUNT(*) FROM {}", self.table);
+                sqlx08::query_scalar(&sql).fetch_one(pool).await?
+            }
+            Store::Postgres(_, pool) => {
+                let sql = format!("SELECT COUNT(*) FROM \"{PG_SCHEMA}\".\"{}\"", self.table);
+                sqlx08::query_scalar(&sql).fetch_one(pool).await?
+            }
+        };
+        Ok(n as u64)
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        match &self.store {
+            Store::Sqlite(_, pool) => pool.close().await,
+            Store::Postgres(_, pool) => pool.close().await,
+        }
+    }
+}

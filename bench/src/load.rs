@@ -1,0 +1,137 @@
+//! Load drivers: concurrent tokio tasks sharing one contender (so one pool), each recording the
+//! latency of every operation into its own histogram, merged at the end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::contenders::Contender;
+use crate::stats::new_histogram;
+
+/// When the tasks stop.
+#[derive(Clone, Debug)]
+pub enum Stop {
+    /// At a fixed instant.
+    At(Instant),
+    /// When the flag is raised.
+    Flag(Arc<AtomicBool>),
+}
+
+impl Stop {
+    /// Stop after `d` from now.
+    pub fn after(d: Duration) -> Self {
+        Stop::At(Instant::now() + d)
+    }
+
+    fn done(&self) -> bool {
+        match self {
+            Stop::At(t) => Instant::now() >= *t,
+            Stop::Flag(f) => f.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What a load run did.
+#[derive(Debug)]
+pub struct LoadResult {
+    /// Completed operations.
+    pub ops: u64,
+    /// Lookups that found nothing (must be 0: every token looked up is valid).
+    pub misses: u64,
+    /// Wall time from start until every task finished.
+    pub elapsed: Duration,
+    /// Latencies in nanoseconds.
+    pub hist: Histogram<u64>,
+}
+
+impl LoadResult {
+    /// Operations per second.
+    pub fn throughput(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Looks up random valid tokens (rows `0..rows`) from `concurrency` tasks until `stop`.
+/// Making the token (what the client sends) is outside the timed section.
+pub async fn lookups(
+    c: &Contender,
+    rows: u64,
+    concurrency: usize,
+    stop: Stop,
+) -> Result<LoadResult> {
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for t in 0..concurrency {
+        let c = c.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(
+                0x5eed ^ (t as u64) << 32 ^ start.elapsed().as_nanos() as u64,
+            );
+            let mut hist = new_histogram();
+            let (mut ops, mut misses) = (0u64, 0u64);
+            while !stop.done() {
+                let token = c.token(rng.random_range(0..rows));
+                let t0 = Instant::now();
+                let found = c.lookup(&token).await?;
+                hist.saturating_record(t0.elapsed().as_nanos() as u64);
+                ops += 1;
+                misses += u64::from(!found);
+            }
+            anyhow::Ok((ops, misses, hist))
+        }));
+    }
+    merge(start, tasks).await
+}
+
+/// Creates sessions from `concurrency` tasks until `stop`.
+pub async fn creates(c: &Contender, concurrency: usize, stop: Stop) -> Result<LoadResult> {
+    let start = Instant::now();
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let c = c.clone();
+        let stop = stop.clone();
+        let counter = counter.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut hist = new_histogram();
+            let mut ops = 0u64;
+            while !stop.done() {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let t0 = Instant::now();
+                std::hint::black_box(c.create(n).await?);
+                hist.saturating_record(t0.elapsed().as_nanos() as u64);
+                ops += 1;
+            }
+            anyhow::Ok((ops, 0, hist))
+        }));
+    }
+    merge(start, tasks).await
+}
+
+type TaskOutput = Result<(u64, u64, Histogram<u64>)>;
+
+async fn merge(
+    start: Instant,
+    tasks: Vec<tokio::task::JoinHandle<TaskOutput>>,
+) -> Result<LoadResult> {
+    let mut hist = new_histogram();
+    let (mut ops, mut misses) = (0, 0);
+    for task in tasks {
+        let (o, m, h) = task.await.context("load task panicked")??;
+        ops += o;
+        misses += m;
+        hist.add(&h).context("merging histograms")?;
+    }
+    Ok(LoadResult {
+        ops,
+        misses,
+        elapsed: start.elapsed(),
+        hist,
+    })
+}

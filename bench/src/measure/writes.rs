@@ -1,0 +1,155 @@
+//! Measurement 3: UPDATEs that reach the database during lookups of one session inside the
+//! stale window. PostgreSQL: `pg_stat_user_tables` (read after the contender's pool is closed,
+//! so that every backend has flushed its counters); SQLite: triggers counting into a side table.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use sqlx::{AssertSqlSafe, ConnectOptions};
+
+use crate::cli::Plan;
+use crate::contenders::{Contender, Kind};
+use crate::db::{Db, DbKind};
+use crate::report::WritesResult;
+
+/// One case: a contender, the mode, the label and the table name.
+struct Case {
+    kind: Kind,
+    always_save: bool,
+    label: &'static str,
+    name: &'static str,
+}
+
+const CASES: [Case; 3] = [
+    Case {
+        kind: Kind::SqlxSessions,
+        always_save: false,
+        label: "sqlx-sessions (defaults)",
+        name: "writes",
+    },
+    Case {
+        kind: Kind::TowerSessions,
+        always_save: false,
+        label: "tower-sessions",
+        name: "writes_plain",
+    },
+    Case {
+        kind: Kind::TowerSessions,
+        always_save: true,
+        label: "tower-sessions always_save",
+        name: "writes_always",
+    },
+];
+
+/// Runs every case whose contender is in the plan.
+pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<WritesResult>> {
+    let mut out = Vec::new();
+    for case in CASES.iter().filter(|c| plan.contenders.contains(&c.kind)) {
+        let c = Contender::open(case.kind, db, case.name).await?;
+        let token = c.create(0).await?;
+        install_counter(db, &c).await?;
+        c.close().await;
+        let before = read_counter(db, &c).await?;
+
+        let c = Contender::open(case.kind, db, case.name).await?;
+        let mut found = 0;
+        for _ in 0..plan.writes_lookups {
+            found += u64::from(c.request(&token, case.always_save).await?);
+        }
+        c.close().await;
+        let after = read_counter(db, &c).await?;
+        let r = WritesResult {
+            db: db.kind,
+            case: case.label.to_string(),
+            lookups: plan.writes_lookups,
+            found,
+            updates: after.1 - before.1,
+            inserts: after.0 - before.0,
+            counted_by: match db.kind {
+                DbKind::Postgres => "pg_stat_user_tables".into(),
+                DbKind::Sqlite => "SQLite triggers".into(),
+            },
+        };
+        eprintln!(
+            "  [{}] writes {:<28} updates {} inserts {} found {}",
+            db.kind.name(),
+            r.case,
+            r.updates,
+            r.inserts,
+            r.found
+        );
+        out.push(r);
+    }
+    Ok(out)
+}
+
+async fn sqlite_conn(db: &Db, c: &Contender) -> Result<sqlx::SqliteConnection> {
+    Ok(sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db.sqlite_file(c.table()))
+        .busy_timeout(Duration::from_secs(60))
+        .connect()
+        .await?)
+}
+
+async fn install_counter(db: &Db, c: &Contender) -> Result<()> {
+    if db.kind != DbKind::Sqlite {
+        return Ok(());
+    }
+    let t = c.table();
+    let mut conn = sqlite_conn(db, c).await?;
+    for sql in [
+        "CREATE TABLE IF NOT EXISTS bench_writes (ins INTEGER NOT NULL, upd INTEGER NOT NULL)".to_string(),
+        "INSERT INTO bench_writes (ins, upd) SELECT 0, 0 WHERE NOT EXISTS (SELECT 1 FROM bench_writes)"
+            .to_string(),
+        format!(
+            "CREATE TRIGGER IF NOT EXISTS bench_{t}_upd AFTER UPDATE ON {t} \
+             BEGIN UPDATE bench_writes SET upd = upd + 1; END"
+        ),
+        format!(
+            "CREATE TRIGGER IF NOT EXISTS bench_{t}_ins AFTER INSERT ON {t} \
+             BEGIN UPDATE bench_writes SET ins = ins + 1; END"
+        ),
+    ] {
+        sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await?;
+    }
+    Ok(())
+}
+
+/// (inserts, updates) counted so far for the contender's table.
+async fn read_counter(db: &Db, c: &Contender) -> Result<(u64, u64)> {
+    match db.kind {
+        DbKind::Sqlite => {
+            let mut conn = sqlite_conn(db, c).await?;
+            let (i, u): (i64, i64) = sqlx::query_as("SELECT ins, upd FROM bench_writes")
+                .fetch_one(&mut conn)
+                .await?;
+            Ok((i as u64, u as u64))
+        }
+        DbKind::Postgres => {
+            // Backends flush their counters when they exit; wait until two reads agree.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut last = None;
+            loop {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                let mut conn = db.pg_connection().await?;
+                let (i, u): (i64, i64) = sqlx::query_as(
+                    "SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables \
+                     WHERE schemaname = $1 AND relname = $2",
+                )
+                .bind(c.pg_schema())
+                .bind(c.table())
+                .fetch_optional(&mut conn)
+                .await?
+                .context("table missing from pg_stat_user_tables")?;
+                let now = (i as u64, u as u64);
+                if last == Some(now) {
+                    return Ok(now);
+                }
+                if Instant::now() > deadline {
+                    bail!("PostgreSQL statistics did not settle");
+                }
+                last = Some(now);
+            }
+        }
+    }
+}

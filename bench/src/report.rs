@@ -1,0 +1,312 @@
+//! Results: what each measurement found, printed as tables and kept for `--json-out`.
+
+use serde::Serialize;
+
+use crate::cli::Plan;
+use crate::contenders::Kind;
+use crate::db::DbKind;
+use crate::stats::LatencySummary;
+
+/// Everything a run measured.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// The machine.
+    pub machine: Machine,
+    /// The resolved plan.
+    pub plan: Plan,
+    /// Database versions.
+    pub versions: Vec<(DbKind, String)>,
+    /// Lookup throughput and latency.
+    pub lookup: Vec<LookupResult>,
+    /// Creation throughput.
+    pub create: Vec<LookupResult>,
+    /// Writes per lookup.
+    pub writes: Vec<WritesResult>,
+    /// Pruning.
+    pub prune: Vec<PruneResult>,
+    /// Growth.
+    pub growth: Vec<GrowthResult>,
+}
+
+/// The machine the run was on.
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    /// Logical CPUs available.
+    pub cpus: usize,
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Total memory in KiB.
+    pub mem_total_kib: u64,
+    /// Operating system and kernel.
+    pub os: String,
+}
+
+impl Machine {
+    /// Reads the machine's description from `/proc` and `/etc/os-release`.
+    pub fn detect() -> Self {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let cpu_model = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .unwrap_or("unknown")
+            .trim()
+            .to_string();
+        let mem_total_kib = read("/proc/meminfo")
+            .lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let pretty = read("/etc/os-release")
+            .lines()
+            .find(|l| l.starts_with("PRETTY_NAME="))
+            .map(|l| l["PRETTY_NAME=".len()..].trim_matches('"').to_string())
+            .unwrap_or_default();
+        let kernel = read("/proc/sys/kernel/osrelease").trim().to_string();
+        Self {
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0),
+            cpu_model,
+            mem_total_kib,
+            os: format!("{pretty}, Linux {kernel}"),
+        }
+    }
+}
+
+/// Throughput and latency of one contender in one case (lookups or creations).
+#[derive(Clone, Debug, Serialize)]
+pub struct LookupResult {
+    /// Database.
+    pub db: DbKind,
+    /// Contender.
+    pub contender: Kind,
+    /// Concurrent tasks.
+    pub concurrency: usize,
+    /// Rows in the table when the case started.
+    pub rows: u64,
+    /// Operations per second: the median over the rounds.
+    pub throughput: f64,
+    /// Operations per second of each round.
+    pub round_throughputs: Vec<f64>,
+    /// Operations in all rounds.
+    pub ops: u64,
+    /// Lookups that found nothing (0 expected).
+    pub misses: u64,
+    /// Latency over all rounds.
+    pub latency: LatencySummary,
+}
+
+/// UPDATEs (and INSERTs) that reached the database during lookups of one session.
+#[derive(Clone, Debug, Serialize)]
+pub struct WritesResult {
+    /// Database.
+    pub db: DbKind,
+    /// Contender and mode.
+    pub case: String,
+    /// Lookups (requests) made.
+    pub lookups: u64,
+    /// Lookups that found the session.
+    pub found: u64,
+    /// Rows updated.
+    pub updates: u64,
+    /// Rows inserted.
+    pub inserts: u64,
+    /// How the writes were counted.
+    pub counted_by: String,
+}
+
+/// Deleting expired rows among valid ones, with lookups running meanwhile.
+#[derive(Clone, Debug, Serialize)]
+pub struct PruneResult {
+    /// Database.
+    pub db: DbKind,
+    /// Contender.
+    pub contender: Kind,
+    /// Valid rows (kept).
+    pub valid_rows: u64,
+    /// Expired rows (to delete).
+    pub expired_rows: u64,
+    /// Rows gone after the call.
+    pub deleted: u64,
+    /// Wall time of the delete-expired call.
+    pub seconds: f64,
+    /// Deleted rows per second.
+    pub rows_per_sec: f64,
+    /// Lookup latency with nothing else running.
+    pub idle: LatencySummary,
+    /// Lookup latency while pruning ran.
+    pub during: LatencySummary,
+    /// `during.p99 / idle.p99`.
+    pub p99_ratio: f64,
+    /// Resident memory before the call, KiB.
+    pub rss_before_kib: u64,
+    /// Peak resident memory during the call, KiB.
+    pub peak_rss_kib: u64,
+}
+
+/// Lookup latency at one table size.
+#[derive(Clone, Debug, Serialize)]
+pub struct GrowthResult {
+    /// Database.
+    pub db: DbKind,
+    /// Contender.
+    pub contender: Kind,
+    /// Rows in the table.
+    pub rows: u64,
+    /// Lookups per second (one task).
+    pub throughput: f64,
+    /// Latency.
+    pub latency: LatencySummary,
+    /// Peak resident memory of the process while looking up at this size, KiB.
+    pub peak_rss_kib: u64,
+}
+
+impl Report {
+    /// The throughput ratio sqlx-sessions / `other` for lookups on `db` at `concurrency`.
+    pub fn lookup_ratio(&self, db: DbKind, concurrency: usize, other: Kind) -> Option<f64> {
+        let find = |k: Kind| {
+            self.lookup
+                .iter()
+                .find(|r| r.db == db && r.concurrency == concurrency && r.contender == k)
+                .map(|r| r.throughput)
+        };
+        let ours = find(Kind::SqlxSessions)?;
+        let theirs = find(other)?;
+        (theirs > 0.0).then(|| ours / theirs)
+    }
+
+    /// The headline line of `--quick`, exactly in the issue's format.
+    pub fn ratio_line(&self) -> String {
+        let f = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"));
+        format!(
+            "lookup ratios: sqlite vs-tower={} vs-raw={} postgres vs-tower={} vs-raw={}",
+            f(self.lookup_ratio(DbKind::Sqlite, 16, Kind::TowerSessions)),
+            f(self.lookup_ratio(DbKind::Sqlite, 16, Kind::RawSqlx)),
+            f(self.lookup_ratio(DbKind::Postgres, 16, Kind::TowerSessions)),
+            f(self.lookup_ratio(DbKind::Postgres, 16, Kind::RawSqlx)),
+        )
+    }
+}
+
+/// Prints throughput rows (lookups or creations) as a table.
+pub fn print_throughput(title: &str, rows: &[LookupResult]) {
+    println!("\n## {title}");
+    println!(
+        "{:<9} {:<15} {:>4} {:>9} {:>12} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "db",
+        "contender",
+        "conc",
+        "rows",
+        "ops/s",
+        "p50 us",
+        "p99 us",
+        "mean us",
+        "vs-tower",
+        "vs-raw"
+    );
+    for r in rows {
+        let vs = |k: Kind| {
+            rows.iter()
+                .find(|o| o.db == r.db && o.concurrency == r.concurrency && o.contender == k)
+                .filter(|o| o.throughput > 0.0)
+                .map_or_else(
+                    || "-".to_string(),
+                    |o| format!("{:.2}", r.throughput / o.throughput),
+                )
+        };
+        println!(
+            "{:<9} {:<15} {:>4} {:>9} {:>12.0} {:>9.1} {:>9.1} {:>9.1} {:>8} {:>8}",
+            r.db.name(),
+            r.contender.name(),
+            r.concurrency,
+            r.rows,
+            r.throughput,
+            r.latency.p50_us,
+            r.latency.p99_us,
+            r.latency.mean_us,
+            vs(Kind::TowerSessions),
+            vs(Kind::RawSqlx),
+        );
+        if r.misses > 0 {
+            println!("  WARNING: {} lookups found nothing", r.misses);
+        }
+    }
+}
+
+/// Prints writes-per-lookup rows.
+pub fn print_writes(rows: &[WritesResult]) {
+    println!("\n## Writes per lookup");
+    println!(
+        "{:<9} {:<32} {:>8} {:>8} {:>8} {:>8}  counted by",
+        "db", "case", "lookups", "found", "updates", "inserts"
+    );
+    for r in rows {
+        println!(
+            "{:<9} {:<32} {:>8} {:>8} {:>8} {:>8}  {}",
+            r.db.name(),
+            r.case,
+            r.lookups,
+            r.found,
+            r.updates,
+            r.inserts,
+            r.counted_by
+        );
+    }
+}
+
+/// Prints pruning rows.
+pub fn print_prune(rows: &[PruneResult]) {
+    println!("\n## Pruning");
+    println!(
+        "{:<9} {:<15} {:>9} {:>9} {:>8} {:>10} {:>10} {:>10} {:>7} {:>9}",
+        "db",
+        "contender",
+        "expired",
+        "deleted",
+        "secs",
+        "rows/s",
+        "idle p99",
+        "prune p99",
+        "ratio",
+        "peak MiB"
+    );
+    for r in rows {
+        println!(
+            "{:<9} {:<15} {:>9} {:>9} {:>8.2} {:>10.0} {:>10.1} {:>10.1} {:>7.2} {:>9.1}",
+            r.db.name(),
+            r.contender.name(),
+            r.expired_rows,
+            r.deleted,
+            r.seconds,
+            r.rows_per_sec,
+            r.idle.p99_us,
+            r.during.p99_us,
+            r.p99_ratio,
+            r.peak_rss_kib as f64 / 1024.0
+        );
+    }
+}
+
+/// Prints growth rows.
+pub fn print_growth(rows: &[GrowthResult]) {
+    println!("\n## Growth (one task)");
+    println!(
+        "{:<9} {:<15} {:>10} {:>10} {:>9} {:>9} {:>9}",
+        "db", "contender", "rows", "ops/s", "p50 us", "p99 us", "peak MiB"
+    );
+    for r in rows {
+        println!(
+            "{:<9} {:<15} {:>10} {:>10.0} {:>9.1} {:>9.1} {:>9.1}",
+            r.db.name(),
+            r.contender.name(),
+            r.rows,
+            r.throughput,
+            r.latency.p50_us,
+            r.latency.p99_us,
+            r.peak_rss_kib as f64 / 1024.0
+        );
+    }
+}
