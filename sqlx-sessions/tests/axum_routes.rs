@@ -1,0 +1,315 @@
+//! The axum integration on a real router: token sources and their order, 401s, the
+//! once-per-request lookup, cookie refresh, and refusing bad input without a query. Every
+//! test runs on a fresh SQLite file and a fresh PostgreSQL database, through `oneshot`.
+#![cfg(feature = "axum")]
+
+#[macro_use]
+mod common;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use common::TestDb;
+use sqlx_sessions::axum::{CurrentSession, SessionAuth, TokenSource};
+use sqlx_sessions::{ManualClock, NewSession, SessionStore};
+use time::Duration;
+use time::macros::datetime;
+use tower::ServiceExt as _;
+
+async fn me(session: CurrentSession) -> String {
+    format!("user {}", session.extra_str("user_id").unwrap_or("?"))
+}
+
+async fn maybe(session: Option<CurrentSession>) -> String {
+    match session {
+        Some(s) => format!("user {}", s.extra_str("user_id").unwrap_or("?")),
+        None => "anonymous".into(),
+    }
+}
+
+async fn sign_out(
+    axum::extract::State(auth): axum::extract::State<SessionAuth>,
+    session: CurrentSession,
+) -> Response {
+    auth.store().delete(session.id).await.unwrap();
+    [(header::SET_COOKIE, auth.sign_out_cookie().to_string())].into_response()
+}
+
+fn app(auth: &SessionAuth) -> Router {
+    Router::new()
+        .route("/me", get(me))
+        .route("/maybe", get(maybe))
+        .route("/sign-out", post(sign_out))
+        .layer(auth.layer())
+        .with_state(auth.clone())
+}
+
+async fn store(db: &TestDb, clock: &ManualClock) -> SessionStore {
+    let store = db.builder().clock(clock.clone()).build().unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(datetime!(2030-01-01 12:00:00 UTC))
+}
+
+async fn new_token(store: &SessionStore, user: &str) -> String {
+    let created = store
+        .create(NewSession::new().extra("user_id", user))
+        .await
+        .unwrap();
+    created.token.into_string()
+}
+
+fn get_with(path: &str, headers: &[(&str, &[u8])]) -> Request<Body> {
+    let mut req = Request::get(path).body(Body::empty()).unwrap();
+    for (name, value) in headers {
+        req.headers_mut().append(
+            header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_bytes(value).unwrap(),
+        );
+    }
+    req
+}
+
+async fn call(app: &Router, req: Request<Body>) -> (StatusCode, String, Vec<String>) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let cookies = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap(), cookies)
+}
+
+async fn each_source_yields_the_session(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let token = new_token(&store, "42").await;
+    let app = app(&SessionAuth::new(store));
+    let cookie = format!("theme=dark; auth_token={token}");
+    let bearer = format!("Bearer {token}");
+    for headers in [
+        vec![("cookie", cookie.as_bytes())],
+        vec![("x-auth-token", token.as_bytes())],
+        vec![("authorization", bearer.as_bytes())],
+    ] {
+        let (status, body, _) = call(&app, get_with("/me", &headers)).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "user 42"));
+        let (_, body, _) = call(&app, get_with("/maybe", &headers)).await;
+        assert_eq!(body, "user 42");
+    }
+}
+
+async fn no_valid_session_is_a_short_401(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let token = new_token(&store, "42").await;
+    let expired = new_token(&store, "43").await;
+    let expired_id = store.lookup(&expired).await.unwrap().unwrap().id;
+    store.expire(expired_id).await.unwrap();
+    let app = app(&SessionAuth::new(store));
+    let unknown = "A".repeat(64);
+    for headers in [
+        vec![],
+        vec![("x-auth-token", unknown.as_bytes())],
+        vec![("x-auth-token", expired.as_bytes())],
+        vec![("authorization", b"Basic dXNlcjpwYXNz".as_slice())],
+    ] {
+        let (status, body, _) = call(&app, get_with("/me", &headers)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}");
+        assert_eq!(body, "unauthorized\n");
+        let (status, body, _) = call(&app, get_with("/maybe", &headers)).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "anonymous"));
+    }
+    // The valid token still works next to them.
+    let (status, _, _) = call(&app, get_with("/me", &[("x-auth-token", token.as_bytes())])).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn source_order_is_configurable(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let token = new_token(&store, "42").await;
+    let bad_cookie = format!("auth_token={}", "B".repeat(64));
+    let bearer = format!("Bearer {token}");
+    let headers = [
+        ("cookie", bad_cookie.as_bytes()),
+        ("authorization", bearer.as_bytes()),
+    ];
+    // Default order: the (unknown) cookie is present, so it decides.
+    let default = app(&SessionAuth::new(store.clone()));
+    let (status, _, _) = call(&default, get_with("/me", &headers)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Bearer first.
+    let bearer_first =
+        app(&SessionAuth::new(store.clone()).sources([TokenSource::Bearer, TokenSource::Cookie]));
+    let (status, _, _) = call(&bearer_first, get_with("/me", &headers)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Cookies only, under another name: headers are ignored.
+    let cookie_only = app(&SessionAuth::new(store.clone())
+        .sources([TokenSource::Cookie])
+        .cookie_name("sid"));
+    let (status, _, _) = call(
+        &cookie_only,
+        get_with("/me", &[("x-auth-token", token.as_bytes())]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let sid = format!("sid={token}");
+    let (status, _, _) = call(&cookie_only, get_with("/me", &[("cookie", sid.as_bytes())])).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// A middleware reads the session, then deletes its row: the handler still sees it, so it
+/// did not query again.
+async fn one_lookup_per_request(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let token = new_token(&store, "42").await;
+    let auth = SessionAuth::new(store.clone());
+    let delete_after_reading = {
+        let store = store.clone();
+        move |session: CurrentSession, req: Request<Body>, next: Next| {
+            let store = store.clone();
+            async move {
+                assert!(store.delete(session.id).await.unwrap());
+                next.run(req).await
+            }
+        }
+    };
+    let app = Router::new()
+        .route(
+            "/two",
+            get(|a: CurrentSession, b: Option<CurrentSession>| async move {
+                assert_eq!(Some(a.id), b.map(|b| b.id));
+                "both"
+            }),
+        )
+        .layer(middleware::from_fn(delete_after_reading))
+        .layer(auth.layer());
+    let (status, body, _) = call(
+        &app,
+        get_with("/two", &[("x-auth-token", token.as_bytes())]),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "both"));
+    // The next request queries again and finds nothing.
+    let (status, _, _) = call(
+        &app,
+        get_with("/two", &[("x-auth-token", token.as_bytes())]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// With the pool closed, any query would fail with 503: bad input must still get 401.
+async fn bad_input_is_refused_without_a_query(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let app = app(&SessionAuth::new(store));
+    match &db {
+        TestDb::Sqlite { pool, .. } => pool.close().await,
+        #[cfg(feature = "postgres")]
+        TestDb::Postgres { pool, .. } => pool.close().await,
+    }
+    let long = "a".repeat(5000);
+    let long_bearer = format!("Bearer {long}");
+    let huge_cookie = format!("auth_token={}; pad={}", "a".repeat(64), "p".repeat(9000));
+    let long_cookie = format!("auth_token={long}");
+    let cases: Vec<Vec<(&str, &[u8])>> = vec![
+        vec![("x-auth-token", long.as_bytes())],
+        vec![("authorization", long_bearer.as_bytes())],
+        vec![("x-auth-token", b"a"), ("x-auth-token", b"b")],
+        vec![("x-auth-token", b"not a token")],
+        vec![("x-auth-token", b"!!!!")],
+        vec![("x-auth-token", b"caf\xc3\xa9")],
+        vec![("authorization", b"Bearer")],
+        vec![("cookie", huge_cookie.as_bytes())],
+        vec![("cookie", long_cookie.as_bytes())],
+        vec![("cookie", b"auth_token=\xff\xfe\xfd")],
+        vec![("cookie", b"auth_token")],
+        vec![("cookie", b";;;=;auth_token==;")],
+    ];
+    for headers in cases {
+        let (status, body, _) = call(&app, get_with("/me", &headers)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}");
+        assert_eq!(body, "unauthorized\n");
+        let (status, body, _) = call(&app, get_with("/maybe", &headers)).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "anonymous"));
+    }
+    // A well-formed token does reach the (closed) store: 503, without detail.
+    let good_shape = "A".repeat(64);
+    for path in ["/me", "/maybe"] {
+        let (status, body, _) = call(
+            &app,
+            get_with(path, &[("x-auth-token", good_shape.as_bytes())]),
+        )
+        .await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, "service unavailable\n")
+        );
+    }
+}
+
+async fn extension_refreshes_the_cookie(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let token = new_token(&store, "42").await;
+    let app = app(&SessionAuth::new(store.clone()));
+    let cookie = format!("auth_token={token}");
+    // Not due for extension: no cookie.
+    clock.advance(Duration::minutes(1));
+    let (_, _, set) = call(&app, get_with("/me", &[("cookie", cookie.as_bytes())])).await;
+    assert!(set.is_empty(), "{set:?}");
+    // Two days later the lookup extends the session to now + 7 days: the cookie follows.
+    clock.advance(Duration::days(2));
+    let (status, _, set) = call(&app, get_with("/me", &[("cookie", cookie.as_bytes())])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert!(set[0].starts_with(&format!("auth_token={token};")));
+    assert!(set[0].contains("Max-Age=604800") && set[0].contains("HttpOnly"));
+    // From a header, no cookie is set.
+    clock.advance(Duration::days(2));
+    let (_, _, set) = call(&app, get_with("/me", &[("x-auth-token", token.as_bytes())])).await;
+    assert!(set.is_empty(), "{set:?}");
+    // A handler that sets the cookie itself (sign-out) is not overridden.
+    clock.advance(Duration::days(2));
+    let mut req = get_with("/sign-out", &[("cookie", cookie.as_bytes())]);
+    *req.method_mut() = axum::http::Method::POST;
+    let (status, _, set) = call(&app, req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert!(set[0].starts_with("auth_token=;") && set[0].contains("Max-Age=0"));
+    let (status, _, _) = call(&app, get_with("/me", &[("cookie", cookie.as_bytes())])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+backend_tests!(
+    each_source_yields_the_session,
+    no_valid_session_is_a_short_401,
+    source_order_is_configurable,
+    one_lookup_per_request,
+    bad_input_is_refused_without_a_query,
+    extension_refreshes_the_cookie,
+);
+
+#[tokio::test]
+async fn without_the_layer_the_extractor_is_a_500() {
+    let app = Router::new().route("/me", get(me));
+    let (status, body, _) = call(&app, get_with("/me", &[("x-auth-token", b"abc")])).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n")
+    );
+}
