@@ -115,6 +115,23 @@ impl TestDb {
         }
     }
 
+    /// One text value from a query (test inspection only).
+    pub async fn scalar_text(&self, sql: &str) -> String {
+        match self {
+            TestDb::Sqlite { pool, .. } => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(pool)
+                .await
+                .expect("scalar"),
+            #[cfg(feature = "postgres")]
+            TestDb::Postgres { pool, .. } => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(pool)
+                    .await
+                    .expect("scalar")
+            }
+        }
+    }
+
     /// Every byte the database holds for `table`, as text, for secret scans.
     pub async fn dump(&self, #[allow(unused)] table: &str) -> String {
         match self {
