@@ -15,13 +15,11 @@ fn clock() -> ManualClock {
     ManualClock::new(datetime!(2032-02-02 10:00 UTC))
 }
 
-fn close(db: &TestDb) -> impl std::future::Future<Output = ()> + '_ {
-    async move {
-        match db {
-            TestDb::Sqlite { pool, .. } => pool.close().await,
-            #[cfg(feature = "postgres")]
-            TestDb::Postgres { pool, .. } => pool.close().await,
-        }
+async fn close(db: &TestDb) {
+    match db {
+        TestDb::Sqlite { pool, .. } => pool.close().await,
+        #[cfg(feature = "postgres")]
+        TestDb::Postgres { pool, .. } => pool.close().await,
     }
 }
 
@@ -38,22 +36,39 @@ async fn api_keys_are_checked_before_any_query(db: TestDb) {
         .build()
         .unwrap();
     keys.migrate().await.unwrap();
-    let k = keys.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let k = keys
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     let key = k.token.expose().to_owned();
     let hint = k.session.token_hint.clone().unwrap();
     assert_eq!(hint, key[..13]);
     assert!(hint.starts_with("myapp_sk_"));
     let listed = keys.list(&Filter::new()).await.unwrap();
     assert_eq!(listed[0].token_hint.as_deref(), Some(hint.as_str()));
-    assert!(!db.dump("api_keys").await.contains(&key[..20]), "only the hint is kept");
+    assert!(
+        !db.dump("api_keys").await.contains(&key[..20]),
+        "only the hint is kept"
+    );
     assert!(keys.lookup(&key).await.unwrap().is_some());
     // An unknown key of the right shape is looked up; corrupted ones never are.
-    let mut other = sqlx_sessions::TokenFormat::prefixed("myapp_sk_", 32).unwrap().generate().unwrap().into_string();
+    let mut other = sqlx_sessions::TokenFormat::prefixed("myapp_sk_", 32)
+        .unwrap()
+        .generate()
+        .unwrap()
+        .into_string();
     assert!(keys.lookup(&other).await.unwrap().is_none());
     close(&db).await;
-    assert!(keys.lookup(&other).await.unwrap_err().is_database(), "well-formed: queried");
+    assert!(
+        keys.lookup(&other).await.unwrap_err().is_database(),
+        "well-formed: queried"
+    );
     other.replace_range(20..21, if &other[20..21] == "A" { "B" } else { "A" });
-    let mut corrupted = vec![other, key.replacen("myapp_sk_", "myapp_pk_", 1), key[..key.len() - 1].to_owned()];
+    let mut corrupted = vec![
+        other,
+        key.replacen("myapp_sk_", "myapp_pk_", 1),
+        key[..key.len() - 1].to_owned(),
+    ];
     for i in 0..key.len() {
         let mut b = key.clone().into_bytes();
         b[i] = if b[i] == b'x' { b'y' } else { b'x' };
@@ -77,16 +92,29 @@ async fn three_salts_after_two_rotations(db: TestDb) {
     };
     let a = with("salt-a", &[]);
     a.migrate().await.unwrap();
-    let t1 = a.create(NewSession::new().extra("user_id", "1")).await.unwrap();
+    let t1 = a
+        .create(NewSession::new().extra("user_id", "1"))
+        .await
+        .unwrap();
     let b = with("salt-b", &["salt-a"]);
-    let t2 = b.create(NewSession::new().extra("user_id", "2")).await.unwrap();
+    let t2 = b
+        .create(NewSession::new().extra("user_id", "2"))
+        .await
+        .unwrap();
     let c = with("salt-c", &["salt-b", "salt-a"]);
-    let t3 = c.create(NewSession::new().extra("user_id", "3")).await.unwrap();
+    let t3 = c
+        .create(NewSession::new().extra("user_id", "3"))
+        .await
+        .unwrap();
     assert_eq!(c.count_on_previous_salts().await.unwrap(), 2);
     // Store `a` no longer finds a token issued under salt-c.
     assert!(a.lookup(t3.token.expose()).await.unwrap().is_none());
     for (t, user) in [(&t1, "1"), (&t2, "2"), (&t3, "3")] {
-        let s = c.lookup(t.token.expose()).await.unwrap().expect("found under its salt");
+        let s = c
+            .lookup(t.token.expose())
+            .await
+            .unwrap()
+            .expect("found under its salt");
         assert_eq!(s.extra_str("user_id"), Some(user));
     }
     // Found rows were re-digested: nothing is left on old salts, and the newest store
@@ -103,7 +131,10 @@ async fn three_salts_after_two_rotations(db: TestDb) {
     let untracked = db.builder().clock(clock.clone()).build().unwrap();
     assert!(matches!(
         untracked.count_on_previous_salts().await,
-        Err(Error::Unsupported { column: "salt_id", .. })
+        Err(Error::Unsupported {
+            column: "salt_id",
+            ..
+        })
     ));
 }
 
@@ -118,10 +149,15 @@ async fn hmac_keys_rotate_too(db: TestDb) {
         .build()
         .unwrap();
     k1.migrate().await.unwrap();
-    let t = k1.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let t = k1
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     assert_eq!(
         k1.digest_hex(t.token.expose()).unwrap(),
-        Hashing::HmacSha256.digest_text(Some(b"key-one"), t.token.expose()).unwrap()
+        Hashing::HmacSha256
+            .digest_text(Some(b"key-one"), t.token.expose())
+            .unwrap()
     );
     let k2 = db
         .builder()
@@ -141,7 +177,10 @@ async fn hmac_keys_rotate_too(db: TestDb) {
         .clock(clock.clone())
         .build()
         .unwrap();
-    assert!(k2_only.lookup(t.token.expose()).await.unwrap().is_some(), "re-digested under key-two");
+    assert!(
+        k2_only.lookup(t.token.expose()).await.unwrap().is_some(),
+        "re-digested under key-two"
+    );
     assert!(k1.lookup(t.token.expose()).await.unwrap().is_none());
 }
 
@@ -156,7 +195,10 @@ async fn max_lifetime_cannot_be_passed(db: TestDb) {
         .build()
         .unwrap();
     store.migrate().await.unwrap();
-    let c = store.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let c = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     let limit = c.session.inserted_at + Duration::hours(10);
     let mut last_seen = c.session.inserted_at;
     loop {
@@ -173,10 +215,17 @@ async fn max_lifetime_cannot_be_passed(db: TestDb) {
     assert!(clock.now() >= limit);
     // An explicit expiry beyond the limit is capped too.
     let far = store
-        .create(NewSession::new().extra("user_id", "u").expires_at(Some(clock.now() + Duration::days(99))))
+        .create(
+            NewSession::new()
+                .extra("user_id", "u")
+                .expires_at(Some(clock.now() + Duration::days(99))),
+        )
         .await
         .unwrap();
-    assert_eq!(far.session.expires_at, Some(clock.now() + Duration::hours(10)));
+    assert_eq!(
+        far.session.expires_at,
+        Some(clock.now() + Duration::hours(10))
+    );
 }
 
 async fn last_used_at_written_once_per_touch_interval(db: TestDb) {
@@ -188,7 +237,10 @@ async fn last_used_at_written_once_per_touch_interval(db: TestDb) {
         .build()
         .unwrap();
     store.migrate().await.unwrap();
-    let c = store.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let c = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     assert_eq!(c.session.last_used_at, None);
     clock.advance(Duration::seconds(1));
     let first_use = clock.now();
@@ -198,7 +250,14 @@ async fn last_used_at_written_once_per_touch_interval(db: TestDb) {
         clock.advance(Duration::seconds(3));
     }
     let read = |store: SessionStore| async move {
-        store.get_with(&Filter::new().status(Status::All), GetOptions::extend(false)).await.unwrap().unwrap()
+        store
+            .get_with(
+                &Filter::new().status(Status::All),
+                GetOptions::extend(false),
+            )
+            .await
+            .unwrap()
+            .unwrap()
     };
     let s = read(store.clone()).await;
     // One write in 1,000 lookups: updated_at is the first use.
@@ -215,11 +274,17 @@ async fn freshness_and_reauthentication(db: TestDb) {
     let clock = clock();
     let plain = db.builder().clock(clock.clone()).build().unwrap();
     plain.migrate().await.unwrap();
-    let p = plain.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let p = plain
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     assert_eq!(p.session.authenticated_at(), p.session.inserted_at);
     assert!(matches!(
         plain.mark_authenticated(p.session.id).await,
-        Err(Error::Unsupported { column: "authenticated_at", .. })
+        Err(Error::Unsupported {
+            column: "authenticated_at",
+            ..
+        })
     ));
     let store = db
         .builder()
@@ -229,7 +294,10 @@ async fn freshness_and_reauthentication(db: TestDb) {
         .build()
         .unwrap();
     store.migrate().await.unwrap();
-    let c = store.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let c = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     assert!(store.is_fresh(&c.session, Duration::minutes(5)));
     clock.advance(Duration::minutes(30));
     let s = store.lookup(c.token.expose()).await.unwrap().unwrap();
@@ -247,30 +315,59 @@ async fn revocation_returns_what_it_revoked(db: TestDb) {
     let mut ids = Vec::new();
     for device in ["phone", "laptop", "tablet"] {
         let c = store
-            .create(NewSession::new().extra("user_id", "alice").data(serde_json::json!({"device": device})))
+            .create(
+                NewSession::new()
+                    .extra("user_id", "alice")
+                    .data(serde_json::json!({"device": device})),
+            )
             .await
             .unwrap();
         ids.push(c.session.id);
     }
-    store.create(NewSession::new().extra("user_id", "bob")).await.unwrap();
+    store
+        .create(NewSession::new().extra("user_id", "bob"))
+        .await
+        .unwrap();
     let expired = store
         .expire_all(&Filter::new().eq("user_id", "alice").except_id(ids[1]))
         .await
         .unwrap();
-    let mut devices: Vec<_> = expired.iter().filter_map(|s| s.data.get_str("device")).collect();
+    let mut devices: Vec<_> = expired
+        .iter()
+        .filter_map(|s| s.data.get_str("device"))
+        .collect();
     devices.sort();
     assert_eq!(devices, vec!["phone", "tablet"]);
-    assert!(expired.iter().all(|s| s.extra_str("user_id") == Some("alice")));
-    let valid = store.list(&Filter::new().eq("user_id", "alice")).await.unwrap();
+    assert!(
+        expired
+            .iter()
+            .all(|s| s.extra_str("user_id") == Some("alice"))
+    );
+    let valid = store
+        .list(&Filter::new().eq("user_id", "alice"))
+        .await
+        .unwrap();
     assert_eq!(valid.iter().map(|s| s.id).collect::<Vec<_>>(), vec![ids[1]]);
-    assert_eq!(store.count(&Filter::new().eq("user_id", "bob")).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count(&Filter::new().eq("user_id", "bob"))
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 #[cfg(feature = "postgres")]
 async fn adopts_an_ecto_sessions_table(db: TestDb) {
     if !db.is_postgres() {
         let refused = db.builder().ecto_compat().build();
-        assert!(matches!(refused, Err(Error::Config { setting: "ecto_compat", .. })));
+        assert!(matches!(
+            refused,
+            Err(Error::Config {
+                setting: "ecto_compat",
+                ..
+            })
+        ));
         return;
     }
     // The table as ecto_sessions' migration creates it, and a row as the Elixir app writes it.
@@ -319,20 +416,41 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
         .await;
     assert_eq!(stored, "2032-02-03 10:00:00");
     // A session created here is what the Elixir app would read.
-    let c = store.create(NewSession::new().extra("user_id", "rust-user")).await.unwrap();
-    let hex = Hashing::Sha256.digest_text(Some(b"super-secret"), c.token.expose()).unwrap();
+    let c = store
+        .create(NewSession::new().extra("user_id", "rust-user"))
+        .await
+        .unwrap();
+    let hex = Hashing::Sha256
+        .digest_text(Some(b"super-secret"), c.token.expose())
+        .unwrap();
     let found = db
         .scalar(&format!("SELECT COUNT(*) FROM sessions WHERE auth_token_digest = '{hex}' AND inserted_at = '2032-02-02 10:00:00'"))
         .await;
     assert_eq!(found, 1);
     assert!(store.expire(s.id).await.unwrap());
-    assert!(store.lookup("elixir-issued-token-0123456789abcdefghij").await.unwrap().is_none());
+    assert!(
+        store
+            .lookup("elixir-issued-token-0123456789abcdefghij")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let columns = db
         .scalar("SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'sessions'")
         .await;
     assert_eq!(columns, 7, "no column added");
-    let refused = db.builder().ecto_compat().track_last_used(Duration::hours(1)).build();
-    assert!(matches!(refused, Err(Error::Config { setting: "ecto_compat", .. })));
+    let refused = db
+        .builder()
+        .ecto_compat()
+        .track_last_used(Duration::hours(1))
+        .build();
+    assert!(matches!(
+        refused,
+        Err(Error::Config {
+            setting: "ecto_compat",
+            ..
+        })
+    ));
 }
 
 backend_tests!(

@@ -14,7 +14,12 @@ fn clock() -> ManualClock {
     ManualClock::new(datetime!(2030-06-01 08:00 UTC))
 }
 
-async fn build(db: &TestDb, clock: &ManualClock, ttl: Option<i64>, stale: Option<i64>) -> SessionStore {
+async fn build(
+    db: &TestDb,
+    clock: &ManualClock,
+    ttl: Option<i64>,
+    stale: Option<i64>,
+) -> SessionStore {
     let store = db
         .builder()
         .clock(clock.clone())
@@ -28,14 +33,18 @@ async fn build(db: &TestDb, clock: &ManualClock, ttl: Option<i64>, stale: Option
 
 async fn updates(db: &TestDb) -> i64 {
     // `updated_at` moves only when a write happened.
-    db.scalar("SELECT COUNT(*) FROM sessions WHERE updated_at <> inserted_at").await
+    db.scalar("SELECT COUNT(*) FROM sessions WHERE updated_at <> inserted_at")
+        .await
 }
 
 async fn extends_only_outside_the_stale_window(db: TestDb) {
     let clock = clock();
     let day = 86_400;
     let store = build(&db, &clock, Some(7 * day), Some(day)).await;
-    let c = store.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let c = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     let token = c.token.expose();
     let created_expiry = c.session.expires_at.unwrap();
     // Exactly at the edge (now + ttl == expires_at + stale): no write.
@@ -48,7 +57,11 @@ async fn extends_only_outside_the_stale_window(db: TestDb) {
     let s = store.lookup(token).await.unwrap().unwrap();
     assert_eq!(s.expires_at, Some(clock.now() + Duration::days(7)));
     assert_eq!(updates(&db).await, 1);
-    let stored = store.get_with(&Filter::new().id(s.id), GetOptions::extend(false)).await.unwrap().unwrap();
+    let stored = store
+        .get_with(&Filter::new().id(s.id), GetOptions::extend(false))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.expires_at, s.expires_at);
     // Many uses within the next window: still that one write.
     let written_at = stored.updated_at;
@@ -56,7 +69,11 @@ async fn extends_only_outside_the_stale_window(db: TestDb) {
         clock.advance(Duration::minutes(20));
         store.lookup(token).await.unwrap().unwrap();
     }
-    let again = store.get_with(&Filter::new().id(s.id), GetOptions::extend(false)).await.unwrap().unwrap();
+    let again = store
+        .get_with(&Filter::new().id(s.id), GetOptions::extend(false))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.updated_at, written_at);
 }
 
@@ -71,7 +88,10 @@ async fn per_call_override_and_auto_extend_off(db: TestDb) {
         .build()
         .unwrap();
     store.migrate().await.unwrap();
-    let c = store.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let c = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     clock.advance(Duration::hours(1));
     let s = store.lookup(c.token.expose()).await.unwrap().unwrap();
     assert_eq!(s.expires_at, c.session.expires_at, "auto_extend off");
@@ -89,7 +109,10 @@ async fn per_call_override_and_auto_extend_off(db: TestDb) {
 async fn zero_stale_time_writes_at_every_use(db: TestDb) {
     let clock = clock();
     let store = build(&db, &clock, Some(3_600), Some(0)).await;
-    let c = store.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let c = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     for _ in 0..3 {
         clock.advance(Duration::seconds(10));
         let s = store.lookup(c.token.expose()).await.unwrap().unwrap();
@@ -100,18 +123,27 @@ async fn zero_stale_time_writes_at_every_use(db: TestDb) {
 async fn no_ttl_or_no_stale_time_never_extends(db: TestDb) {
     let clock = clock();
     let store = build(&db, &clock, Some(3_600), None).await;
-    let c = store.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let c = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     clock.advance(Duration::minutes(59));
     let s = store.lookup(c.token.expose()).await.unwrap().unwrap();
     assert_eq!(s.expires_at, c.session.expires_at);
     clock.advance(Duration::minutes(2));
-    assert!(store.lookup(c.token.expose()).await.unwrap().is_none(), "expired on time");
+    assert!(
+        store.lookup(c.token.expose()).await.unwrap().is_none(),
+        "expired on time"
+    );
     assert_eq!(updates(&db).await, 0);
 
     let db2 = db;
     db2.exec("DELETE FROM sessions").await;
     let forever = build(&db2, &clock, None, Some(60)).await;
-    let c = forever.create(NewSession::new().extra("user_id", "u")).await.unwrap();
+    let c = forever
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
     assert_eq!(c.session.expires_at, None);
     clock.advance(Duration::days(400));
     let s = forever.lookup(c.token.expose()).await.unwrap().unwrap();
@@ -125,13 +157,17 @@ async fn race(db: &TestDb, delete: bool) {
     let clock = clock();
     let store = build(db, &clock, Some(3_600), Some(0)).await;
     for round in 0..5 {
-        let c = store.create(NewSession::new().extra("user_id", "racer")).await.unwrap();
+        let c = store
+            .create(NewSession::new().extra("user_id", "racer"))
+            .await
+            .unwrap();
         let token: Arc<str> = c.token.expose().into();
         let id = c.session.id;
         let barrier = Arc::new(tokio::sync::Barrier::new(41));
         let mut tasks = Vec::new();
         for i in 0..40 {
-            let (store, token, barrier, clock) = (store.clone(), token.clone(), barrier.clone(), clock.clone());
+            let (store, token, barrier, clock) =
+                (store.clone(), token.clone(), barrier.clone(), clock.clone());
             tasks.push(tokio::spawn(async move {
                 barrier.wait().await;
                 if i % 4 == 0 {
@@ -146,19 +182,32 @@ async fn race(db: &TestDb, delete: bool) {
             tokio::spawn(async move {
                 barrier.wait().await;
                 tokio::task::yield_now().await;
-                if delete { store.delete(id).await } else { store.expire(id).await }
+                if delete {
+                    store.delete(id).await
+                } else {
+                    store.expire(id).await
+                }
             })
         };
         for t in tasks {
             // Lookups may fail only on a busy database, never with a panic.
             let _ = t.await.unwrap();
         }
-        assert!(revoker.await.unwrap().unwrap(), "round {round}: revocation happened");
+        assert!(
+            revoker.await.unwrap().unwrap(),
+            "round {round}: revocation happened"
+        );
         clock.advance(Duration::microseconds(1));
-        assert!(store.lookup(&token).await.unwrap().is_none(), "round {round}: came back");
+        assert!(
+            store.lookup(&token).await.unwrap().is_none(),
+            "round {round}: came back"
+        );
         let valid = store.count(&Filter::new().id(id)).await.unwrap();
         assert_eq!(valid, 0, "round {round}");
-        let all = store.count(&Filter::new().id(id).status(Status::All)).await.unwrap();
+        let all = store
+            .count(&Filter::new().id(id).status(Status::All))
+            .await
+            .unwrap();
         assert_eq!(all, u64::from(!delete), "round {round}");
     }
 }

@@ -32,18 +32,38 @@ async fn deletes_more_rows_than_one_batch(db: TestDb) {
     let clock = clock();
     let store = build(&db, &clock, 10).await;
     for i in 0..47 {
-        store.create(NewSession::new().extra("user_id", format!("old{i}"))).await.unwrap();
+        store
+            .create(NewSession::new().extra("user_id", format!("old{i}")))
+            .await
+            .unwrap();
     }
     clock.advance(Duration::hours(2));
     let mut keep = Vec::new();
     for i in 0..5 {
-        keep.push(store.create(NewSession::new().extra("user_id", format!("new{i}"))).await.unwrap());
+        keep.push(
+            store
+                .create(NewSession::new().extra("user_id", format!("new{i}")))
+                .await
+                .unwrap(),
+        );
     }
-    assert_eq!(store.count(&Filter::new().status(Status::Expired)).await.unwrap(), 47);
+    assert_eq!(
+        store
+            .count(&Filter::new().status(Status::Expired))
+            .await
+            .unwrap(),
+        47
+    );
     assert_eq!(store.delete_expired_batch().await.unwrap(), 10);
     assert_eq!(store.delete_expired().await.unwrap(), 37);
     assert_eq!(store.delete_expired().await.unwrap(), 0);
-    assert_eq!(store.count(&Filter::new().status(Status::All)).await.unwrap(), 5);
+    assert_eq!(
+        store
+            .count(&Filter::new().status(Status::All))
+            .await
+            .unwrap(),
+        5
+    );
     for k in &keep {
         assert!(store.lookup(k.token.expose()).await.unwrap().is_some());
     }
@@ -59,8 +79,14 @@ async fn max_lifetime_sessions_are_pruned(db: TestDb) {
         .build()
         .unwrap();
     store.migrate().await.unwrap();
-    let c = store.create(NewSession::new().extra("user_id", "u")).await.unwrap();
-    assert_eq!(c.session.expires_at, Some(clock.now_for_tests() + Duration::days(1)));
+    let c = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.session.expires_at,
+        Some(clock.now_for_tests() + Duration::days(1))
+    );
     clock.advance(Duration::days(1));
     assert!(store.lookup(c.token.expose()).await.unwrap().is_none());
     assert_eq!(store.delete_expired().await.unwrap(), 1);
@@ -119,12 +145,19 @@ async fn pruner_runs_survives_errors_and_stops(db: TestDb) {
     let table = "sessions";
     let store = build(&db, &clock, 3).await;
     for _ in 0..8 {
-        store.create(NewSession::new().extra("user_id", "x")).await.unwrap();
+        store
+            .create(NewSession::new().extra("user_id", "x"))
+            .await
+            .unwrap();
     }
     clock.advance(Duration::hours(2));
     let pruner = store.spawn_pruner(StdDuration::from_millis(20));
     eventually("expired rows pruned", async || {
-        store.count(&Filter::new().status(Status::All)).await.unwrap() == 0
+        store
+            .count(&Filter::new().status(Status::All))
+            .await
+            .unwrap()
+            == 0
     })
     .await;
     // The table disappears: rounds fail, are logged, and the pruner carries on.
@@ -136,15 +169,25 @@ async fn pruner_runs_survives_errors_and_stops(db: TestDb) {
     assert!(!pruner.is_finished());
     store.migrate().await.unwrap();
     for _ in 0..4 {
-        store.create(NewSession::new().extra("user_id", "y")).await.unwrap();
+        store
+            .create(NewSession::new().extra("user_id", "y"))
+            .await
+            .unwrap();
     }
     clock.advance(Duration::hours(2));
     eventually("pruning resumed", async || {
-        store.count(&Filter::new().status(Status::All)).await.unwrap() == 0
+        store
+            .count(&Filter::new().status(Status::All))
+            .await
+            .unwrap()
+            == 0
     })
     .await;
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
-    assert!(text.contains("pruned expired sessions"), "rounds are logged");
+    assert!(
+        text.contains("pruned expired sessions"),
+        "rounds are logged"
+    );
     assert!(text.contains(table));
     tokio::time::timeout(StdDuration::from_secs(5), pruner.stop())
         .await
@@ -159,10 +202,19 @@ async fn dropping_the_handle_stops_the_pruner(db: TestDb) {
     drop(pruner);
     tokio::time::sleep(StdDuration::from_millis(100)).await;
     // Rows that expire now stay: nobody prunes any more.
-    store.create(NewSession::new().extra("user_id", "z")).await.unwrap();
+    store
+        .create(NewSession::new().extra("user_id", "z"))
+        .await
+        .unwrap();
     clock.advance(Duration::hours(2));
     tokio::time::sleep(StdDuration::from_millis(100)).await;
-    assert_eq!(store.count(&Filter::new().status(Status::Expired)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .count(&Filter::new().status(Status::Expired))
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 backend_tests!(
