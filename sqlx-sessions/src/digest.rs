@@ -181,7 +181,10 @@ impl FromStr for Hashing {
                 let names: Vec<_> = Hashing::ALL.iter().map(|h| h.name()).collect();
                 Error::config(
                     "hashing",
-                    format!("unknown algorithm `{s}`; expected one of {}", names.join(", ")),
+                    format!(
+                        "unknown algorithm `{s}`; expected one of {}",
+                        names.join(", ")
+                    ),
                 )
             })
     }

@@ -71,7 +71,10 @@ mod tests {
         assert_eq!(new_expiry(&s, Some(expires), T0, at_edge), None);
         // one microsecond past the edge: extend to now + ttl.
         let past = at_edge + Duration::microseconds(1);
-        assert_eq!(new_expiry(&s, Some(expires), T0, past), Some(past + Duration::days(7)));
+        assert_eq!(
+            new_expiry(&s, Some(expires), T0, past),
+            Some(past + Duration::days(7))
+        );
         // just inside the window.
         let inside = at_edge - Duration::microseconds(1);
         assert_eq!(new_expiry(&s, Some(expires), T0, inside), None);
@@ -83,7 +86,10 @@ mod tests {
         let e = Some(T0 + Duration::days(7));
         assert_eq!(new_expiry(&settings(None, Some(1)), e, T0, now), None);
         assert_eq!(new_expiry(&settings(Some(100), None), e, T0, now), None);
-        assert_eq!(new_expiry(&settings(Some(100), Some(1)), None, T0, now), None);
+        assert_eq!(
+            new_expiry(&settings(Some(100), Some(1)), None, T0, now),
+            None
+        );
     }
 
     #[test]
@@ -91,7 +97,10 @@ mod tests {
         let s = settings(Some(3_600), Some(0));
         let expires = T0 + Duration::hours(1);
         let now = T0 + Duration::microseconds(1);
-        assert_eq!(new_expiry(&s, Some(expires), T0, now), Some(now + Duration::hours(1)));
+        assert_eq!(
+            new_expiry(&s, Some(expires), T0, now),
+            Some(now + Duration::hours(1))
+        );
         // the same instant as the last write: nothing to move.
         assert_eq!(new_expiry(&s, Some(expires), T0, T0), None);
     }
@@ -105,7 +114,10 @@ mod tests {
         let cap = T0 + Duration::days(2);
         let now = T0 + Duration::hours(36);
         assert_eq!(new_expiry(&s, Some(now), T0, now), Some(cap));
-        assert_eq!(new_expiry(&s, Some(cap), T0, now + Duration::hours(1)), None);
+        assert_eq!(
+            new_expiry(&s, Some(cap), T0, now + Duration::hours(1)),
+            None
+        );
         assert_eq!(initial_expiry(&s, Some(None), T0), Some(cap));
         assert_eq!(initial_expiry(&s, None, T0), Some(T0 + Duration::days(1)));
     }

@@ -122,9 +122,9 @@ impl ExtraColumn {
     pub fn parse_spec(spec: &str) -> Result<Self> {
         let mut parts = spec.split(':');
         let name = parts.next().unwrap_or_default();
-        let ty = parts.next().ok_or_else(|| {
-            Error::config("extra_column", format!("`{spec}` is not NAME:TYPE"))
-        })?;
+        let ty = parts
+            .next()
+            .ok_or_else(|| Error::config("extra_column", format!("`{spec}` is not NAME:TYPE")))?;
         let mut col = ExtraColumn::new(name, ty.parse()?).indexed();
         for flag in parts {
             match flag {

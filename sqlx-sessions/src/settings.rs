@@ -113,7 +113,12 @@ impl Settings {
             s.auto_extend = match v.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => true,
                 "false" | "0" | "no" | "off" => false,
-                _ => return Err(Error::config("auto_extend", format!("`{v}` is not a boolean"))),
+                _ => {
+                    return Err(Error::config(
+                        "auto_extend",
+                        format!("`{v}` is not a boolean"),
+                    ));
+                }
             };
         }
         if let Some(v) = get("MAX_LIFETIME") {
@@ -157,8 +162,15 @@ impl Settings {
         if self.previous_salts.iter().any(|s| s.expose().is_empty()) {
             return Err(Error::config("previous_salts", "a salt cannot be empty"));
         }
-        if self.secret_salt.as_ref().is_some_and(|s| s.expose().is_empty()) {
-            return Err(Error::config("secret_salt", "cannot be empty; leave it unset instead"));
+        if self
+            .secret_salt
+            .as_ref()
+            .is_some_and(|s| s.expose().is_empty())
+        {
+            return Err(Error::config(
+                "secret_salt",
+                "cannot be empty; leave it unset instead",
+            ));
         }
         if self.previous_salts.len() > 8 {
             return Err(Error::config("previous_salts", "at most 8 previous salts"));
@@ -180,7 +192,10 @@ impl Settings {
             return Err(Error::config("touch_interval", "cannot be negative"));
         }
         if !(1..=100_000).contains(&self.prune_batch_size) {
-            return Err(Error::config("prune_batch_size", "must be between 1 and 100000"));
+            return Err(Error::config(
+                "prune_batch_size",
+                "must be between 1 and 100000",
+            ));
         }
         Ok(())
     }

@@ -77,7 +77,10 @@ impl TokenFormat {
                 "must be 1 to 64 characters long",
             ));
         }
-        if !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             return Err(Error::config(
                 "token_prefix",
                 "may contain only ASCII letters, digits and `_`",

@@ -77,9 +77,7 @@ impl Value {
             (ColumnType::Uuid, Value::Text(s)) => Value::Uuid(
                 Uuid::try_parse(s.trim()).map_err(|_| invalid("not a valid uuid".into()))?,
             ),
-            (ColumnType::Timestamp, Value::Timestamp(t)) => {
-                Value::Timestamp(truncate_to_micros(t))
-            }
+            (ColumnType::Timestamp, Value::Timestamp(t)) => Value::Timestamp(truncate_to_micros(t)),
             (ColumnType::Timestamp, Value::Text(s)) => Value::Timestamp(truncate_to_micros(
                 OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
                     .map_err(|_| invalid("not an RFC 3339 timestamp".into()))?,
@@ -113,8 +111,7 @@ impl fmt::Display for Value {
             Value::Integer(i) => write!(f, "{i}"),
             Value::Boolean(b) => write!(f, "{b}"),
             Value::Uuid(u) => write!(f, "{u}"),
-            Value::Timestamp(t) => match t.format(&time::format_description::well_known::Rfc3339)
-            {
+            Value::Timestamp(t) => match t.format(&time::format_description::well_known::Rfc3339) {
                 Ok(s) => f.write_str(&s),
                 Err(_) => write!(f, "{t}"),
             },

@@ -227,7 +227,9 @@ impl Backend for PgBackend {
             .execute(&mut *tx)
             .await?;
         for s in statements {
-            sqlx::query(AssertSqlSafe(s.as_str())).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(s.as_str()))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

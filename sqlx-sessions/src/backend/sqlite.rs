@@ -100,7 +100,9 @@ impl RowReader for SqliteRow {
     }
 
     fn time(&self, i: usize) -> Result<Option<OffsetDateTime>> {
-        self.try_get::<Option<i64>, _>(i)?.map(from_micros).transpose()
+        self.try_get::<Option<i64>, _>(i)?
+            .map(from_micros)
+            .transpose()
     }
 
     fn text(&self, i: usize) -> Result<Option<String>> {
@@ -187,7 +189,9 @@ impl Backend for SqliteBackend {
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for s in statements {
-            sqlx::query(AssertSqlSafe(s.as_str())).execute(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(s.as_str()))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

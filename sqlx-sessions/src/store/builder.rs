@@ -238,7 +238,10 @@ impl StoreBuilder {
             ));
         }
         if self.optional.salt_id && s.secret_salt.is_none() {
-            return Err(Error::config("salt_id", "tracking salts needs a secret_salt"));
+            return Err(Error::config(
+                "salt_id",
+                "tracking salts needs a secret_salt",
+            ));
         }
         if self.ecto_compat {
             if !self.ecto_supported {

@@ -52,10 +52,17 @@ impl SessionStore {
         push_digest_match(&mut b, digests);
         expiry.push_status(&mut b, Status::Valid);
         let rotating = self.inner.salts.len() > 1;
-        let fetched = self.inner.backend.fetch_optional(b.finish(), rotating).await?;
+        let fetched = self
+            .inner
+            .backend
+            .fetch_optional(b.finish(), rotating)
+            .await?;
         match fetched {
             None => Ok(None),
-            Some(f) => self.after_read(f, now, self.wants_extension(options), Some(token)).await.map(Some),
+            Some(f) => self
+                .after_read(f, now, self.wants_extension(options), Some(token))
+                .await
+                .map(Some),
         }
     }
 
@@ -74,14 +81,27 @@ impl SessionStore {
         let expiry = self.expiry(now);
         let rotating = self.inner.salts.len() > 1;
         let mut b = StmtBuilder::new(&self.inner.select);
-        push_where(&mut b, &self.inner.spec, filter, Status::Valid, &expiry, digests)?;
+        push_where(
+            &mut b,
+            &self.inner.spec,
+            filter,
+            Status::Valid,
+            &expiry,
+            digests,
+        )?;
         b.push(" ORDER BY \"inserted_at\" DESC, \"id\" LIMIT 1");
-        let fetched = self.inner.backend.fetch_optional(b.finish(), rotating).await?;
+        let fetched = self
+            .inner
+            .backend
+            .fetch_optional(b.finish(), rotating)
+            .await?;
         match fetched {
             None => Ok(None),
             Some(f) => {
                 let extend = self.wants_extension(options);
-                self.after_read(f, now, extend, filter.token.as_deref()).await.map(Some)
+                self.after_read(f, now, extend, filter.token.as_deref())
+                    .await
+                    .map(Some)
             }
         }
     }
@@ -89,7 +109,8 @@ impl SessionStore {
     /// Extends the valid session `id` per the extension rule (whatever `auto_extend` says)
     /// and returns it; `None` when there is no valid session with that id.
     pub async fn extend(&self, id: Uuid) -> Result<Option<Session>> {
-        self.get_with(&Filter::new().id(id), GetOptions::extend(true)).await
+        self.get_with(&Filter::new().id(id), GetOptions::extend(true))
+            .await
     }
 
     fn wants_extension(&self, options: GetOptions) -> bool {
@@ -142,7 +163,8 @@ impl SessionStore {
             b.push(", \"last_used_at\" = ").bind(Param::Time(Some(now)));
         }
         if let Some(digest) = &redigest {
-            b.push(", \"auth_token_digest\" = ").bind(Param::Digest(digest.clone()));
+            b.push(", \"auth_token_digest\" = ")
+                .bind(Param::Digest(digest.clone()));
             if inner.spec.optional.salt_id
                 && let Some(id) = &inner.current_salt_id
             {

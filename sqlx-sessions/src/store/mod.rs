@@ -221,7 +221,10 @@ impl SessionStore {
             params.push(Param::Time(Some(now)));
         }
         if opt.token_hint {
-            params.push(hint.clone().map_or(Param::Null(crate::ColumnType::Text), Param::Text));
+            params.push(
+                hint.clone()
+                    .map_or(Param::Null(crate::ColumnType::Text), Param::Text),
+            );
         }
         if opt.salt_id {
             params.push(
@@ -268,7 +271,14 @@ impl SessionStore {
         };
         let expiry = self.expiry(self.now());
         let mut b = StmtBuilder::new(&self.inner.select);
-        push_where(&mut b, &self.inner.spec, filter, Status::Valid, &expiry, digests)?;
+        push_where(
+            &mut b,
+            &self.inner.spec,
+            filter,
+            Status::Valid,
+            &expiry,
+            digests,
+        )?;
         b.push(" ORDER BY \"inserted_at\" DESC, \"id\"");
         if let Some(limit) = filter.limit {
             b.push(" LIMIT ").bind(Param::Int(limit.into()));
@@ -293,8 +303,18 @@ impl SessionStore {
             return Ok(0);
         };
         let expiry = self.expiry(self.now());
-        let mut b = StmtBuilder::new(&format!("SELECT COUNT(*) FROM {}", self.inner.spec.qualified()));
-        push_where(&mut b, &self.inner.spec, filter, Status::Valid, &expiry, digests)?;
+        let mut b = StmtBuilder::new(&format!(
+            "SELECT COUNT(*) FROM {}",
+            self.inner.spec.qualified()
+        ));
+        push_where(
+            &mut b,
+            &self.inner.spec,
+            filter,
+            Status::Valid,
+            &expiry,
+            digests,
+        )?;
         let n = self.inner.backend.fetch_count(b.finish()).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }

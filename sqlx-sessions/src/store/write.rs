@@ -26,7 +26,10 @@ impl SessionStore {
         let now = self.now();
         let expiry = self.expiry(now);
         let spec = &self.inner.spec;
-        let mut b = StmtBuilder::new(&format!("UPDATE {} SET \"expires_at\" = ", spec.qualified()));
+        let mut b = StmtBuilder::new(&format!(
+            "UPDATE {} SET \"expires_at\" = ",
+            spec.qualified()
+        ));
         b.bind(Param::Time(Some(now)))
             .push(", \"updated_at\" = ")
             .bind(Param::Time(Some(now)));
@@ -121,9 +124,22 @@ impl SessionStore {
         b.bind(Param::Time(Some(now)))
             .push(", \"updated_at\" = ")
             .bind(Param::Time(Some(now)));
-        push_where(&mut b, spec, &Filter::new().id(id), Status::Valid, &expiry, Vec::new())?;
+        push_where(
+            &mut b,
+            spec,
+            &Filter::new().id(id),
+            Status::Valid,
+            &expiry,
+            Vec::new(),
+        )?;
         b.push(" RETURNING ").push(&select_list(spec, false));
-        Ok(self.inner.backend.fetch_all(b.finish()).await?.into_iter().next())
+        Ok(self
+            .inner
+            .backend
+            .fetch_all(b.finish())
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// How many rows are still digested under a previous salt (or were written before salt
