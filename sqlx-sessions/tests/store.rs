@@ -393,7 +393,62 @@ async fn malformed_tokens_cost_no_query(db: TestDb) {
     );
 }
 
+async fn a_store_in_its_own_schema(db: TestDb) {
+    let clock = clock();
+    let in_schema = db.builder().schema("auth").clock(clock.clone()).build();
+    if !db.is_postgres() {
+        assert!(matches!(
+            in_schema.map(|_| ()),
+            Err(Error::Config {
+                setting: "schema",
+                ..
+            })
+        ));
+        return;
+    }
+    let auth = in_schema.unwrap();
+    auth.migrate().await.unwrap();
+    auth.migrate().await.unwrap();
+    assert!(
+        auth.migration()
+            .up_sql()
+            .contains("CREATE SCHEMA IF NOT EXISTS \"auth\"")
+    );
+    let public = store(&db, &clock).await;
+    let a = auth
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
+    let p = public
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
+    assert!(auth.lookup(a.token.expose()).await.unwrap().is_some());
+    assert!(auth.lookup(p.token.expose()).await.unwrap().is_none());
+    assert!(public.lookup(a.token.expose()).await.unwrap().is_none());
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM auth.sessions").await, 1);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM public.sessions").await, 1);
+    // Names are validated, never pasted into SQL as given.
+    let bad = db.builder().schema("auth\"; DROP TABLE x; --").build();
+    assert!(matches!(
+        bad.map(|_| ()),
+        Err(Error::Config {
+            setting: "schema",
+            ..
+        })
+    ));
+    let bad = db.builder().table("Sessions").build();
+    assert!(matches!(
+        bad.map(|_| ()),
+        Err(Error::Config {
+            setting: "table",
+            ..
+        })
+    ));
+}
+
 backend_tests!(
+    a_store_in_its_own_schema,
     create_lookup_and_attributes,
     unknown_missing_and_malformed_tokens_find_nothing,
     required_and_undeclared_columns,
