@@ -4,6 +4,7 @@
 //! binds their parameters to its own types, runs them and decodes rows. Everything that
 //! differs between SQLite and PostgreSQL (column types, timestamp encoding, DDL) lives in
 //! that database's file, behind its cargo feature.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 use std::fmt;
 use std::sync::Arc;
