@@ -8,9 +8,9 @@ use crate::backend::Fetched;
 use crate::error::Result;
 use crate::extend::new_expiry;
 use crate::filter::{Filter, Status};
-use crate::query::{push_digest_match, push_where};
+use crate::query::push_where;
 use crate::session::Session;
-use crate::sql::{Param, StmtBuilder};
+use crate::sql::{Param, Stmt, StmtBuilder};
 
 /// Per-call options of [`SessionStore::get_with`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,16 +47,17 @@ impl SessionStore {
         };
         let now = self.now();
         let expiry = self.expiry(now);
-        let mut b = StmtBuilder::new(&self.inner.select);
-        b.push(" WHERE 1 = 1");
-        push_digest_match(&mut b, digests);
-        expiry.push_status(&mut b, Status::Valid);
+        let mut params: Vec<Param> = digests.into_iter().map(Param::Digest).collect();
+        params.push(Param::Time(Some(now)));
+        if let Some(cutoff) = expiry.lifetime_cutoff {
+            params.push(Param::Time(Some(cutoff)));
+        }
+        let stmt = Stmt {
+            sql: self.inner.lookup.clone(),
+            params,
+        };
         let rotating = self.inner.salts.len() > 1;
-        let fetched = self
-            .inner
-            .backend
-            .fetch_optional(b.finish(), rotating)
-            .await?;
+        let fetched = self.inner.backend.fetch_optional(stmt, rotating).await?;
         match fetched {
             None => Ok(None),
             Some(f) => self

@@ -58,6 +58,8 @@ struct Inner {
     current_salt_id: Option<String>,
     /// `SELECT <columns> FROM <table>`, computed once.
     select: String,
+    /// The per-request lookup by digest, computed once (see [`lookup_sql`]).
+    lookup: Arc<str>,
     /// `INSERT INTO ...` with every column, computed once.
     insert: Arc<str>,
 }
@@ -79,6 +81,7 @@ impl Inner {
             spec.qualified()
         );
         let insert = insert_sql(&spec).into();
+        let lookup = lookup_sql(&select, salts.len(), settings.max_lifetime.is_some()).into();
         Inner {
             backend,
             spec,
@@ -88,9 +91,25 @@ impl Inner {
             salts,
             current_salt_id,
             select,
+            lookup,
             insert,
         }
     }
+}
+
+/// `SELECT ... WHERE digest IN ($1..$n) AND <valid at $n+1> [AND inserted_at > $n+2]`: the
+/// parameters are the digests under each salt, then now, then the lifetime cutoff.
+fn lookup_sql(select: &str, salts: usize, cutoff: bool) -> String {
+    let digests: Vec<String> = (1..=salts).map(|i| format!("${i}")).collect();
+    let now = salts + 1;
+    let mut sql = format!(
+        "{select} WHERE \"auth_token_digest\" IN ({}) AND (\"expires_at\" IS NULL OR \"expires_at\" > ${now})",
+        digests.join(", ")
+    );
+    if cutoff {
+        sql.push_str(&format!(" AND \"inserted_at\" > ${}", now + 1));
+    }
+    sql
 }
 
 fn insert_sql(spec: &TableSpec) -> String {
