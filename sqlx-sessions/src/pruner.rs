@@ -7,8 +7,9 @@ use tokio::task::JoinHandle;
 
 use crate::store::SessionStore;
 
-/// The handle of a running pruner. [`Pruner::stop`] ends it after the current round;
-/// dropping the handle ends it too.
+/// The handle of a running pruner. [`Pruner::stop`] ends it and waits for the task;
+/// dropping the handle ends it too. A round in progress is abandoned between statements:
+/// each batch is its own `DELETE`, so nothing is left half-done.
 #[derive(Debug)]
 pub struct Pruner {
     stop: Option<oneshot::Sender<()>>,
