@@ -1,0 +1,137 @@
+//! Every failure of a request becomes a response here, and only here: the client sees a
+//! status and a short message, the log sees the error with its sources.
+
+use askama::Template as _;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use sqlx_sessions::axum::SessionRejection;
+
+use crate::views::ErrorPage;
+
+/// What can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The page needs a signed-in user: sent back to `/`.
+    #[error("sign-in required")]
+    SignInRequired,
+    /// A form post without a valid CSRF token.
+    #[error("missing or invalid CSRF token")]
+    Forbidden,
+    /// No such thing (of this user's).
+    #[error("not found")]
+    NotFound,
+    /// Input that cannot be used; the message is shown to the user.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// A form body over the limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// The sessions library refused or failed (a database outage is 503).
+    #[error("session store error")]
+    Sessions(#[from] sqlx_sessions::Error),
+    /// The demo's own tables failed (the database is down, say): 503.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// A mistake in the app itself (such as a missing layer).
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// A template failed to render.
+    #[error("template error")]
+    Template(#[from] askama::Error),
+}
+
+impl From<SessionRejection> for AppError {
+    fn from(rejection: SessionRejection) -> Self {
+        match rejection {
+            SessionRejection::Unauthenticated(_) => AppError::SignInRequired,
+            SessionRejection::StoreUnavailable(e) => AppError::Sessions(e.into_error()),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl AppError {
+    /// The status and the short, safe message of this error.
+    pub fn status_and_message(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::SignInRequired => (StatusCode::UNAUTHORIZED, "Please sign in."),
+            AppError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "This form has expired or was not sent by this site. Go back, reload the page and try again.",
+            ),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "Not found."),
+            AppError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Request too large."),
+            AppError::Sessions(e) if !e.is_database() => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            ),
+            AppError::Sessions(_) | AppError::Database(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable right now. Please try again in a moment.",
+            ),
+            AppError::Template(_) | AppError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            ),
+        }
+    }
+
+    fn log(&self) {
+        let (status, _) = self.status_and_message();
+        if status.is_server_error() {
+            tracing::error!(error = %error_chain(self), status = status.as_u16(), "request failed");
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::SignInRequired = self {
+            return Redirect::to("/").into_response();
+        }
+        self.log();
+        let (status, message) = self.status_and_message();
+        let page = ErrorPage {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("Error"),
+            message,
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, message).into_response(),
+        }
+    }
+}
+
+/// An [`AppError`] answered as JSON, for the API.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        ApiError(error.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        let (status, message) = self.0.status_and_message();
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
+
+/// An error with its sources, `a: b: c`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}

@@ -1,0 +1,69 @@
+//! `cargo run -p sqlx-sessions-demo`: the demo on 127.0.0.1:4000 with a SQLite file in the
+//! working folder (`--help` for the options).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sqlx_sessions_demo::{AppState, Config, app, config::USAGE, error::error_chain, serve};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let config = match Config::parse(std::env::args().skip(1), |k| std::env::var(k).ok()) {
+        Ok(Some(config)) => config,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", error_chain(error.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let state = AppState::connect(&config).await?;
+    let pruners = state.spawn_pruners(Duration::from_secs(60));
+    let listener = tokio::net::TcpListener::bind(config.bind).await?;
+    tracing::info!(
+        "listening on http://{} (database: {})",
+        listener.local_addr()?,
+        redact(&config.database_url)
+    );
+    serve(listener, app(state.clone()), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    for pruner in pruners {
+        pruner.stop().await;
+    }
+    state.db.close().await;
+    Ok(())
+}
+
+/// The database URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

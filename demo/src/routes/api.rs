@@ -1,0 +1,54 @@
+//! `GET /api/me`: who a token belongs to, for session tokens and API keys alike.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::ApiError;
+use crate::state::{API_KEY_PREFIX, AppState};
+
+/// `GET /api/me` with `X-Auth-Token` (or `Authorization: Bearer`): `{"is_logged_in": true,
+/// "user": {...}, "session": {...}}`, or `{"is_logged_in": false}` for a missing, malformed,
+/// unknown, expired or revoked token. API keys are told apart by their prefix.
+pub async fn me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let anonymous = Json(json!({ "is_logged_in": false }));
+    let Some(token) = state.api_auth.token_from(&headers) else {
+        return Ok(anonymous);
+    };
+    let (kind, store) = if token.starts_with(API_KEY_PREFIX) {
+        ("api_key", &state.api_keys)
+    } else {
+        ("session", state.sessions())
+    };
+    let Some(session) = store.lookup(token).await? else {
+        return Ok(anonymous);
+    };
+    let Some(user) = session.extra_str("user_id").and_then(|id| id.parse().ok()) else {
+        return Ok(anonymous);
+    };
+    let Some(user) = state.db.find_user(user).await? else {
+        return Ok(anonymous);
+    };
+    let time = |t: Option<time::OffsetDateTime>| t.and_then(|t| t.format(&Rfc3339).ok());
+    let mut about = json!({
+        "id": session.id,
+        "kind": kind,
+        "inserted_at": time(Some(session.inserted_at)),
+        "expires_at": time(session.expires_at),
+    });
+    if kind == "api_key" {
+        about["name"] = json!(session.data.get_str("name"));
+        about["token_hint"] = json!(session.token_hint);
+    } else {
+        about["user_agent"] = json!(session.data.get_str("user_agent"));
+        about["ip"] = json!(session.data.get_str("ip"));
+    }
+    Ok(Json(
+        json!({ "is_logged_in": true, "user": user, "session": about }),
+    ))
+}

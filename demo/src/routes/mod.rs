@@ -1,0 +1,6 @@
+//! The handlers, one file per part of the app.
+
+pub mod account;
+pub mod api;
+pub mod keys;
+pub mod pages;
