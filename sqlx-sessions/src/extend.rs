@@ -19,12 +19,17 @@ pub(crate) fn new_expiry(
     let ttl = settings.ttl?;
     let stale = settings.extend_stale_time?;
     let current = expires_at?;
-    if now + ttl <= current + stale {
+    // Checked: an expiry near the end of the calendar (an explicit far-future one) is never
+    // due, and must not overflow the arithmetic.
+    let mut next = now.checked_add(ttl)?;
+    if next <= current.checked_add(stale)? {
         return None;
     }
-    let mut next = now + ttl;
-    if let Some(max) = settings.max_lifetime {
-        next = next.min(inserted_at + max);
+    if let Some(cap) = settings
+        .max_lifetime
+        .and_then(|max| inserted_at.checked_add(max))
+    {
+        next = next.min(cap);
     }
     (next > current).then_some(next)
 }
@@ -120,6 +125,29 @@ mod tests {
         );
         assert_eq!(initial_expiry(&s, Some(None), T0), Some(cap));
         assert_eq!(initial_expiry(&s, None, T0), Some(T0 + Duration::days(1)));
+    }
+
+    #[test]
+    fn expiry_at_the_end_of_the_calendar_is_never_due() {
+        let s = settings(Some(7 * 86_400), Some(86_400));
+        let last = datetime!(9999-12-31 23:59:59.999999 UTC);
+        assert_eq!(new_expiry(&s, Some(last), T0, T0), None);
+        assert_eq!(
+            new_expiry(&s, Some(last - Duration::hours(1)), T0, T0),
+            None
+        );
+        // `now + ttl` past the calendar: nothing representable to extend to.
+        let late = datetime!(9999-12-30 0:00 UTC);
+        assert_eq!(new_expiry(&s, Some(late), T0, late), None);
+        let capped = Settings {
+            max_lifetime: Some(Duration::days(3_000_000)),
+            ..settings(Some(3_600), Some(0))
+        };
+        let now = T0 + Duration::hours(2);
+        assert_eq!(
+            new_expiry(&capped, Some(T0 + Duration::hours(1)), T0, now),
+            Some(now + Duration::hours(1))
+        );
     }
 
     proptest! {
