@@ -28,6 +28,7 @@ pub(crate) struct Cli {
 
 /// Where the sessions are and how their table and tokens look.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
     /// The database: `sqlite:path/to/file.db` (or a file path) or
     /// `postgres://user:password@host/database`.

@@ -1,12 +1,12 @@
-//! Checks that a SQLite table has the columns the options declare, before any statement
-//! filters on them.
+//! Checks that the table exists and has the columns the options declare, before any
+//! statement runs on it, so a wrong `--table`, `--schema` or `--extra-column` gets the
+//! same clear message on every database.
 //!
-//! SQLite reads a double-quoted name that matches no column as a string literal, so a
-//! filter on an undeclared column (`WHERE "tenant" = 'x'`) would compare two strings
-//! instead of failing, and `revoke --where tenant=tenant` would delete every row.
-//! PostgreSQL refuses unknown columns itself (SQLSTATE 42703), so it needs no check.
+//! On SQLite this is also a safeguard: SQLite reads a double-quoted name that matches no
+//! column as a string literal, so a filter on an undeclared column (`WHERE "tenant" = 'x'`)
+//! would compare two strings instead of failing, and `revoke --where tenant=tenant` would
+//! delete every row.
 
-use sqlx::Row as _;
 use sqlx_sessions::SessionStore;
 
 use crate::connect::Database;
@@ -14,27 +14,40 @@ use crate::error::CliError;
 
 /// Refuses (exit 2) when the table is missing or lacks a declared extra column.
 pub(crate) async fn check_columns(db: &Database, store: &SessionStore) -> Result<(), CliError> {
-    let Database::Sqlite(pool) = db else {
-        return Ok(());
+    let spec = store.spec();
+    let table = spec.table();
+    let columns: Vec<String> = match db {
+        Database::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
+                .bind(table)
+                .fetch_all(pool)
+                .await?
+        }
+        Database::Postgres(pool) => {
+            sqlx::query_scalar(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = COALESCE($1, current_schema()) AND table_name = $2",
+            )
+            .bind(spec.schema())
+            .bind(table)
+            .fetch_all(pool)
+            .await?
+        }
     };
-    let table = store.spec().table();
-    let rows = sqlx::query("SELECT name FROM pragma_table_info($1)")
-        .bind(table)
-        .fetch_all(pool)
-        .await?;
-    if rows.is_empty() {
+    let shown = match spec.schema() {
+        Some(schema) => format!("{schema}.{table}"),
+        None => table.to_owned(),
+    };
+    if columns.is_empty() {
         return Err(CliError::usage(format!(
-            "no table `{table}` in the database (check --table, or run `sqlx-sessions migrate` first)"
+            "no table `{shown}` in the database (check --table and --schema, or run \
+             `sqlx-sessions migrate` first)"
         )));
     }
-    let columns = rows
-        .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<Result<Vec<_>, _>>()?;
-    for col in store.spec().extras() {
+    for col in spec.extras() {
         if !columns.iter().any(|c| c == col.name()) {
             return Err(CliError::usage(format!(
-                "table `{table}` has no column `{}` (check --extra-column)",
+                "table `{shown}` has no column `{}` (check --extra-column)",
                 col.name()
             )));
         }

@@ -22,13 +22,20 @@ db_tests! {
     expire_by_id_and_by_user,
     revoke_by_id_and_by_user_except_one,
     prune_deletes_more_than_one_batch,
+    prune_draws_a_progress_bar_on_a_terminal,
     stats_reports_totals_users_and_times,
     salt_comes_from_the_environment,
+    schema_option_per_database,
 }
 
 /// JSON lines of `list --json ...`.
 fn list_json(db: &TestDb, args: &[&str]) -> Vec<Json> {
-    let out = db.cmd().args(["list", "--json"]).args(args).output().expect("run");
+    let out = db
+        .cmd()
+        .args(["list", "--json"])
+        .args(args)
+        .output()
+        .expect("run");
     assert!(out.status.success(), "list failed: {}", stderr(&out));
     stdout(&out)
         .lines()
@@ -60,7 +67,10 @@ fn migrate_print_shows_ddl_without_running_it(db: &TestDb) {
     let out = db.cmd().args(["migrate", "--print"]).output().expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
     let ddl = stdout(&out);
-    assert!(ddl.contains("CREATE TABLE IF NOT EXISTS \"sessions\""), "{ddl}");
+    assert!(
+        ddl.contains("CREATE TABLE IF NOT EXISTS \"sessions\""),
+        "{ddl}"
+    );
     assert!(ddl.contains("\"user_id\""), "{ddl}");
     let digest_type = match db.kind {
         Kind::Sqlite => "BLOB",
@@ -68,7 +78,11 @@ fn migrate_print_shows_ddl_without_running_it(db: &TestDb) {
     };
     assert!(ddl.contains(digest_type), "{ddl}");
 
-    let down = db.cmd().args(["migrate", "--print", "--down"]).output().expect("run");
+    let down = db
+        .cmd()
+        .args(["migrate", "--print", "--down"])
+        .output()
+        .expect("run");
     assert!(stdout(&down).contains("DROP TABLE IF EXISTS"));
 
     // Nothing was run: the table does not exist.
@@ -82,14 +96,22 @@ fn migrate_print_shows_ddl_without_running_it(db: &TestDb) {
 
 fn create_prints_the_token_alone_on_stdout(db: &TestDb) {
     db.migrated();
-    let out = db.cmd().args(["create", "--user", "42"]).output().expect("run");
+    let out = db
+        .cmd()
+        .args(["create", "--user", "42"])
+        .output()
+        .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert_eq!(text.lines().count(), 1, "one line: {text:?}");
     assert!(text.ends_with('\n'));
     let token = text.trim_end();
     assert_eq!(token.len(), 64);
-    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
     let err = stderr(&out);
     assert!(err.contains("created session"), "{err}");
     assert!(!err.contains(token), "the token must not be on stderr");
@@ -119,7 +141,15 @@ fn create_prints_the_token_alone_on_stdout(db: &TestDb) {
 fn create_takes_data_ttl_and_extra_columns(db: &TestDb) {
     db.migrated();
     db.cmd()
-        .args(["create", "--user", "7", "--data", r#"{"note":"ci key"}"#, "--ttl", "none"])
+        .args([
+            "create",
+            "--user",
+            "7",
+            "--data",
+            r#"{"note":"ci key"}"#,
+            "--ttl",
+            "none",
+        ])
         .assert()
         .success();
     db.cmd()
@@ -162,7 +192,13 @@ fn list_shows_a_table_or_json_lines(db: &TestDb) {
     assert!(stderr(&out).contains("no sessions"));
 
     db.cmd()
-        .args(["create", "--user", "alice", "--data", r#"{"user_agent":"curl/8"}"#])
+        .args([
+            "create",
+            "--user",
+            "alice",
+            "--data",
+            r#"{"user_agent":"curl/8"}"#,
+        ])
         .assert()
         .success();
     db.create("bob");
@@ -176,8 +212,14 @@ fn list_shows_a_table_or_json_lines(db: &TestDb) {
     }
     assert!(!lines[0].contains("DIGEST"));
     // Newest first.
-    assert!(lines[1].contains("bob") && lines[2].contains("alice"), "{table}");
-    assert!(lines[2].contains("valid") && lines[2].contains("curl/8"), "{table}");
+    assert!(
+        lines[1].contains("bob") && lines[2].contains("alice"),
+        "{table}"
+    );
+    assert!(
+        lines[2].contains("valid") && lines[2].contains("curl/8"),
+        "{table}"
+    );
 
     let sessions = list_json(db, &[]);
     assert_eq!(sessions.len(), 2);
@@ -196,7 +238,10 @@ fn list_filters_by_user_status_and_limit(db: &TestDb) {
     db.create("bob");
     db.seed_expired("alice", 2);
     assert_eq!(list_json(db, &["--user", "alice"]).len(), 3);
-    assert_eq!(list_json(db, &["--user", "alice", "--status", "all"]).len(), 5);
+    assert_eq!(
+        list_json(db, &["--user", "alice", "--status", "all"]).len(),
+        5
+    );
     let expired = list_json(db, &["--status", "expired"]);
     assert_eq!(expired.len(), 2);
     assert!(expired.iter().all(|s| s["is_expired"] == true));
@@ -204,7 +249,11 @@ fn list_filters_by_user_status_and_limit(db: &TestDb) {
     assert_eq!(list_json(db, &["--where", "user_id=bob"]).len(), 1);
     assert_eq!(list_json(db, &["--user", "carol"]).len(), 0);
 
-    let out = db.cmd().args(["list", "--status", "old"]).output().expect("run");
+    let out = db
+        .cmd()
+        .args(["list", "--status", "old"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -218,7 +267,11 @@ fn list_shows_digests_only_when_asked(db: &TestDb) {
         let out = db.cmd().args(args).output().expect("run");
         assert!(!stdout(&out).contains(&digest), "{args:?} printed a digest");
     }
-    let out = db.cmd().args(["list", "--show-digest"]).output().expect("run");
+    let out = db
+        .cmd()
+        .args(["list", "--show-digest"])
+        .output()
+        .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("DIGEST") && stdout(&out).contains(&digest));
     let sessions = list_json(db, &["--show-digest"]);
@@ -259,7 +312,10 @@ fn get_finds_the_session_of_a_token_on_stdin(db: &TestDb) {
         .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("user_id:") && text.contains("alice"), "{text}");
+    assert!(
+        text.contains("user_id:") && text.contains("alice"),
+        "{text}"
+    );
     assert!(text.contains("status:") && text.contains("valid"), "{text}");
 
     let out = db
@@ -301,7 +357,10 @@ fn get_exits_1_when_no_session_matches(db: &TestDb) {
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         assert!(stdout(&out).is_empty());
         assert!(stderr(&out).contains("no session"));
-        assert!(!stderr(&out).contains("unknown-token"), "the input is never echoed");
+        assert!(
+            !stderr(&out).contains("unknown-token"),
+            "the input is never echoed"
+        );
     }
     let out = db
         .cmd()
@@ -364,9 +423,17 @@ fn expire_by_id_and_by_user(db: &TestDb) {
     assert_eq!(count(db, &["--user", "alice"]), 1);
     assert_eq!(count(db, &["--user", "alice", "--status", "expired"]), 2);
 
-    let out = db.cmd().args(["expire", "--user", "bob"]).output().expect("run");
+    let out = db
+        .cmd()
+        .args(["expire", "--user", "bob"])
+        .output()
+        .expect("run");
     assert_eq!(stdout(&out).trim(), "expired 1 session");
-    let out = db.cmd().args(["expire", "--user", "bob"]).output().expect("run");
+    let out = db
+        .cmd()
+        .args(["expire", "--user", "bob"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     // Rows are kept.
     assert_eq!(count(db, &["--status", "all"]), 4);
@@ -412,7 +479,11 @@ fn revoke_by_id_and_by_user_except_one(db: &TestDb) {
     assert_eq!(ids(db, "alice"), vec![alice[1].clone()]);
     assert_eq!(count(db, &["--user", "bob"]), 1);
 
-    let out = db.cmd().args(["revoke", "--user", "carol"]).output().expect("run");
+    let out = db
+        .cmd()
+        .args(["revoke", "--user", "carol"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let out = db.cmd().arg("revoke").output().expect("run");
     assert_eq!(out.status.code(), Some(2), "revoke needs a target");
@@ -423,7 +494,11 @@ fn prune_deletes_more_than_one_batch(db: &TestDb) {
     db.seed_expired("alice", 25);
     db.create("alice");
     db.create("bob");
-    let out = db.cmd().args(["prune", "--batch", "10"]).output().expect("run");
+    let out = db
+        .cmd()
+        .args(["prune", "--batch", "10"])
+        .output()
+        .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "deleted 25 expired sessions");
     // Not a terminal: plain progress lines, one per batch.
@@ -438,8 +513,45 @@ fn prune_deletes_more_than_one_batch(db: &TestDb) {
     assert!(out.status.success());
     assert_eq!(stdout(&out).trim(), "deleted 0 expired sessions");
 
-    let out = db.cmd().args(["prune", "--batch", "0"]).output().expect("run");
+    let out = db
+        .cmd()
+        .args(["prune", "--batch", "0"])
+        .output()
+        .expect("run");
     assert_error(&out, 2, "prune_batch_size");
+}
+
+fn prune_draws_a_progress_bar_on_a_terminal(db: &TestDb) {
+    // `script` (util-linux) runs the binary on a pseudo-terminal.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: `script` is not installed; skipping the terminal progress test");
+        return;
+    }
+    db.migrated();
+    db.seed_expired("alice", 25);
+    let bin = assert_cmd::cargo::cargo_bin("sqlx-sessions");
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("'{}' prune --batch 10", bin.display()),
+            "/dev/null",
+        ])
+        .env("DATABASE_URL", db.url())
+        .output()
+        .expect("run script");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("expired sessions deleted"), "a bar: {text:?}");
+    assert!(
+        !text.contains("batch 1:"),
+        "no plain lines on a terminal: {text:?}"
+    );
+    assert!(text.contains("deleted 25 expired sessions"), "{text:?}");
+    assert_eq!(count(db, &["--status", "all"]), 0);
 }
 
 fn stats_reports_totals_users_and_times(db: &TestDb) {
@@ -471,7 +583,14 @@ fn stats_reports_totals_users_and_times(db: &TestDb) {
 
     let out = db.cmd().arg("stats").output().expect("run");
     let text = stdout(&out);
-    for line in ["total:", "valid:", "expired:", "distinct users: 3", "oldest:", "newest:"] {
+    for line in [
+        "total:",
+        "valid:",
+        "expired:",
+        "distinct users: 3",
+        "oldest:",
+        "newest:",
+    ] {
         assert!(text.contains(line), "{text}");
     }
 }
@@ -515,4 +634,36 @@ fn salt_comes_from_the_environment(db: &TestDb) {
         .output()
         .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+fn schema_option_per_database(db: &TestDb) {
+    let with_schema = |args: &[&str]| {
+        let mut cmd = db.cmd();
+        cmd.args(["--schema", "auth", "--table", "api_keys"])
+            .args(args);
+        cmd.output().expect("run")
+    };
+    match db.kind {
+        Kind::Sqlite => {
+            assert_error(&with_schema(&["migrate"]), 2, "SQLite has no schemas");
+        }
+        Kind::Postgres => {
+            assert!(with_schema(&["migrate"]).status.success());
+            let out = with_schema(&["create", "--user", "ci"]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let out = with_schema(&["list", "--json", "--show-digest"]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            let row: Json = serde_json::from_str(stdout(&out).trim()).expect("JSON");
+            assert_eq!(row["extras"]["user_id"], "ci");
+            assert_eq!(row["digest"].as_str().map(str::len), Some(64));
+            // The default table in the default schema was never created.
+            assert_error(&db.cmd().arg("count").output().expect("run"), 2, "no table");
+            let out = db
+                .cmd()
+                .args(["--schema", "other", "--table", "api_keys", "count"])
+                .output()
+                .expect("run");
+            assert_error(&out, 2, "no table `other.api_keys`");
+        }
+    }
 }

@@ -33,7 +33,10 @@ fn every_subcommand_has_help() {
         assert!(out.status.success(), "{sub} --help");
         let help = stdout(&out);
         assert!(help.contains("Usage: sqlx-sessions"), "{sub}: {help}");
-        assert!(help.contains("--database-url"), "{sub}: global options in help");
+        assert!(
+            help.contains("--database-url"),
+            "{sub}: global options in help"
+        );
     }
     bin().arg("--version").assert().success();
 }
@@ -106,7 +109,10 @@ fn an_unreachable_postgres_server_exits_3() {
 #[test]
 fn a_sqlite_file_that_cannot_be_opened_exits_3() {
     let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite:{}", dir.path().join("missing/sessions.db").display());
+    let url = format!(
+        "sqlite:{}",
+        dir.path().join("missing/sessions.db").display()
+    );
     let out = bin()
         .args(["--database-url", &url, "list"])
         .output()
@@ -144,7 +150,10 @@ fn unknown_columns_are_bad_usage(db: &TestDb) {
         .output()
         .expect("run");
     assert_error(&out, 2, "unknown column `tenant`");
-    assert_eq!(stdout(&db.cmd().arg("count").output().expect("run")).trim(), "1");
+    assert_eq!(
+        stdout(&db.cmd().arg("count").output().expect("run")).trim(),
+        "1"
+    );
 }
 
 fn a_table_without_the_declared_column_is_bad_usage(db: &TestDb) {
@@ -155,12 +164,21 @@ fn a_table_without_the_declared_column_is_bad_usage(db: &TestDb) {
     for args in [
         &["--extra-column", "tenant:text", "count"][..],
         &["--extra-column", "tenant:text", "list"],
-        &["--extra-column", "tenant:text", "revoke", "--where", "tenant=tenant"],
+        &[
+            "--extra-column",
+            "tenant:text",
+            "revoke",
+            "--where",
+            "tenant=tenant",
+        ],
     ] {
         let out = db.cmd().args(args).output().expect("run");
         assert_error(&out, 2, "tenant");
     }
-    assert_eq!(stdout(&db.cmd().arg("count").output().expect("run")).trim(), "1");
+    assert_eq!(
+        stdout(&db.cmd().arg("count").output().expect("run")).trim(),
+        "1"
+    );
 }
 
 fn a_missing_table_is_bad_usage(db: &TestDb) {
@@ -170,11 +188,7 @@ fn a_missing_table_is_bad_usage(db: &TestDb) {
         .args(["--table", "sesions", "count"])
         .output()
         .expect("run");
-    let needle = match db.kind {
-        Kind::Sqlite => "no table `sesions`",
-        Kind::Postgres => "sesions",
-    };
-    assert_error(&out, 2, needle);
+    assert_error(&out, 2, "no table `sesions`");
     let out = db
         .cmd()
         .args(["--table", "Bad-Name", "count"])
@@ -192,7 +206,10 @@ fn malformed_json_data_is_bad_input(db: &TestDb) {
         .expect("run");
     assert_error(&out, 2, "--data is not valid JSON");
     assert!(stdout(&out).is_empty());
-    assert_eq!(stdout(&db.cmd().arg("count").output().expect("run")).trim(), "0");
+    assert_eq!(
+        stdout(&db.cmd().arg("count").output().expect("run")).trim(),
+        "0"
+    );
 }
 
 fn bad_values_are_bad_usage(db: &TestDb) {
@@ -201,7 +218,10 @@ fn bad_values_are_bad_usage(db: &TestDb) {
         (&["create", "--user", "a", "--ttl", "seven days"], "--ttl"),
         (&["create", "--user", "a", "--ttl", "0"], "--ttl"),
         (&["--hashing", "md5", "count"], "unknown algorithm"),
-        (&["--extra-column", "user_id:blob", "count"], "unknown column type"),
+        (
+            &["--extra-column", "user_id:blob", "count"],
+            "unknown column type",
+        ),
         (&["--extra-column", "user_id", "count"], "NAME:TYPE"),
         (&["list", "--limit", "many"], "--limit"),
     ];
@@ -214,12 +234,26 @@ fn bad_values_are_bad_usage(db: &TestDb) {
     }
     // Integer extra columns check their values.
     db.cmd()
-        .args(["--table", "keys", "--extra-column", "account:integer", "migrate"])
+        .args([
+            "--table",
+            "keys",
+            "--extra-column",
+            "account:integer",
+            "migrate",
+        ])
         .assert()
         .success();
     let out = db
         .cmd()
-        .args(["--table", "keys", "--extra-column", "account:integer", "count", "--user", "abc"])
+        .args([
+            "--table",
+            "keys",
+            "--extra-column",
+            "account:integer",
+            "count",
+            "--user",
+            "abc",
+        ])
         .output()
         .expect("run");
     assert_error(&out, 2, "not an integer");

@@ -132,9 +132,16 @@ impl TestDb {
 
     /// Creates a session of `user` with the binary and returns its token.
     pub fn create(&self, user: &str) -> String {
-        let out = self.cmd().args(["create", "--user", user]).output().expect("run");
+        let out = self
+            .cmd()
+            .args(["create", "--user", user])
+            .output()
+            .expect("run");
         assert!(out.status.success(), "create failed: {out:?}");
-        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
     }
 
     /// The library store on this database's default table, for seeding and checks.
@@ -163,7 +170,11 @@ impl TestDb {
             let past = OffsetDateTime::now_utc() - Duration::hours(1);
             for _ in 0..n {
                 store
-                    .create(NewSession::new().extra("user_id", user).expires_at(Some(past)))
+                    .create(
+                        NewSession::new()
+                            .extra("user_id", user)
+                            .expires_at(Some(past)),
+                    )
                     .await
                     .expect("seed an expired session");
             }
@@ -187,7 +198,9 @@ impl Drop for TestDb {
             block_on(async {
                 if let Ok(mut conn) = PgConnection::connect(&admin).await {
                     let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         }
@@ -259,7 +272,10 @@ pub fn assert_error(output: &std::process::Output, code: i32, needle: &str) {
         stdout(output)
     );
     assert_eq!(err.lines().count(), 1, "one line on stderr, got: {err}");
-    assert!(err.contains(needle), "stderr should mention `{needle}`: {err}");
+    assert!(
+        err.contains(needle),
+        "stderr should mention `{needle}`: {err}"
+    );
     assert_no_panic(&err);
 }
 
