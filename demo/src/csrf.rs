@@ -119,10 +119,12 @@ impl FromRequestParts<AppState> for CsrfToken {
         let binding = match session {
             Some(session) => session_binding(&session),
             None => {
+                // Set by the middleware; a post from a browser without the cookie could
+                // not have passed it.
                 let id = parts
                     .extensions
                     .get::<AnonId>()
-                    .ok_or_else(|| AppError::Internal("csrf middleware missing".into()))?;
+                    .ok_or(AppError::Forbidden)?;
                 anon_binding(&id.0)
             }
         };
@@ -192,6 +194,8 @@ async fn check(state: &AppState, req: Request) -> Result<Request, AppError> {
     }
     if let Some(id) = anon_id_from(&parts.headers) {
         valid |= state.csrf.verify(&anon_binding(&id), &token);
+        // Pages rendered in answer to this post (a form with an error) bind to it too.
+        parts.extensions.insert(AnonId(id));
     }
     if !valid {
         tracing::info!(path = %parts.uri.path(), "form post refused: bad CSRF token");

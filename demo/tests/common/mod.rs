@@ -1,0 +1,251 @@
+//! Test support: a fresh database per test (a SQLite file, or a PostgreSQL database on the
+//! server of `PG_TEST_URL`, read at run time) and a tiny cookie-keeping client for the
+//! router.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use sqlx_sessions_demo::csrf::CsrfKey;
+use sqlx_sessions_demo::db::Db;
+use sqlx_sessions_demo::{AppState, app};
+use tower::ServiceExt as _;
+
+/// Whether PostgreSQL tests must run (CI): then a missing server fails them.
+pub fn pg_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("SQLX_SESSIONS_REQUIRE_PG").is_ok_and(|v| v == "1")
+}
+
+/// A fresh database, kept alive for the test.
+pub struct TestDb {
+    pub db: Db,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("demo.db");
+        let db = Db::connect(path.to_str().unwrap())
+            .await
+            .expect("open sqlite");
+        TestDb {
+            db,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (skip, with a note) when `PG_TEST_URL` is not
+    /// set outside CI.
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("PG_TEST_URL") else {
+            if pg_required() {
+                panic!("PG_TEST_URL is not set but PostgreSQL tests are required (CI)");
+            }
+            eprintln!("note: PG_TEST_URL not set; skipping a PostgreSQL test");
+            return None;
+        };
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at PG_TEST_URL unreachable: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let db = Db::connect(&with_database(&admin_url, &name))
+            .await
+            .expect("connect test database");
+        Some(TestDb { db, _dir: None })
+    }
+
+    pub async fn state(&self) -> AppState {
+        AppState::new(self.db.clone(), CsrfKey::random(), false)
+            .await
+            .expect("state")
+    }
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// Generates one `#[tokio::test]` per database for each listed `async fn(TestDb)`.
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::TestDb::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = $crate::common::TestDb::postgres().await {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub body: String,
+}
+
+impl Page {
+    /// The first `_csrf_token` value in the page.
+    pub fn csrf(&self) -> String {
+        between(&self.body, "name=\"_csrf_token\" value=\"", "\"").expect("a CSRF field")
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("JSON body")
+    }
+}
+
+/// The text between `start` and the next `end`.
+pub fn between(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(text[from..from + len].to_owned())
+}
+
+/// A browser of the router through `oneshot`: keeps cookies, follows nothing.
+#[derive(Clone)]
+pub struct Client {
+    pub app: Router,
+    pub cookies: BTreeMap<String, String>,
+    pub user_agent: String,
+}
+
+impl Client {
+    pub fn new(state: AppState, user_agent: &str) -> Client {
+        Client {
+            app: app(state),
+            cookies: BTreeMap::new(),
+            user_agent: user_agent.into(),
+        }
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
+        self.send(Method::GET, path, None, headers).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.send(Method::POST, path, Some(body), &[]).await
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::USER_AGENT, &self.user_agent);
+        if !self.cookies.is_empty() {
+            let cookie = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            req = req.header(header::COOKIE, cookie);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = match form {
+            Some(body) => req
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body)),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let location = res
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let set_cookies: Vec<String> = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let pair = c.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.into(), value.into());
+            }
+        }
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        Page {
+            status,
+            location,
+            set_cookies,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
