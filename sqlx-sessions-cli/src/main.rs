@@ -1,11 +1,59 @@
-//! `sqlx-sessions`: look at and act on a sessions table from the command line.
+//! # `sqlx-sessions`: the command line tool of sqlx-sessions
 //!
-//! Run `sqlx-sessions --help` for the subcommands. Every subcommand lives in its own
-//! module under [`commands`]; errors become exit codes in [`error`], and everything that is
-//! printed for people or scripts is formatted in [`output`].
+//! Operators look at and act on a sessions table without writing code: in an incident
+//! (revoke everything of a user), in a migration, in a cron job (prune).
 //!
-//! Exit codes: 0 success, 1 nothing found, 2 bad usage or bad input, 3 database
-//! unreachable or failing.
+//! ```text
+//! export DATABASE_URL=postgres://app@db/app        # or sqlite:/var/lib/app/sessions.db
+//! sqlx-sessions migrate --print > sessions.sql     # the DDL, for your migration tool
+//! sqlx-sessions migrate                            # or create the table directly
+//! TOKEN=$(sqlx-sessions create --user 42 --data '{"note":"ci key"}' --ttl 30d)
+//! sqlx-sessions list --user 42                     # a table; --json for one object a line
+//! sqlx-sessions count --status expired
+//! echo "$TOKEN" | sqlx-sessions get --token-stdin  # whose key is this? (exit 1: nobody's)
+//! sqlx-sessions revoke --user 42 --except <ID>     # sign out every other device
+//! sqlx-sessions prune --batch 5000                 # in cron: delete expired sessions
+//! sqlx-sessions stats --json
+//! ```
+//!
+//! Global options name the table as the application declares it: `--table`, `--schema`
+//! (PostgreSQL), `--extra-column NAME:TYPE` (repeatable, default `user_id:text`),
+//! `--hashing`, `--token-prefix`/`--token-length`. The secret salt comes from
+//! `SESSIONS_SECRET_SALT` only, never from a flag, so it does not land in shell history.
+//!
+//! ## Exit codes
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | success (an empty `list`, a zero `count` and a `prune` with nothing to do included) |
+//! | 1 | nothing found: `get` without a session, `expire`/`revoke` that affected none |
+//! | 2 | bad usage or bad input: flags, values, URL, `--data` JSON, a table or column that does not exist |
+//! | 3 | the database is unreachable or failing |
+//!
+//! Every error is one line on standard error; the tool never panics on bad input.
+//!
+//! ## Secrets
+//!
+//! A plaintext token is printed once: by `create`, alone on standard output (if it cannot
+//! be written, the session is deleted again). `get` reads tokens from standard input, never
+//! from arguments, and never echoes them. Digests appear only with `--show-digest`, which
+//! is refused with hashing `none` (the "digest" would be the token).
+//!
+//! ## How it works
+//!
+//! - One module per subcommand (`commands/`), each with its clap `Args` and a `run`
+//!   function; `output` formats everything printed, `error` maps every failure to its
+//!   message and exit code.
+//! - `connect` opens a lazy pool (nothing connects before the first statement, so
+//!   `migrate --print` needs no server) and builds the library's `SessionStore`; every
+//!   read and write goes through the store, so the tool sees sessions exactly as the
+//!   application does.
+//! - Before any command but `migrate`, `table_check` verifies that the table and its
+//!   declared extra columns exist, so a wrong `--table` or `--extra-column` is a usage
+//!   error on both databases (and, on SQLite, a filter on an unknown column can never
+//!   match every row).
+//! - Two reads go around the store: that table check, and the stored digests for
+//!   `--show-digest` (`digests`), because a `Session` never carries its digest.
 
 mod cli;
 mod commands;

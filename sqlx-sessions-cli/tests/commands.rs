@@ -329,6 +329,22 @@ fn get_finds_the_session_of_a_token_on_stdin(db: &TestDb) {
     let digest = db.with_store(async |s| s.digest_hex(&token).expect("digest"));
     assert_eq!(session["digest"], Json::String(digest));
 
+    // Looking a session up for support never extends it, even when it is due.
+    let out = db
+        .cmd()
+        .args(["create", "--user", "carol", "--ttl", "1h"])
+        .output()
+        .expect("run");
+    let due = stdout(&out).trim().to_owned();
+    let expiry = || list_json(db, &["--user", "carol"])[0]["expires_at"].clone();
+    let before = expiry();
+    db.cmd()
+        .args(["get", "--token-stdin"])
+        .write_stdin(due.as_str())
+        .assert()
+        .success();
+    assert_eq!(expiry(), before);
+
     // By id too; and an expired session is still found (whose key it was).
     let id = session["id"].as_str().expect("id").to_owned();
     db.cmd().args(["expire", &id]).assert().success();

@@ -65,8 +65,20 @@ pub(crate) async fn run(
     }
     let created = store.create(new).await?;
     let s = &created.session;
-    writeln!(out, "{}", created.token.expose())?;
-    out.flush()?;
+    let delivered = writeln!(out, "{}", created.token.expose()).and_then(|()| out.flush());
+    if let Err(e) = delivered {
+        // A token nobody received is a session nobody can use: take it back.
+        let removed = store.delete(s.id).await.unwrap_or(false);
+        let what = if removed {
+            "deleted"
+        } else {
+            "could not be deleted"
+        };
+        return Err(CliError::Failed(format!(
+            "cannot write the token to standard output ({e}); session {} {what}",
+            s.id
+        )));
+    }
     let expires = s.expires_at.map_or_else(
         || "never expires".to_owned(),
         |t| format!("expires {}", output::format_time(t)),

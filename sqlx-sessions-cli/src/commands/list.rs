@@ -20,7 +20,9 @@ pub(crate) struct ListArgs {
     #[arg(long, value_name = "N")]
     pub(crate) limit: Option<u32>,
 
-    /// One JSON object per line instead of a table.
+    /// One JSON object per line instead of a table, with the fields id, extras, data,
+    /// expires_at, inserted_at, updated_at, last_used_at, token_hint and is_expired (and
+    /// digest with --show-digest).
     #[arg(long)]
     pub(crate) json: bool,
 
