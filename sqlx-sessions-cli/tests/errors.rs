@@ -38,7 +38,11 @@ fn every_subcommand_has_help() {
             "{sub}: global options in help"
         );
     }
-    bin().arg("--version").assert().success();
+    bin()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("sqlx-sessions "));
 }
 
 #[test]
