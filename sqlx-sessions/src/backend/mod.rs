@@ -42,6 +42,12 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// The DDL that creates and drops the table and its indexes.
     fn migration(&self) -> Migration;
 
+    /// Rewrites SQL written by the store (`"quoted"` identifiers, `$n` placeholders) into
+    /// this database's dialect. Called once for the statements a store prepares up front.
+    fn adapt_sql(&self, sql: String) -> String {
+        sql
+    }
+
     /// Runs DDL statements in one transaction.
     async fn run_ddl(&self, statements: &[String]) -> Result<()>;
 

@@ -60,8 +60,20 @@ impl Driver for SqlitePool {
 
 type Query = sqlx::query::Query<'static, Sqlite, SqliteArguments>;
 
+/// SQLite reads a double-quoted name that matches no column as a string literal, so a
+/// filter on a column missing from the table would compare two strings instead of failing.
+/// Grave accents always mean an identifier.
+fn backticks(sql: &str) -> String {
+    sql.replace('"', "`")
+}
+
 fn query(stmt: Stmt) -> Query {
-    let mut q = sqlx::query(AssertSqlSafe(stmt.sql));
+    let sql = if stmt.sql.contains('"') {
+        backticks(&stmt.sql).into()
+    } else {
+        stmt.sql
+    };
+    let mut q = sqlx::query(AssertSqlSafe(sql));
     for p in stmt.params {
         q = match p {
             Param::Text(s) | Param::Json(s) => q.bind(s),
@@ -181,9 +193,13 @@ impl Backend for SqliteBackend {
         )];
         up.extend(super::index_statements(spec));
         Migration {
-            up,
-            down: vec![format!("DROP TABLE IF EXISTS {table}")],
+            up: up.iter().map(|s| backticks(s)).collect(),
+            down: vec![backticks(&format!("DROP TABLE IF EXISTS {table}"))],
         }
+    }
+
+    fn adapt_sql(&self, sql: String) -> String {
+        backticks(&sql)
     }
 
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {

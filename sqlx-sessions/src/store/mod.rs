@@ -80,8 +80,14 @@ impl Inner {
             select_list(&spec, salts.len() > 1),
             spec.qualified()
         );
-        let insert = insert_sql(&spec).into();
-        let lookup = lookup_sql(&select, salts.len(), settings.max_lifetime.is_some()).into();
+        let insert = backend.adapt_sql(insert_sql(&spec)).into();
+        let lookup = backend
+            .adapt_sql(lookup_sql(
+                &select,
+                salts.len(),
+                settings.max_lifetime.is_some(),
+            ))
+            .into();
         Inner {
             backend,
             spec,
