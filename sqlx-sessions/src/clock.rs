@@ -43,7 +43,13 @@ impl ManualClock {
     /// Moves the clock forward (or back, with a negative duration).
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *now = truncate_to_micros(*now + by);
+        // Saturates at the ends of the calendar rather than panicking.
+        let moved = now.checked_add(by).unwrap_or(if by.is_negative() {
+            time::PrimitiveDateTime::MIN.assume_utc()
+        } else {
+            time::PrimitiveDateTime::MAX.assume_utc()
+        });
+        *now = truncate_to_micros(moved);
     }
 
     /// Sets the clock to `to`.

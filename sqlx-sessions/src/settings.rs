@@ -180,6 +180,12 @@ impl Settings {
         if self.extend_stale_time.is_some_and(|s| s.is_negative()) {
             return Err(Error::config("extend_stale_time", "cannot be negative"));
         }
+        if self.extend_stale_time.is_some_and(|s| s > MAX_DURATION) {
+            return Err(Error::config(
+                "extend_stale_time",
+                "must be at most 1000 years",
+            ));
+        }
         if let (Some(ttl), Some(stale)) = (self.ttl, self.extend_stale_time)
             && stale >= ttl
         {
@@ -188,8 +194,11 @@ impl Settings {
                 "must be shorter than ttl, or sessions expire before they are ever extended",
             ));
         }
-        if self.touch_interval.is_negative() {
-            return Err(Error::config("touch_interval", "cannot be negative"));
+        if self.touch_interval.is_negative() || self.touch_interval > MAX_DURATION {
+            return Err(Error::config(
+                "touch_interval",
+                "must be between zero and 1000 years",
+            ));
         }
         if !(1..=100_000).contains(&self.prune_batch_size) {
             return Err(Error::config(
@@ -209,9 +218,16 @@ impl Settings {
     }
 }
 
+/// The longest duration a setting takes: far beyond any session, short enough that
+/// `now + duration` stays inside the calendar.
+const MAX_DURATION: Duration = Duration::days(365 * 1_000);
+
 fn positive(setting: &'static str, d: Option<Duration>) -> Result<()> {
     if d.is_some_and(|d| !d.is_positive()) {
         return Err(Error::config(setting, "must be positive (or none)"));
+    }
+    if d.is_some_and(|d| d > MAX_DURATION) {
+        return Err(Error::config(setting, "must be at most 1000 years"));
     }
     Ok(())
 }

@@ -223,6 +223,20 @@ fn settings_refusals_name_the_setting() {
         },
         "max_lifetime",
     );
+    refuse(
+        Settings {
+            ttl: Some(time::Duration::days(365 * 2_000)),
+            ..d()
+        },
+        "ttl",
+    );
+    refuse(
+        Settings {
+            max_lifetime: Some(time::Duration::weeks(60_000)),
+            ..d()
+        },
+        "max_lifetime",
+    );
     assert!(Settings::default().validate().is_ok());
 }
 
