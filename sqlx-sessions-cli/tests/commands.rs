@@ -66,7 +66,8 @@ fn migrate_creates_is_idempotent_and_drops(db: &TestDb) {
 fn migrate_print_shows_ddl_without_running_it(db: &TestDb) {
     let out = db.cmd().args(["migrate", "--print"]).output().expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
-    let ddl = stdout(&out);
+    // SQLite DDL quotes names with grave accents, PostgreSQL with double quotes.
+    let ddl = stdout(&out).replace('`', "\"");
     assert!(
         ddl.contains("CREATE TABLE IF NOT EXISTS \"sessions\""),
         "{ddl}"

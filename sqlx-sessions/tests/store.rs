@@ -483,7 +483,46 @@ async fn a_declared_column_missing_from_the_table_is_an_error_not_a_string(db: T
     );
 }
 
+async fn distinct_values_and_creation_range(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    assert_eq!(store.inserted_range(&Filter::new()).await.unwrap(), None);
+    let first = clock.now();
+    for user in ["a", "b", "a", "c"] {
+        store
+            .create(NewSession::new().extra("user_id", user))
+            .await
+            .unwrap();
+        clock.advance(Duration::minutes(1));
+    }
+    let c = store
+        .list(&Filter::new().eq("user_id", "c"))
+        .await
+        .unwrap()
+        .remove(0);
+    store.expire(c.id).await.unwrap();
+    let all = Filter::new().status(Status::All);
+    assert_eq!(store.count_distinct("user_id", &all).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .count_distinct("user_id", &Filter::new())
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(matches!(
+        store.count_distinct("nope", &all).await,
+        Err(Error::UnknownColumn(_))
+    ));
+    let (oldest, newest) = store.inserted_range(&all).await.unwrap().unwrap();
+    assert_eq!(oldest, first);
+    assert_eq!(newest, first + Duration::minutes(3));
+    let (_, newest_valid) = store.inserted_range(&Filter::new()).await.unwrap().unwrap();
+    assert_eq!(newest_valid, first + Duration::minutes(2));
+}
+
 backend_tests!(
+    distinct_values_and_creation_range,
     a_declared_column_missing_from_the_table_is_an_error_not_a_string,
     a_store_in_its_own_schema,
     create_lookup_and_attributes,

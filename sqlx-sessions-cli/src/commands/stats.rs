@@ -1,6 +1,5 @@
 //! `stats`: totals of the table.
 
-use std::collections::HashSet;
 use std::io::Write;
 
 use clap::Args;
@@ -12,9 +11,6 @@ use super::Context;
 use crate::connect;
 use crate::error::{CliError, Outcome};
 use crate::output;
-
-/// Sessions read per statement while scanning for distinct users.
-const PAGE: u32 = 5_000;
 
 /// Options of `stats`.
 #[derive(Debug, Args)]
@@ -69,36 +65,19 @@ pub(crate) async fn run(
     Ok(Outcome::Done)
 }
 
-/// Counts through the store, then one paged scan of every session for the distinct users
-/// and the oldest and newest creation times.
+/// A few aggregate queries: counts by status, distinct users, and the creation-time range.
 async fn collect(store: &SessionStore) -> Result<Stats, CliError> {
-    let mut stats = Stats {
+    let all = Filter::new().status(Status::All);
+    let user = connect::user_column(store)?;
+    let range = store.inserted_range(&all).await?;
+    Ok(Stats {
         total: count(store, Status::All).await?,
         valid: count(store, Status::Valid).await?,
         expired: count(store, Status::Expired).await?,
-        ..Stats::default()
-    };
-    let user = connect::user_column(store)?;
-    let mut users = HashSet::new();
-    let mut offset = 0;
-    loop {
-        let page = store
-            .list(&Filter::new().status(Status::All).limit(PAGE).offset(offset))
-            .await?;
-        for s in &page {
-            if let Some(v) = s.extra(&user).filter(|v| !v.is_null()) {
-                users.insert(v.to_string());
-            }
-            stats.oldest = Some(stats.oldest.map_or(s.inserted_at, |t| t.min(s.inserted_at)));
-            stats.newest = Some(stats.newest.map_or(s.inserted_at, |t| t.max(s.inserted_at)));
-        }
-        if page.len() < PAGE as usize {
-            break;
-        }
-        offset += PAGE;
-    }
-    stats.distinct_users = users.len() as u64;
-    Ok(stats)
+        distinct_users: store.count_distinct(&user, &all).await?,
+        oldest: range.map(|(oldest, _)| oldest),
+        newest: range.map(|(_, newest)| newest),
+    })
 }
 
 async fn count(store: &SessionStore, status: Status) -> Result<u64, CliError> {

@@ -60,6 +60,9 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Runs a query returning one integer.
     async fn fetch_count(&self, stmt: Stmt) -> Result<i64>;
 
+    /// Runs a query returning one row of timestamps (or `NULL`s), such as `MIN` and `MAX`.
+    async fn fetch_times(&self, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>>;
+
     /// Runs a statement and returns the number of rows it affected.
     async fn execute(&self, stmt: Stmt) -> Result<u64>;
 }

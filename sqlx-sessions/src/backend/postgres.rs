@@ -253,6 +253,16 @@ impl Backend for PgBackend {
         Ok(self.query(stmt).fetch_one(&self.pool).await?.try_get(0)?)
     }
 
+    async fn fetch_times(&self, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
+        let row = self.query(stmt).fetch_one(&self.pool).await?;
+        let reader = PgReader {
+            row: &row,
+            naive: self.spec.time_format == TimeFormat::NaiveUtc,
+            hex: self.ecto(),
+        };
+        (0..row.len()).map(|i| reader.ts(i)).collect()
+    }
+
     async fn execute(&self, stmt: Stmt) -> Result<u64> {
         Ok(self.query(stmt).execute(&self.pool).await?.rows_affected())
     }

@@ -231,6 +231,11 @@ impl Backend for SqliteBackend {
         Ok(query(stmt).fetch_one(&self.pool).await?.try_get(0)?)
     }
 
+    async fn fetch_times(&self, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
+        let row = query(stmt).fetch_one(&self.pool).await?;
+        (0..row.len()).map(|i| row.time(i)).collect()
+    }
+
     async fn execute(&self, stmt: Stmt) -> Result<u64> {
         Ok(query(stmt).execute(&self.pool).await?.rows_affected())
     }

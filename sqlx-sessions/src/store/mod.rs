@@ -3,6 +3,7 @@
 mod builder;
 mod lookup;
 pub use lookup::GetOptions;
+mod aggregate;
 mod write;
 
 use std::sync::Arc;

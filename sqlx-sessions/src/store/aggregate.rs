@@ -1,0 +1,55 @@
+//! Aggregates for dashboards and operators: distinct values and creation-time range.
+
+use time::OffsetDateTime;
+
+use super::SessionStore;
+use crate::error::Result;
+use crate::filter::{Filter, Status};
+use crate::query::{push_where, refuse_paging};
+use crate::sql::{StmtBuilder, quote};
+
+impl SessionStore {
+    /// The number of distinct non-`NULL` values of the extra column `column` among sessions
+    /// matching `filter` (for example distinct users with valid sessions).
+    pub async fn count_distinct(&self, column: &str, filter: &Filter) -> Result<u64> {
+        refuse_paging(filter, "count_distinct")?;
+        let spec = &self.inner.spec;
+        let col = &spec.extras[spec.extra_index(column)?];
+        let Some(digests) = self.filter_digests(filter)? else {
+            return Ok(0);
+        };
+        let expiry = self.expiry(self.now());
+        let mut b = StmtBuilder::new(&format!(
+            "SELECT COUNT(DISTINCT {}) FROM {}",
+            quote(col.name()),
+            spec.qualified()
+        ));
+        push_where(&mut b, spec, filter, Status::Valid, &expiry, digests)?;
+        let n = self.inner.backend.fetch_count(b.finish()).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The creation times of the oldest and newest sessions matching `filter`, or `None`
+    /// when none matches.
+    pub async fn inserted_range(
+        &self,
+        filter: &Filter,
+    ) -> Result<Option<(OffsetDateTime, OffsetDateTime)>> {
+        refuse_paging(filter, "inserted_range")?;
+        let spec = &self.inner.spec;
+        let Some(digests) = self.filter_digests(filter)? else {
+            return Ok(None);
+        };
+        let expiry = self.expiry(self.now());
+        let mut b = StmtBuilder::new(&format!(
+            "SELECT MIN(\"inserted_at\"), MAX(\"inserted_at\") FROM {}",
+            spec.qualified()
+        ));
+        push_where(&mut b, spec, filter, Status::Valid, &expiry, digests)?;
+        let times = self.inner.backend.fetch_times(b.finish()).await?;
+        Ok(match times.as_slice() {
+            [Some(oldest), Some(newest)] => Some((*oldest, *newest)),
+            _ => None,
+        })
+    }
+}
