@@ -32,6 +32,8 @@ pub struct IndexPage {
 pub struct DeviceRow {
     /// The session id.
     pub id: String,
+    /// A short name for the device (`Chrome 156 on Linux`).
+    pub label: String,
     /// The browser's user agent, as it said at sign-in.
     pub user_agent: String,
     /// The client address at sign-in.
@@ -49,12 +51,14 @@ pub struct DeviceRow {
 impl DeviceRow {
     /// The row of `session`; `current` is this request's session id.
     pub fn new(session: &Session, current: uuid::Uuid) -> DeviceRow {
+        let user_agent = session
+            .data
+            .get_str("user_agent")
+            .unwrap_or_else(|| "unknown".into());
         DeviceRow {
             id: session.id.to_string(),
-            user_agent: session
-                .data
-                .get_str("user_agent")
-                .unwrap_or_else(|| "unknown".into()),
+            label: device_label(&user_agent),
+            user_agent,
             ip: session
                 .data
                 .get_str("ip")
@@ -64,6 +68,51 @@ impl DeviceRow {
             current: session.id == current,
             expired: session.is_expired,
         }
+    }
+}
+
+/// A short name for a user agent: the browser (or tool) and its major version, and the
+/// operating system, such as `Chrome 156 on Linux` or `curl 8`.
+pub fn device_label(user_agent: &str) -> String {
+    const BROWSERS: [(&str, &str); 8] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("HeadlessChrome/", "Headless Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Version/", "Safari"),
+        ("curl/", "curl"),
+        ("reqwest", "reqwest"),
+    ];
+    const SYSTEMS: [(&str, &str); 6] = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ];
+    let browser = BROWSERS.iter().find_map(|(marker, name)| {
+        let at = user_agent.find(marker)?;
+        let major: String = user_agent[at + marker.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        Some(if major.is_empty() {
+            (*name).to_owned()
+        } else {
+            format!("{name} {major}")
+        })
+    });
+    let system = SYSTEMS
+        .iter()
+        .find(|(marker, _)| user_agent.contains(marker))
+        .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b,
+        (None, Some(s)) => format!("A browser on {s}"),
+        (None, None) => user_agent.chars().take(40).collect(),
     }
 }
 
@@ -167,4 +216,22 @@ pub struct ErrorPage {
     pub reason: &'static str,
     /// What to tell the user.
     pub message: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_label;
+
+    #[test]
+    fn device_labels() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+        assert_eq!(device_label(chrome), "Chrome 156 on Linux");
+        let firefox =
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(device_label(firefox), "Firefox 128 on Windows");
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_label(safari), "Safari 17 on iOS");
+        assert_eq!(device_label("curl/8.5.0"), "curl 8");
+        assert_eq!(device_label("unknown"), "unknown");
+    }
 }

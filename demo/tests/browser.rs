@@ -208,8 +208,8 @@ async fn scenario(a: &Client, b: &Client, base: &str, label: &str) -> Result<()>
     assert_eq!(path_of(a).await?, "/account");
     assert_eq!(
         count(a, "tr.expired s").await?,
-        3,
-        "user agent, ip, expiry struck"
+        4,
+        "device name, user agent, ip and expiry struck through"
     );
     let shot = a.screenshot().await?;
     let target = target_dir();
