@@ -43,15 +43,29 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?,
         redact(&config.database_url)
     );
-    serve(listener, app(state.clone()), async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    serve(listener, app(state.clone()), shutdown_signal()).await?;
+    tracing::info!("shutting down");
     for pruner in pruners {
         pruner.stop().await;
     }
     state.db.close().await;
     Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 /// The database URL without its password.
