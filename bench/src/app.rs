@@ -47,7 +47,8 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
                 tmp.path().to_path_buf()
             }
         };
-        let db = Db::sqlite(&dir, plan.pools);
+        let mut db = Db::sqlite(&dir, plan.pools);
+        db.lib_prune_batch = plan.lib_prune_batch;
         let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
             .in_memory(true)
             .connect()
@@ -67,7 +68,8 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
         (Some(url), false) => {
             let run = PgRun::create(url).await?;
             eprintln!("[postgres] database {}", run.name());
-            let db = Db::postgres(&run, plan.pools);
+            let mut db = Db::postgres(&run, plan.pools);
+            db.lib_prune_batch = plan.lib_prune_batch;
             let result = async {
                 let mut conn = db.pg_connection().await?;
                 let v: String = sqlx::query_scalar("SELECT version()")

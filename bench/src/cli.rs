@@ -57,6 +57,9 @@ pub struct Args {
     /// Lookup tasks running during pruning (and for its idle baseline).
     #[arg(long, default_value_t = 4)]
     pub prune_concurrency: usize,
+    /// `prune_batch_size` of the sqlx-sessions stores [default: the library's].
+    #[arg(long)]
+    pub lib_prune_batch: Option<u32>,
     /// Lookups of one session for the writes-per-lookup measurement.
     #[arg(long, default_value_t = 10_000)]
     pub writes_lookups: u64,
@@ -138,6 +141,8 @@ pub struct Plan {
     pub measurements: Vec<Measurement>,
     /// Pool settings of every contender.
     pub pools: PoolSettings,
+    /// `prune_batch_size` of the sqlx-sessions stores (`None`: the library's default).
+    pub lib_prune_batch: Option<u32>,
 }
 
 impl Plan {
@@ -179,6 +184,7 @@ impl Plan {
                 .into_iter()
                 .filter(|m| args.only.contains(m))
                 .collect(),
+            lib_prune_batch: args.lib_prune_batch,
             pools: PoolSettings {
                 sqlite_max: args.sqlite_pool,
                 pg_max: args.pg_pool,

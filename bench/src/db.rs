@@ -56,6 +56,8 @@ pub struct Db {
     pub kind: DbKind,
     /// Pool settings for every contender.
     pub pools: PoolSettings,
+    /// `prune_batch_size` for sqlx-sessions stores (`None`: the library's default).
+    pub lib_prune_batch: Option<u32>,
     sqlite_dir: PathBuf,
     pg: Option<PgTarget>,
 }
@@ -73,6 +75,7 @@ impl Db {
         Self {
             kind: DbKind::Sqlite,
             pools,
+            lib_prune_batch: None,
             sqlite_dir: dir.to_path_buf(),
             pg: None,
         }
@@ -83,6 +86,7 @@ impl Db {
         Self {
             kind: DbKind::Postgres,
             pools,
+            lib_prune_batch: None,
             sqlite_dir: PathBuf::new(),
             pg: Some(PgTarget {
                 url: run.url.clone(),

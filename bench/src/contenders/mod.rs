@@ -1,13 +1,23 @@
 //! The contenders, behind one enum so that the measurements treat them alike.
 
 pub mod raw;
+pub mod sqlx_sessions;
 pub mod tower;
 
 use std::ops::Range;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::Serialize;
 use time::OffsetDateTime;
+
+/// Seconds over which the expiries of bulk-filled rows are spread (one day).
+pub const EXPIRY_SPREAD_SECS: u64 = 86_400;
+
+/// The expiry of bulk-filled row `i`: `i % EXPIRY_SPREAD_SECS` seconds before `base`, so that
+/// expiry indexes hold many distinct values, as they would in a real table.
+pub fn row_expiry(base: OffsetDateTime, i: u64) -> OffsetDateTime {
+    base - time::Duration::seconds((i % EXPIRY_SPREAD_SECS) as i64)
+}
 
 use crate::db::Db;
 
@@ -40,6 +50,8 @@ impl Kind {
 /// One contender bound to one table of one database.
 #[derive(Clone, Debug)]
 pub enum Contender {
+    /// sqlx-sessions.
+    Lib(sqlx_sessions::SqlxSessions),
     /// tower-sessions.
     Tower(tower::Tower),
     /// Raw sqlx.
@@ -50,7 +62,9 @@ impl Contender {
     /// Opens the contender's table for the measurement `name`, creating it if needed.
     pub async fn open(kind: Kind, db: &Db, name: &str) -> Result<Self> {
         Ok(match kind {
-            Kind::SqlxSessions => bail!("sqlx-sessions is not wired in yet"),
+            Kind::SqlxSessions => {
+                Contender::Lib(sqlx_sessions::SqlxSessions::open(db, name).await?)
+            }
             Kind::TowerSessions => Contender::Tower(tower::Tower::open(db, name).await?),
             Kind::RawSqlx => Contender::Raw(raw::Raw::open(db, name).await?),
         })
@@ -59,6 +73,7 @@ impl Contender {
     /// Which implementation this is.
     pub fn kind(&self) -> Kind {
         match self {
+            Contender::Lib(_) => Kind::SqlxSessions,
             Contender::Tower(_) => Kind::TowerSessions,
             Contender::Raw(_) => Kind::RawSqlx,
         }
@@ -67,6 +82,7 @@ impl Contender {
     /// The table name (for statistics and triggers).
     pub fn table(&self) -> &str {
         match self {
+            Contender::Lib(c) => c.table(),
             Contender::Tower(c) => c.table(),
             Contender::Raw(c) => c.table(),
         }
@@ -75,6 +91,7 @@ impl Contender {
     /// The schema of the table on PostgreSQL.
     pub fn pg_schema(&self) -> &'static str {
         match self {
+            Contender::Lib(_) => "public",
             Contender::Tower(_) => tower::PG_SCHEMA,
             Contender::Raw(_) => "public",
         }
@@ -83,6 +100,7 @@ impl Contender {
     /// The token a client would send for row `i`.
     pub fn token(&self, i: u64) -> String {
         match self {
+            Contender::Lib(c) => c.token(i),
             Contender::Tower(c) => c.token(i),
             Contender::Raw(c) => c.token(i),
         }
@@ -91,6 +109,7 @@ impl Contender {
     /// Bulk-inserts rows `range` expiring at `expires_at`.
     pub async fn fill(&self, range: Range<u64>, expires_at: OffsetDateTime) -> Result<()> {
         match self {
+            Contender::Lib(c) => c.fill(range, expires_at).await,
             Contender::Tower(c) => c.fill(range, expires_at).await,
             Contender::Raw(c) => c.fill(range, expires_at).await,
         }
@@ -99,6 +118,7 @@ impl Contender {
     /// Looks a token up; true when a valid session was found.
     pub async fn lookup(&self, token: &str) -> Result<bool> {
         match self {
+            Contender::Lib(c) => c.lookup(token).await,
             Contender::Tower(c) => c.lookup(token).await,
             Contender::Raw(c) => c.lookup(token).await,
         }
@@ -108,6 +128,7 @@ impl Contender {
     /// extension rule), or tower-sessions' middleware sequence with or without `always_save`.
     pub async fn request(&self, token: &str, always_save: bool) -> Result<bool> {
         match self {
+            Contender::Lib(c) => c.lookup(token).await,
             Contender::Tower(c) => c.request(token, always_save).await,
             Contender::Raw(c) => c.lookup(token).await,
         }
@@ -116,6 +137,7 @@ impl Contender {
     /// Creates one session; returns its token.
     pub async fn create(&self, n: u64) -> Result<String> {
         match self {
+            Contender::Lib(c) => c.create(n).await,
             Contender::Tower(c) => c.create(n).await,
             Contender::Raw(c) => c.create(n).await,
         }
@@ -124,6 +146,7 @@ impl Contender {
     /// Deletes expired sessions; the count when the implementation reports one.
     pub async fn delete_expired(&self) -> Result<Option<u64>> {
         match self {
+            Contender::Lib(c) => c.delete_expired().await.map(Some),
             Contender::Tower(c) => c.delete_expired().await.map(|()| None),
             Contender::Raw(c) => c.delete_expired().await.map(Some),
         }
@@ -132,6 +155,7 @@ impl Contender {
     /// Rows in the table.
     pub async fn count(&self) -> Result<u64> {
         match self {
+            Contender::Lib(c) => c.count().await,
             Contender::Tower(c) => c.count().await,
             Contender::Raw(c) => c.count().await,
         }
@@ -140,6 +164,7 @@ impl Contender {
     /// Closes the contender's pool.
     pub async fn close(&self) {
         match self {
+            Contender::Lib(c) => c.close().await,
             Contender::Tower(c) => c.close().await,
             Contender::Raw(c) => c.close().await,
         }

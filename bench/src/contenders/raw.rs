@@ -158,7 +158,7 @@ impl Raw {
                                 .bind(Uuid::new_v4().to_string())
                                 .bind(digest)
                                 .bind(format!("{{\"user_id\":\"u{i}\"}}"))
-                                .bind(expires_at)
+                                .bind(super::row_expiry(expires_at, i))
                                 .bind(format!("u{i}"))
                                 .bind(now);
                         }
@@ -172,8 +172,10 @@ impl Raw {
                 let sql = format!(
                     "INSERT INTO {} (id, digest, data, expires_at, user_id, inserted_at) \
                      SELECT gen_random_uuid(), d, jsonb_build_object('user_id', 'u' || ($2 + o - 1)), \
-                     $3, 'u' || ($2 + o - 1), now() FROM UNNEST($1::text[]) WITH ORDINALITY AS u(d, o)",
-                    self.table
+                     $3 - make_interval(secs => (($2 + o - 1) % {})::float8), 'u' || ($2 + o - 1), now() \
+                     FROM UNNEST($1::text[]) WITH ORDINALITY AS u(d, o)",
+                    self.table,
+                    super::EXPIRY_SPREAD_SECS
                 );
                 let sql: Arc<str> = sql.into();
                 let mut start = range.start;

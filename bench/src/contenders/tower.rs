@@ -108,6 +108,7 @@ impl Tower {
                         let mut q = sqlx08::query(&sql);
                         for i in start..start + n as u64 {
                             let id = Id(tokens::tower_id(self.seed, i));
+                            let expiry = super::row_expiry(expiry, i);
                             let record = self.record(id, format!("u{i}"), expiry);
                             q = q
                                 .bind(id.to_string())
@@ -123,7 +124,8 @@ impl Tower {
             Store::Postgres(_, pool) => {
                 let sql = format!(
                     "INSERT INTO \"{PG_SCHEMA}\".\"{}\" (id, data, expiry_date) \
-                     SELECT i, d, $3 FROM UNNEST($1::text[], $2::bytea[]) AS u(i, d)",
+                     SELECT i, d, e FROM UNNEST($1::text[], $2::bytea[], $3::timestamptz[]) \
+                     AS u(i, d, e)",
                     self.table
                 );
                 let mut start = range.start;
@@ -131,16 +133,19 @@ impl Tower {
                     let end = (start + PG_BATCH as u64).min(range.end);
                     let mut ids = Vec::with_capacity(PG_BATCH);
                     let mut blobs = Vec::with_capacity(PG_BATCH);
+                    let mut expiries = Vec::with_capacity(PG_BATCH);
                     for i in start..end {
                         let id = Id(tokens::tower_id(self.seed, i));
+                        let expiry = super::row_expiry(expiry, i);
                         let record = self.record(id, format!("u{i}"), expiry);
                         ids.push(id.to_string());
                         blobs.push(rmp_serde::to_vec(&record)?);
+                        expiries.push(expiry);
                     }
                     sqlx08::query(&sql)
                         .bind(ids)
                         .bind(blobs)
-                        .bind(expiry)
+                        .bind(expiries)
                         .execute(pool)
                         .await?;
                     start = end;

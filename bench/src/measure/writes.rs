@@ -1,6 +1,6 @@
 //! Measurement 3: UPDATEs that reach the database during lookups of one session inside the
-//! stale window. PostgreSQL: `pg_stat_user_tables` (read after the contender's pool is closed,
-//! so that every backend has flushed its counters); SQLite: triggers counting into a side table.
+//! stale window. PostgreSQL: `pg_stat_user_tables` (read once the contender's pool is closed and
+//! no other client backend is left, so that every backend has flushed its counters); SQLite: triggers counting into a side table.
 
 use std::time::{Duration, Instant};
 
@@ -126,12 +126,33 @@ async fn read_counter(db: &Db, c: &Contender) -> Result<(u64, u64)> {
             Ok((i as u64, u as u64))
         }
         DbKind::Postgres => {
-            // Backends flush their counters when they exit; wait until two reads agree.
-            let deadline = Instant::now() + Duration::from_secs(20);
+            // A backend flushes its counters when it exits: wait until no other client
+            // backend is left on the run's database.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut conn = db.pg_connection().await?;
+            loop {
+                let others: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                     AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                )
+                .fetch_one(&mut conn)
+                .await?;
+                if others == 0 {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!("other backends still connected; statistics would be incomplete");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // A backend leaves pg_stat_activity just before it flushes: read until two reads
+            // a moment apart agree.
             let mut last = None;
             loop {
-                tokio::time::sleep(Duration::from_millis(400)).await;
-                let mut conn = db.pg_connection().await?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                sqlx::query("SELECT pg_stat_clear_snapshot()")
+                    .execute(&mut conn)
+                    .await?;
                 let (i, u): (i64, i64) = sqlx::query_as(
                     "SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables \
                      WHERE schemaname = $1 AND relname = $2",
@@ -144,9 +165,6 @@ async fn read_counter(db: &Db, c: &Contender) -> Result<(u64, u64)> {
                 let now = (i as u64, u as u64);
                 if last == Some(now) {
                     return Ok(now);
-                }
-                if Instant::now() > deadline {
-                    bail!("PostgreSQL statistics did not settle");
                 }
                 last = Some(now);
             }

@@ -1,0 +1,198 @@
+//! This workspace's library, `sqlx_sessions::SessionStore`, with its default settings (64-char
+//! tokens, SHA-256, 7-day ttl, 1-day stale time, auto-extend, one `user_id` extra column), on a
+//! pool made like every other contender's.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
+use sqlx_sessions::{NewSession, SessionStore, StoreBuilder};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::{Db, DbKind};
+use crate::tokens;
+
+/// Rows per multi-row `INSERT` on SQLite (7 parameters each).
+const SQLITE_BATCH: usize = 500;
+/// Rows per `UNNEST` insert on PostgreSQL.
+const PG_BATCH: usize = 10_000;
+
+/// The sqlx-sessions contender on one table.
+#[derive(Clone, Debug)]
+pub struct SqlxSessions {
+    table: Arc<str>,
+    seed: u64,
+    store: SessionStore,
+    pool: Pool,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+fn builder(b: StoreBuilder, db: &Db, table: &str) -> StoreBuilder {
+    let b = b.table(table);
+    match db.lib_prune_batch {
+        Some(n) => b.prune_batch_size(n),
+        None => b,
+    }
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+impl SqlxSessions {
+    /// Builds the store on table `ss_<name>` and migrates it.
+    pub async fn open(db: &Db, name: &str) -> Result<Self> {
+        let table = format!("ss_{name}");
+        let (store, pool) = match db.kind {
+            DbKind::Sqlite => {
+                let pool = db.sqlite_pool(&table).await?;
+                let store = builder(SessionStore::builder(pool.clone()), db, &table).build()?;
+                (store, Pool::Sqlite(pool))
+            }
+            DbKind::Postgres => {
+                let pool = db.pg_pool().await?;
+                let store = builder(SessionStore::builder(pool.clone()), db, &table).build()?;
+                (store, Pool::Postgres(pool))
+            }
+        };
+        store.migrate().await?;
+        Ok(Self {
+            seed: tokens::seed_for(&table),
+            table: table.into(),
+            store,
+            pool,
+        })
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The token of row `i`.
+    pub fn token(&self, i: u64) -> String {
+        tokens::token(self.seed, i)
+    }
+
+    fn digest(&self, i: u64) -> Vec<u8> {
+        Sha256::digest(self.token(i).as_bytes()).to_vec()
+    }
+
+    /// Inserts rows `range` in the library's table layout (binary SHA-256 digest; SQLite
+    /// timestamps as integer microseconds), in large transactions.
+    pub async fn fill(&self, range: Range<u64>, expires_at: OffsetDateTime) -> Result<()> {
+        let now = OffsetDateTime::now_utc();
+        let cols = "(\"id\", \"auth_token_digest\", \"data\", \"expires_at\", \"inserted_at\", \"updated_at\", \"user_id\")";
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut start = range.start;
+                while start < range.end {
+                    let tx_end = (start + 100_000).min(range.end);
+                    let mut tx = pool.begin().await?;
+                    while start < tx_end {
+                        let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
+                        let mut sql = format!("INSERT INTO \"{}\" {cols} VALUES ", self.table);
+                        sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", "));
+                        let mut q = sqlx::query(AssertSqlSafe(sql));
+                        for i in start..start + n as u64 {
+                            q = q
+                                .bind(Uuid::new_v4().hyphenated().to_string())
+                                .bind(self.digest(i))
+                                .bind(format!("{{\"user_id\":\"u{i}\"}}"))
+                                .bind(micros(super::row_expiry(expires_at, i)))
+                                .bind(micros(now))
+                                .bind(micros(now))
+                                .bind(format!("u{i}"));
+                        }
+                        q.execute(&mut *tx).await?;
+                        start += n as u64;
+                    }
+                    tx.commit().await?;
+                }
+            }
+            Pool::Postgres(pool) => {
+                let sql: Arc<str> = format!(
+                    "INSERT INTO \"{}\" {cols} SELECT gen_random_uuid(), d, \
+                     jsonb_build_object('user_id', 'u' || ($2 + o - 1)), \
+                     $3 - make_interval(secs => (($2 + o - 1) % {})::float8), now(), now(), \
+                     'u' || ($2 + o - 1) FROM UNNEST($1::bytea[]) WITH ORDINALITY AS u(d, o)",
+                    self.table,
+                    super::EXPIRY_SPREAD_SECS
+                )
+                .into();
+                let mut start = range.start;
+                while start < range.end {
+                    let end = (start + PG_BATCH as u64).min(range.end);
+                    let digests: Vec<Vec<u8>> = (start..end).map(|i| self.digest(i)).collect();
+                    sqlx::query(AssertSqlSafe(sql.clone()))
+                        .bind(digests)
+                        .bind(start as i64)
+                        .bind(expires_at)
+                        .execute(pool)
+                        .await?;
+                    start = end;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `SessionStore::lookup`: true when it returned a session.
+    pub async fn lookup(&self, token: &str) -> Result<bool> {
+        let s = self.store.lookup(token).await?;
+        Ok(std::hint::black_box(s).is_some())
+    }
+
+    /// `SessionStore::create` with the `user_id` column and the same data as the others.
+    pub async fn create(&self, n: u64) -> Result<String> {
+        let user = format!("c{n}");
+        let created = self
+            .store
+            .create(
+                NewSession::new()
+                    .extra("user_id", user.as_str())
+                    .data(serde_json::json!({ "user_id": user })),
+            )
+            .await?;
+        Ok(created.token.into_string())
+    }
+
+    /// `SessionStore::delete_expired` (bounded batches).
+    pub async fn delete_expired(&self) -> Result<u64> {
+        Ok(self.store.delete_expired().await?)
+    }
+
+    /// Rows in the table.
+    pub async fn count(&self) -> Result<u64> {
+        let sql = format!("SELECT COUNT(*) FROM \"{}\"", self.table);
+        let n: i64 = match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_one(pool)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(n as u64)
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+}
