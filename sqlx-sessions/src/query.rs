@@ -13,16 +13,13 @@ use crate::sql::{Param, StmtBuilder, quote};
 /// The columns every session query selects, in the order backends decode them.
 pub(crate) fn select_list(spec: &TableSpec, with_digest: bool) -> String {
     let mut cols = vec!["id", "data", "expires_at", "inserted_at", "updated_at"];
-    let opt = spec.optional;
-    if opt.last_used_at {
-        cols.push("last_used_at");
-    }
-    if opt.authenticated_at {
-        cols.push("authenticated_at");
-    }
-    if opt.token_hint {
-        cols.push("token_hint");
-    }
+    let optional = spec.optional.columns();
+    cols.extend(
+        optional
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| *name != "salt_id"),
+    );
     cols.extend(spec.extras.iter().map(|c| c.name()));
     if with_digest {
         cols.push("auth_token_digest");

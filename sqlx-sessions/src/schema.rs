@@ -183,6 +183,34 @@ pub(crate) struct OptionalColumns {
     pub(crate) salt_id: bool,
 }
 
+/// What an optional column holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OptionalKind {
+    Time,
+    Text,
+}
+
+impl OptionalColumns {
+    /// The optional columns present, in table order. `salt_id` comes last and is never
+    /// selected into a [`Session`](crate::Session).
+    pub(crate) fn columns(&self) -> Vec<(&'static str, OptionalKind)> {
+        [
+            (self.last_used_at, "last_used_at", OptionalKind::Time),
+            (
+                self.authenticated_at,
+                "authenticated_at",
+                OptionalKind::Time,
+            ),
+            (self.token_hint, "token_hint", OptionalKind::Text),
+            (self.salt_id, "salt_id", OptionalKind::Text),
+        ]
+        .into_iter()
+        .filter(|(present, ..)| *present)
+        .map(|(_, name, kind)| (name, kind))
+        .collect()
+    }
+}
+
 /// The validated shape of one store's table.
 #[derive(Clone, Debug)]
 pub struct TableSpec {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{Backend, Driver, Fetched, RowReader, decode_session};
 use crate::error::Result;
 use crate::migrate::Migration;
-use crate::schema::{ColumnType, DigestFormat, TableSpec, TimeFormat};
+use crate::schema::{ColumnType, DigestFormat, OptionalKind, TableSpec, TimeFormat};
 use crate::session::Session;
 use crate::sql::{Param, Stmt, quote};
 use crate::value::Value;
@@ -183,18 +183,12 @@ impl Backend for PgBackend {
             format!("\"inserted_at\" {ts} NOT NULL"),
             format!("\"updated_at\" {ts} NOT NULL"),
         ];
-        let opt = spec.optional;
-        if opt.last_used_at {
-            cols.push(format!("\"last_used_at\" {ts}"));
-        }
-        if opt.authenticated_at {
-            cols.push(format!("\"authenticated_at\" {ts}"));
-        }
-        if opt.token_hint {
-            cols.push("\"token_hint\" text".into());
-        }
-        if opt.salt_id {
-            cols.push("\"salt_id\" text".into());
+        for (name, kind) in spec.optional.columns() {
+            let ty = match kind {
+                OptionalKind::Time => ts,
+                OptionalKind::Text => "text",
+            };
+            cols.push(format!("{} {ty}", quote(name)));
         }
         for col in spec.extras.iter() {
             let null = if col.is_required() { " NOT NULL" } else { "" };

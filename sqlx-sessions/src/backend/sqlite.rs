@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{Backend, Driver, Fetched, RowReader, decode_session};
 use crate::error::{Error, Result};
 use crate::migrate::Migration;
-use crate::schema::{ColumnType, TableSpec};
+use crate::schema::{ColumnType, OptionalKind, TableSpec};
 use crate::session::Session;
 use crate::sql::{Param, Stmt, quote};
 use crate::value::Value;
@@ -166,18 +166,12 @@ impl Backend for SqliteBackend {
             "\"inserted_at\" INTEGER NOT NULL".to_owned(),
             "\"updated_at\" INTEGER NOT NULL".to_owned(),
         ];
-        let opt = spec.optional;
-        if opt.last_used_at {
-            cols.push("\"last_used_at\" INTEGER".into());
-        }
-        if opt.authenticated_at {
-            cols.push("\"authenticated_at\" INTEGER".into());
-        }
-        if opt.token_hint {
-            cols.push("\"token_hint\" TEXT".into());
-        }
-        if opt.salt_id {
-            cols.push("\"salt_id\" TEXT".into());
+        for (name, kind) in spec.optional.columns() {
+            let ty = match kind {
+                OptionalKind::Time => "INTEGER",
+                OptionalKind::Text => "TEXT",
+            };
+            cols.push(format!("{} {ty}", quote(name)));
         }
         for col in spec.extras.iter() {
             let null = if col.is_required() { " NOT NULL" } else { "" };

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use super::SessionStore;
 use crate::error::Result;
 use crate::filter::{Filter, Status};
-use crate::query::{push_where, refuse_paging};
+use crate::query::refuse_paging;
 use crate::sql::{StmtBuilder, quote};
 
 impl SessionStore {
@@ -15,16 +15,15 @@ impl SessionStore {
         refuse_paging(filter, "count_distinct")?;
         let spec = &self.inner.spec;
         let col = &spec.extras[spec.extra_index(column)?];
-        let Some(digests) = self.filter_digests(filter)? else {
-            return Ok(0);
-        };
         let expiry = self.expiry(self.now());
-        let mut b = StmtBuilder::new(&format!(
+        let b = StmtBuilder::new(&format!(
             "SELECT COUNT(DISTINCT {}) FROM {}",
             quote(col.name()),
             spec.qualified()
         ));
-        push_where(&mut b, spec, filter, Status::Valid, &expiry, digests)?;
+        let Some(b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
+            return Ok(0);
+        };
         let n = self.inner.backend.fetch_count(b.finish()).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -37,15 +36,14 @@ impl SessionStore {
     ) -> Result<Option<(OffsetDateTime, OffsetDateTime)>> {
         refuse_paging(filter, "inserted_range")?;
         let spec = &self.inner.spec;
-        let Some(digests) = self.filter_digests(filter)? else {
-            return Ok(None);
-        };
         let expiry = self.expiry(self.now());
-        let mut b = StmtBuilder::new(&format!(
+        let b = StmtBuilder::new(&format!(
             "SELECT MIN(\"inserted_at\"), MAX(\"inserted_at\") FROM {}",
             spec.qualified()
         ));
-        push_where(&mut b, spec, filter, Status::Valid, &expiry, digests)?;
+        let Some(b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
+            return Ok(None);
+        };
         let times = self.inner.backend.fetch_times(b.finish()).await?;
         Ok(match times.as_slice() {
             [Some(oldest), Some(newest)] => Some((*oldest, *newest)),

@@ -8,7 +8,6 @@ use crate::backend::Fetched;
 use crate::error::Result;
 use crate::extend::new_expiry;
 use crate::filter::{Filter, Status};
-use crate::query::push_where;
 use crate::session::Session;
 use crate::sql::{Param, Stmt, StmtBuilder};
 
@@ -75,21 +74,13 @@ impl SessionStore {
 
     /// [`SessionStore::get`] with per-call options.
     pub async fn get_with(&self, filter: &Filter, options: GetOptions) -> Result<Option<Session>> {
-        let Some(digests) = self.filter_digests(filter)? else {
-            return Ok(None);
-        };
         let now = self.now();
         let expiry = self.expiry(now);
         let rotating = self.inner.salts.len() > 1;
-        let mut b = StmtBuilder::new(&self.inner.select);
-        push_where(
-            &mut b,
-            &self.inner.spec,
-            filter,
-            Status::Valid,
-            &expiry,
-            digests,
-        )?;
+        let b = StmtBuilder::new(&self.inner.select);
+        let Some(mut b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
+            return Ok(None);
+        };
         b.push(" ORDER BY \"inserted_at\" DESC, \"id\" LIMIT 1");
         let fetched = self
             .inner

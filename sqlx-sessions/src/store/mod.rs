@@ -128,19 +128,7 @@ fn insert_sql(spec: &TableSpec) -> String {
         "inserted_at",
         "updated_at",
     ];
-    let opt = spec.optional;
-    if opt.last_used_at {
-        cols.push("last_used_at");
-    }
-    if opt.authenticated_at {
-        cols.push("authenticated_at");
-    }
-    if opt.token_hint {
-        cols.push("token_hint");
-    }
-    if opt.salt_id {
-        cols.push("salt_id");
-    }
+    cols.extend(spec.optional.columns().iter().map(|(name, _)| *name));
     cols.extend(spec.extras.iter().map(|c| c.name()));
     let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
     format!(
@@ -292,19 +280,11 @@ impl SessionStore {
 
     /// Sessions matching `filter`, newest first, each with `is_expired`. Never extends.
     pub async fn list(&self, filter: &Filter) -> Result<Vec<Session>> {
-        let Some(digests) = self.filter_digests(filter)? else {
+        let expiry = self.expiry(self.now());
+        let b = StmtBuilder::new(&self.inner.select);
+        let Some(mut b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
             return Ok(Vec::new());
         };
-        let expiry = self.expiry(self.now());
-        let mut b = StmtBuilder::new(&self.inner.select);
-        push_where(
-            &mut b,
-            &self.inner.spec,
-            filter,
-            Status::Valid,
-            &expiry,
-            digests,
-        )?;
         b.push(" ORDER BY \"inserted_at\" DESC, \"id\"");
         if let Some(limit) = filter.limit {
             b.push(" LIMIT ").bind(Param::Int(limit.into()));
@@ -325,22 +305,14 @@ impl SessionStore {
     /// The number of sessions matching `filter` (valid ones unless it says otherwise).
     pub async fn count(&self, filter: &Filter) -> Result<u64> {
         refuse_paging(filter, "count")?;
-        let Some(digests) = self.filter_digests(filter)? else {
-            return Ok(0);
-        };
         let expiry = self.expiry(self.now());
-        let mut b = StmtBuilder::new(&format!(
+        let b = StmtBuilder::new(&format!(
             "SELECT COUNT(*) FROM {}",
             self.inner.spec.qualified()
         ));
-        push_where(
-            &mut b,
-            &self.inner.spec,
-            filter,
-            Status::Valid,
-            &expiry,
-            digests,
-        )?;
+        let Some(b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
+            return Ok(0);
+        };
         let n = self.inner.backend.fetch_count(b.finish()).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -378,6 +350,23 @@ impl SessionStore {
             .iter()
             .map(|salt| self.stored_digest(salt.as_ref(), token).ok())
             .collect()
+    }
+
+    /// `b` followed by ` WHERE ...` for `filter` (`default` status unless it names one);
+    /// `None` when the filter's token is malformed, so it can match nothing and costs no
+    /// query.
+    fn with_where(
+        &self,
+        mut b: StmtBuilder,
+        filter: &Filter,
+        default: Status,
+        expiry: &Expiry,
+    ) -> Result<Option<StmtBuilder>> {
+        let Some(digests) = self.filter_digests(filter)? else {
+            return Ok(None);
+        };
+        push_where(&mut b, &self.inner.spec, filter, default, expiry, digests)?;
+        Ok(Some(b))
     }
 
     /// The digests a filter's token needs: `Some(empty)` without a token, `None` when the

@@ -20,9 +20,6 @@ impl SessionStore {
     /// their websockets or notify their owner.
     pub async fn expire_all(&self, filter: &Filter) -> Result<Vec<Session>> {
         refuse_paging(filter, "expire_all")?;
-        let Some(digests) = self.filter_digests(filter)? else {
-            return Ok(Vec::new());
-        };
         let now = self.now();
         let expiry = self.expiry(now);
         let spec = &self.inner.spec;
@@ -35,7 +32,9 @@ impl SessionStore {
             .bind(Param::Time(Some(now)));
         // Only valid sessions: an expired one keeps the moment it really expired.
         let filter = filter.clone().status(Status::Valid);
-        push_where(&mut b, spec, &filter, Status::Valid, &expiry, digests)?;
+        let Some(mut b) = self.with_where(b, &filter, Status::Valid, &expiry)? else {
+            return Ok(Vec::new());
+        };
         b.push(" RETURNING ").push(&select_list(spec, false));
         let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
         for s in &mut sessions {
@@ -57,14 +56,12 @@ impl SessionStore {
     /// "sign out everywhere") and returns what it deleted.
     pub async fn delete_all(&self, filter: &Filter) -> Result<Vec<Session>> {
         refuse_paging(filter, "delete_all")?;
-        let Some(digests) = self.filter_digests(filter)? else {
+        let expiry = self.expiry(self.now());
+        let spec = &self.inner.spec;
+        let b = StmtBuilder::new(&format!("DELETE FROM {}", spec.qualified()));
+        let Some(mut b) = self.with_where(b, filter, Status::All, &expiry)? else {
             return Ok(Vec::new());
         };
-        let now = self.now();
-        let expiry = self.expiry(now);
-        let spec = &self.inner.spec;
-        let mut b = StmtBuilder::new(&format!("DELETE FROM {}", spec.qualified()));
-        push_where(&mut b, spec, filter, Status::All, &expiry, digests)?;
         b.push(" RETURNING ").push(&select_list(spec, false));
         let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
         for s in &mut sessions {
