@@ -42,7 +42,7 @@ impl std::str::FromStr for Status {
 /// use sqlx_sessions::{Filter, Status};
 /// let filter = Filter::new().eq("user_id", "42").status(Status::All).limit(10);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Filter {
     pub(crate) status: Option<Status>,
     pub(crate) token: Option<String>,
@@ -101,5 +101,20 @@ impl Filter {
     pub fn offset(mut self, n: u32) -> Self {
         self.offset = Some(n);
         self
+    }
+}
+
+/// Redacts the token: a filter is a natural thing to log, and its token is a credential.
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("status", &self.status)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("id", &self.id)
+            .field("except_id", &self.except_id)
+            .field("columns", &self.columns)
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .finish()
     }
 }
