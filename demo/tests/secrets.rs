@@ -1,0 +1,243 @@
+//! Secrets: after a full run of the demo's flows (sign-up, sign-in on a second device, the
+//! account page, the API with session tokens and API keys, revocations, refused tokens), a
+//! scan of every byte the database holds, of the logs captured at TRACE (sqlx's own
+//! included), and of the `Debug` output of the state and everything read from the stores
+//! finds no plaintext token.
+
+#[macro_use]
+mod common;
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::http::StatusCode;
+use common::{Client, TestDb, between};
+use sqlx_sessions::{Filter, Status};
+use sqlx_sessions_demo::db::Db;
+
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || Capture(writer.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        buf
+    })
+    .clone()
+}
+
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every byte the database holds: the SQLite files (after a checkpoint), or every row of
+/// every table of the PostgreSQL database as text.
+async fn database_bytes(db: &Db) -> String {
+    match db {
+        Db::Sqlite(pool) => {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(pool)
+                .await
+                .unwrap();
+            let file: String =
+                sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            let mut bytes = Vec::new();
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                if let Ok(b) = std::fs::read(format!("{file}{suffix}")) {
+                    bytes.extend(b);
+                }
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Db::Postgres(pool) => {
+            let mut out = String::new();
+            for table in ["sessions", "api_keys", "users"] {
+                let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT t::text FROM {table} t"
+                )))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+                out.push_str(&rows.join("\n"));
+            }
+            out
+        }
+    }
+}
+
+/// No token, nor its first 24 characters, in `haystack`.
+fn assert_clean(what: &str, haystack: &str, tokens: &[String]) {
+    assert!(!tokens.is_empty());
+    for t in tokens {
+        assert!(
+            !haystack.contains(t.as_str()),
+            "a plaintext token in {what}"
+        );
+        assert!(
+            !haystack.contains(&t[..24]),
+            "part of a plaintext token in {what}"
+        );
+    }
+}
+
+async fn no_plaintext_token_after_every_flow(db: TestDb) {
+    let logs = logs();
+    let state = db.state().await;
+    let mut secrets = Vec::new();
+    let mut debug = Vec::new();
+
+    let mut phone = Client::new(state.clone(), "Phone");
+    let home = phone.get("/").await;
+    let res = phone
+        .post("/signup", &[("_csrf_token", &home.csrf())])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    secrets.push(phone.cookie("auth_token").unwrap().to_owned());
+    let account = phone.get("/account").await;
+    let user = between(&account.body, "<span id=\"user-id\">", "<").unwrap();
+
+    let mut laptop = Client::new(state.clone(), "Laptop");
+    let home = laptop.get("/").await;
+    let res = laptop
+        .post(
+            "/login",
+            &[("_csrf_token", &home.csrf()), ("user_id", &user)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let laptop_token = laptop.cookie("auth_token").unwrap().to_owned();
+    secrets.push(laptop_token.clone());
+
+    // API keys: created (shown once), used, one revoked.
+    let mut key_ids = Vec::new();
+    for name in ["ci", "backup"] {
+        let csrf = laptop.get("/account").await.csrf();
+        let page = laptop
+            .post("/api-keys", &[("_csrf_token", &csrf), ("name", name)])
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let key = between(&page.body, "<code id=\"new-key\">", "<").unwrap();
+        let me = laptop.get_with("/api/me", &[("x-auth-token", &key)]).await;
+        assert_eq!(me.json()["is_logged_in"], true);
+        let bearer = format!("Bearer {key}");
+        let me = laptop
+            .get_with("/api/me", &[("authorization", &bearer)])
+            .await;
+        assert_eq!(me.json()["is_logged_in"], true);
+        key_ids.push(between(&page.body, "data-key-id=\"", "\"").unwrap());
+        // The part after the prefix: the stored hint shows the prefix and 4 characters.
+        secrets.push(key["demo_sk_".len()..].to_owned());
+    }
+    let csrf = laptop.get("/account").await.csrf();
+    let res = laptop
+        .post(
+            "/api-keys/revoke",
+            &[("_csrf_token", &csrf), ("key_id", &key_ids[0])],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+
+    // Session tokens on the API; refused and near-miss tokens.
+    for token in [&secrets[0], &laptop_token] {
+        let me = phone.get_with("/api/me", &[("x-auth-token", token)]).await;
+        assert_eq!(me.json()["is_logged_in"], true);
+        let near = format!("{}x", &token[..63]);
+        let me = phone.get_with("/api/me", &[("x-auth-token", &near)]).await;
+        assert_eq!(me.json()["is_logged_in"], false);
+    }
+
+    // What the app and the library would print with `{:?}`.
+    debug.push(format!("{state:?}"));
+    let all = Filter::new().status(Status::All);
+    debug.push(format!("{:?}", state.sessions().list(&all).await.unwrap()));
+    debug.push(format!("{:?}", state.api_keys.list(&all).await.unwrap()));
+    for token in &secrets[..2] {
+        let filter = Filter::new().token(token.as_str());
+        debug.push(format!("{filter:?}"));
+        debug.push(format!("{:?}", state.sessions().get(&filter).await));
+    }
+
+    // The phone expires the laptop's session; the laptop signs out everywhere.
+    let account = phone.get("/account").await;
+    let laptop_id = {
+        let end = account.body.find("Laptop").unwrap();
+        let start = account.body[..end].rfind("data-session-id=\"").unwrap();
+        between(&account.body[start..], "data-session-id=\"", "\"").unwrap()
+    };
+    let res = phone
+        .post(
+            "/expire-session",
+            &[("_csrf_token", &account.csrf()), ("session_id", &laptop_id)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let me = phone
+        .get_with("/api/me", &[("x-auth-token", &laptop_token)])
+        .await;
+    assert_eq!(me.json()["is_logged_in"], false);
+    let csrf = phone.get("/account").await.csrf();
+    let res = phone.post("/sign-out-all", &[("_csrf_token", &csrf)]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    state.sessions().delete_expired().await.unwrap();
+
+    let bytes = database_bytes(&state.db).await;
+    assert_clean("the database", &bytes, &secrets);
+
+    // Errors print no token either.
+    db.db.close().await;
+    let error = state.sessions().lookup(&secrets[0]).await.unwrap_err();
+    debug.push(format!("{error:?} {error}"));
+    let me = phone
+        .get_with("/api/me", &[("x-auth-token", &secrets[0])])
+        .await;
+    assert_eq!(me.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    assert_clean("Debug output", &debug.join("\n"), &secrets);
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(logged.contains("signed in"), "the logs were captured");
+    assert_clean("the logs", &logged, &secrets);
+}
+
+async fn no_plaintext_token_in_the_database(db: TestDb) {
+    let state = db.state().await;
+    let mut secrets = Vec::new();
+    for i in 0..10 {
+        let mut client = Client::new(state.clone(), &format!("ua-{i}"));
+        let home = client.get("/").await;
+        client
+            .post("/signup", &[("_csrf_token", &home.csrf())])
+            .await;
+        secrets.push(client.cookie("auth_token").unwrap().to_owned());
+        let csrf = client.get("/account").await.csrf();
+        let page = client
+            .post("/api-keys", &[("_csrf_token", &csrf), ("name", "k")])
+            .await;
+        let key = between(&page.body, "<code id=\"new-key\">", "<").unwrap();
+        let me = client.get_with("/api/me", &[("x-auth-token", &key)]).await;
+        assert_eq!(me.json()["is_logged_in"], true);
+        secrets.push(key["demo_sk_".len()..].to_owned());
+    }
+    let bytes = database_bytes(&state.db).await;
+    assert!(bytes.contains("ua-7"), "the database was read, session data included");
+    assert_clean("the database", &bytes, &secrets);
+}
+
+db_tests!(
+    no_plaintext_token_after_every_flow,
+    no_plaintext_token_in_the_database
+);
