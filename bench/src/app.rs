@@ -1,12 +1,14 @@
 //! The run: every measurement on every database, then the reports.
 
+use std::time::Instant;
+
 use anyhow::{Context, Result};
 use sqlx::ConnectOptions;
 
 use crate::cli::{Args, Measurement, Plan};
 use crate::db::{Db, DbKind, PgRun};
 use crate::report::{self, Machine, Report};
-use crate::{chart, measure};
+use crate::{chart, markdown, measure};
 
 /// Runs the plan on every database the arguments name, prints the tables and writes the JSON
 /// and the chart; the headline ratio line is printed last.
@@ -103,6 +105,11 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("results written to {}", path.display());
     }
+    if let Some(path) = &args.markdown_out {
+        std::fs::write(path, markdown::render(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("tables written to {}", path.display());
+    }
     if let Some(path) = &args.chart {
         match chart::render(&report.growth) {
             Some(svg) => {
@@ -118,6 +125,12 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
 }
 
 async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
+    let name = db.kind.name();
+    let mut t = Instant::now();
+    let mut lap = |what: &str| {
+        eprintln!("[{name}] {what} took {:.1}s", t.elapsed().as_secs_f64());
+        t = Instant::now();
+    };
     if plan.runs(Measurement::Lookup) || plan.runs(Measurement::Create) {
         let (contenders, lookups) = if plan.runs(Measurement::Lookup) {
             measure::lookup::run(plan, db).await?
@@ -128,23 +141,28 @@ async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
             )
         };
         report.lookup.extend(lookups);
+        lap("lookup");
         if plan.runs(Measurement::Create) {
-            eprintln!("[{}] create", db.kind.name());
+            eprintln!("[{name}] create");
             report
                 .create
                 .extend(measure::create::run(plan, db, &contenders).await?);
+            lap("create");
         }
         measure::close_all(&contenders).await;
     }
     if plan.runs(Measurement::Writes) {
-        eprintln!("[{}] writes per lookup", db.kind.name());
+        eprintln!("[{name}] writes per lookup");
         report.writes.extend(measure::writes::run(plan, db).await?);
+        lap("writes");
     }
     if plan.runs(Measurement::Prune) {
         report.prune.extend(measure::prune::run(plan, db).await?);
+        lap("prune");
     }
     if plan.runs(Measurement::Growth) {
         report.growth.extend(measure::growth::run(plan, db).await?);
+        lap("growth");
     }
     Ok(())
 }

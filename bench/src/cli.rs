@@ -24,6 +24,9 @@ pub struct Args {
     /// Seconds of measurement per case and round [default: 5; 1 with --quick].
     #[arg(long)]
     pub seconds: Option<f64>,
+    /// Seconds of warm-up before each measured slice [default: 1; 0.25 with --quick].
+    #[arg(long)]
+    pub warmup: Option<f64>,
     /// Interleaved rounds per case: every contender runs once per round [default: 3; 2 with --quick].
     #[arg(long)]
     pub rounds: Option<u32>,
@@ -51,7 +54,8 @@ pub struct Args {
     /// Table sizes for the growth measurement, in order [default: 10k,100k,1M; 10k,100k with --quick].
     #[arg(long, value_delimiter = ',')]
     pub growth_sizes: Option<Vec<u64>>,
-    /// Valid rows (and as many expired ones) for the pruning measurement [default: --rows].
+    /// Valid rows (and as many expired ones) for the pruning measurement [default: --rows;
+    /// 50,000 with --quick].
     #[arg(long)]
     pub prune_rows: Option<u64>,
     /// Lookup tasks running during pruning (and for its idle baseline).
@@ -60,9 +64,10 @@ pub struct Args {
     /// `prune_batch_size` of the sqlx-sessions stores [default: the library's].
     #[arg(long)]
     pub lib_prune_batch: Option<u32>,
-    /// Lookups of one session for the writes-per-lookup measurement.
-    #[arg(long, default_value_t = 10_000)]
-    pub writes_lookups: u64,
+    /// Lookups of one session for the writes-per-lookup measurement [default: 10,000; 2,000
+    /// with --quick].
+    #[arg(long)]
+    pub writes_lookups: Option<u64>,
     /// Maximum connections of every SQLite pool.
     #[arg(long, default_value_t = 8)]
     pub sqlite_pool: u32,
@@ -79,6 +84,9 @@ pub struct Args {
     /// Write all results as JSON here.
     #[arg(long)]
     pub json_out: Option<PathBuf>,
+    /// Write the result tables as Markdown here.
+    #[arg(long)]
+    pub markdown_out: Option<PathBuf>,
 }
 
 /// One measurement of the issue.
@@ -171,10 +179,12 @@ impl Plan {
             rows,
             case: Duration::from_secs_f64(secs),
             rounds: args.rounds.unwrap_or(if quick { 2 } else { 3 }).max(1),
-            warmup: Duration::from_secs_f64(if quick { 0.25 } else { 1.0 }),
+            warmup: Duration::from_secs_f64(args.warmup.unwrap_or(if quick { 0.25 } else { 1.0 })),
             concurrency: args.concurrency.clone(),
-            writes_lookups: args.writes_lookups,
-            prune_rows: args.prune_rows.unwrap_or(rows),
+            writes_lookups: args
+                .writes_lookups
+                .unwrap_or(if quick { 2_000 } else { 10_000 }),
+            prune_rows: args.prune_rows.unwrap_or(if quick { 50_000 } else { rows }),
             prune_concurrency: args.prune_concurrency.max(1),
             prune_idle: Duration::from_secs_f64(if quick { 1.0 } else { 5.0 }),
             growth_sizes,

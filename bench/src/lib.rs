@@ -9,6 +9,7 @@ pub mod cli;
 pub mod contenders;
 pub mod db;
 pub mod load;
+pub mod markdown;
 pub mod measure;
 pub mod report;
 pub mod stats;
