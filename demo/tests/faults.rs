@@ -380,7 +380,7 @@ async fn postgres_outage_under_load_then_recovery() {
         p.stop().await;
     }
 
-    let samples = samples.lock().unwrap();
+    let samples = std::mem::take(&mut *samples.lock().unwrap());
     let count = |f: &dyn Fn(&Sample) -> bool| samples.iter().filter(|s| f(s)).count();
     let ok = count(&|s| s.status == StatusCode::OK);
     let unavailable = count(&|s| s.status == StatusCode::SERVICE_UNAVAILABLE);

@@ -233,7 +233,10 @@ async fn no_plaintext_token_in_the_database(db: TestDb) {
         secrets.push(key["demo_sk_".len()..].to_owned());
     }
     let bytes = database_bytes(&state.db).await;
-    assert!(bytes.contains("ua-7"), "the database was read, session data included");
+    assert!(
+        bytes.contains("ua-7"),
+        "the database was read, session data included"
+    );
     assert_clean("the database", &bytes, &secrets);
 }
 

@@ -10,10 +10,10 @@
 
 use std::sync::OnceLock;
 
+use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use sqlx_sessions::SessionStore;
 use sqlx_sessions::axum::{MAX_TOKEN_BYTES, SessionAuth, TokenSource};
-use http::{HeaderMap, HeaderName, HeaderValue};
 
 struct Fixture {
     _rt: tokio::runtime::Runtime,
@@ -35,7 +35,8 @@ fn fixture() -> &'static Fixture {
             let auth = SessionAuth::new(store);
             vec![
                 auth.clone(),
-                auth.clone().sources([TokenSource::Bearer, TokenSource::Cookie]),
+                auth.clone()
+                    .sources([TokenSource::Bearer, TokenSource::Cookie]),
                 auth.clone()
                     .cookie_name("sid")
                     .sources([TokenSource::Cookie, TokenSource::x_auth_token()]),
@@ -77,12 +78,14 @@ fuzz_target!(|data: &[u8]| {
         assert!(token.len() <= MAX_TOKEN_BYTES);
         assert!(!token.bytes().any(|b| b.is_ascii_whitespace()));
         // The token is part of one of the headers it may come from.
-        let from_a_source = ["cookie", "x-auth-token", "authorization"].iter().any(|name| {
-            headers
-                .get_all(*name)
-                .iter()
-                .any(|v| v.to_str().is_ok_and(|v| v.contains(token)))
-        });
+        let from_a_source = ["cookie", "x-auth-token", "authorization"]
+            .iter()
+            .any(|name| {
+                headers
+                    .get_all(*name)
+                    .iter()
+                    .any(|v| v.to_str().is_ok_and(|v| v.contains(token)))
+            });
         assert!(from_a_source);
         // Deterministic.
         assert_eq!(auth.token_from(&headers), Some(token));

@@ -74,7 +74,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(s.is_ascii() && s.len() >= "fz_sk_".len() + MIN_TOKEN_LENGTH + CHECKSUM_LENGTH);
         }
         // A prefix made from the input itself.
-        let split = s.char_indices().nth(s.chars().count() / 3).map_or(0, |(i, _)| i);
+        let split = s
+            .char_indices()
+            .nth(s.chars().count() / 3)
+            .map_or(0, |(i, _)| i);
         let _ = looks_like_api_key(&s[split..], &s[..split]);
 
         let sum = checksum(s.as_bytes());
