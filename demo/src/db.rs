@@ -39,7 +39,8 @@ impl Db {
             let options = PgConnectOptions::from_str(url).map_err(sqlx_sessions::Error::from)?;
             let pool = PgPoolOptions::new()
                 .max_connections(10)
-                .acquire_timeout(std::time::Duration::from_secs(5))
+                // During an outage a request answers 503 after this long, not later.
+                .acquire_timeout(std::time::Duration::from_secs(2))
                 .connect_with(options)
                 .await?;
             Ok(Db::Postgres(pool))

@@ -60,6 +60,10 @@ impl Value {
         };
         Ok(match (ty, self) {
             (_, Value::Null) => Value::Null,
+            (_, Value::Text(s)) if s.contains('\0') => {
+                // PostgreSQL refuses NUL in text; refuse it on every database alike.
+                return Err(invalid("contains a NUL character".into()));
+            }
             (ColumnType::Text, Value::Text(s)) => Value::Text(s),
             (ColumnType::Integer, Value::Integer(i)) => Value::Integer(i),
             (ColumnType::Integer, Value::Text(s)) => Value::Integer(

@@ -119,6 +119,16 @@ fn lookup_sql(select: &str, salts: usize, cutoff: bool) -> String {
     sql
 }
 
+/// Whether a JSON value holds a NUL character in any string or key.
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 fn insert_sql(spec: &TableSpec) -> String {
     let mut cols = vec![
         "id",
@@ -208,7 +218,15 @@ impl SessionStore {
                 return Err(Error::MissingColumn(col.name().to_owned()));
             }
         }
-        let data = serde_json::to_string(&new.data.unwrap_or_else(|| serde_json::json!({})))?;
+        let data = new.data.unwrap_or_else(|| serde_json::json!({}));
+        if has_nul(&data) {
+            // PostgreSQL's jsonb refuses NUL; refuse it on every database alike.
+            return Err(Error::InvalidValue {
+                column: "data".into(),
+                reason: "contains a NUL character".into(),
+            });
+        }
+        let data = serde_json::to_string(&data)?;
         let token = inner.format.generate()?;
         let digest = self.stored_digest(inner.salts[0].as_ref(), token.expose())?;
         let now = inner.clock.now();
