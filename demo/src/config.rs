@@ -1,6 +1,7 @@
 //! The demo's settings, from the command line and the environment.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::db::DEFAULT_DATABASE;
 
@@ -16,6 +17,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// `CSRF_SECRET` (at least 16 bytes), or a random one per start.
     pub csrf_secret: Option<String>,
+    /// `--prune-interval` or `PRUNE_INTERVAL` (`90s`, `5m`, ...): how often expired sessions
+    /// and keys are deleted (default 60 s).
+    pub prune_interval: Duration,
 }
 
 /// The `--help` text.
@@ -24,16 +28,18 @@ sqlx-sessions-demo: sessions, devices and API keys in a small web app
 
 USAGE:
     sqlx-sessions-demo [--bind ADDR] [--database-url URL] [--secure-cookies]
+                       [--prune-interval DURATION]
 
 OPTIONS:
     --bind ADDR          listen address (default 127.0.0.1:4000, or 127.0.0.1:$PORT)
     --database-url URL   sqlite:FILE or postgres://... (default $DATABASE_URL, else
                          sqlite:sqlx-sessions-demo.db in the working folder)
     --secure-cookies     mark cookies Secure (serve over HTTPS then)
+    --prune-interval D   how often expired sessions are deleted (default 60s; 5m, 2h...)
     -h, --help           this text
 
 ENVIRONMENT:
-    DATABASE_URL, PORT, SECURE_COOKIES=1, CSRF_SECRET, RUST_LOG
+    DATABASE_URL, PORT, SECURE_COOKIES=1, CSRF_SECRET, PRUNE_INTERVAL, RUST_LOG
 ";
 
 impl Config {
@@ -50,7 +56,11 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 4000)),
             secure_cookies: env("SECURE_COOKIES").is_some_and(|v| v == "1" || v == "true"),
             csrf_secret: env("CSRF_SECRET").filter(|v| !v.is_empty()),
+            prune_interval: Duration::from_secs(60),
         };
+        if let Some(v) = env("PRUNE_INTERVAL").filter(|v| !v.is_empty()) {
+            config.prune_interval = prune_interval(&v)?;
+        }
         if let Some(port) = env("PORT").filter(|v| !v.is_empty()) {
             let port: u16 = port
                 .parse()
@@ -79,11 +89,23 @@ impl Config {
                 }
                 "--database-url" => config.database_url = value()?,
                 "--secure-cookies" => config.secure_cookies = true,
+                "--prune-interval" => config.prune_interval = prune_interval(&value()?)?,
                 other => return Err(format!("unknown argument `{other}` (see --help)")),
             }
         }
         Ok(Some(config))
     }
+}
+
+/// A positive duration such as `90s` or `5m`.
+fn prune_interval(text: &str) -> Result<Duration, String> {
+    let d = sqlx_sessions::settings::parse_duration("prune_interval", text)
+        .map_err(|e| e.to_string())?;
+    u64::try_from(d.whole_seconds())
+        .ok()
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("the prune interval must be positive, not `{text}`"))
 }
 
 #[cfg(test)]
@@ -128,5 +150,17 @@ mod tests {
         assert!(parse(&["--bind", "nope"], &[]).is_err());
         assert!(parse(&["--frobnicate"], &[]).is_err());
         assert!(parse(&[], &[("PORT", "x")]).is_err());
+        assert_eq!(
+            parse(&[], &[]).unwrap().unwrap().prune_interval,
+            Duration::from_secs(60)
+        );
+        let c = parse(&["--prune-interval", "5m"], &[("PRUNE_INTERVAL", "2s")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.prune_interval, Duration::from_secs(300));
+        let c = parse(&[], &[("PRUNE_INTERVAL", "2s")]).unwrap().unwrap();
+        assert_eq!(c.prune_interval, Duration::from_secs(2));
+        assert!(parse(&["--prune-interval", "0s"], &[]).is_err());
+        assert!(parse(&["--prune-interval", "soon"], &[]).is_err());
     }
 }

@@ -2,7 +2,6 @@
 //! working folder (`--help` for the options).
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use sqlx_sessions_demo::{AppState, Config, app, config::USAGE, error::error_chain, serve};
 use tracing_subscriber::EnvFilter;
@@ -37,7 +36,7 @@ async fn main() -> ExitCode {
 
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let state = AppState::connect(&config).await?;
-    let pruners = state.spawn_pruners(Duration::from_secs(60));
+    let pruners = state.spawn_pruners(config.prune_interval);
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     tracing::info!(
         "listening on http://{} (database: {})",
