@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 
 use crate::cli::{Args, Measurement, Plan};
 use crate::db::{Db, DbKind, PgRun};
@@ -77,6 +77,7 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
                 let v: String = sqlx::query_scalar("SELECT version()")
                     .fetch_one(&mut conn)
                     .await?;
+                conn.close().await?;
                 report.versions.push((DbKind::Postgres, v));
                 run_db(&plan, &db, &mut report).await
             }

@@ -165,6 +165,20 @@ impl SqlxSessions {
         Ok(created.token.into_string())
     }
 
+    /// Creates a session expiring at `expires_at` (e.g. one already due for extension);
+    /// returns its token.
+    pub async fn create_expiring(&self, expires_at: OffsetDateTime) -> Result<String> {
+        let created = self
+            .store
+            .create(
+                NewSession::new()
+                    .extra("user_id", "due")
+                    .expires_at(Some(expires_at)),
+            )
+            .await?;
+        Ok(created.token.into_string())
+    }
+
     /// `SessionStore::delete_expired` (bounded batches).
     pub async fn delete_expired(&self) -> Result<u64> {
         Ok(self.store.delete_expired().await?)

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use hdrhistogram::Histogram;
-use sqlx::{AssertSqlSafe, ConnectOptions};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 use time::OffsetDateTime;
 
 use crate::contenders::{Contender, Kind};
@@ -71,6 +71,7 @@ pub async fn settle(db: &Db, c: &Contender) -> Result<()> {
             let mut conn = db.pg_connection().await?;
             let sql = format!("VACUUM ANALYZE \"{}\".\"{}\"", c.pg_schema(), c.table());
             sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await?;
+            conn.close().await?;
         }
         DbKind::Sqlite => {
             let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
@@ -81,6 +82,7 @@ pub async fn settle(db: &Db, c: &Contender) -> Result<()> {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(&mut conn)
                 .await?;
+            conn.close().await?;
         }
     }
     Ok(())

@@ -1,11 +1,13 @@
 //! Measurement 3: UPDATEs that reach the database during lookups of one session inside the
 //! stale window. PostgreSQL: `pg_stat_user_tables` (read once the contender's pool is closed and
-//! no other client backend is left, so that every backend has flushed its counters); SQLite: triggers counting into a side table.
+//! no other client backend is left on the run's database, so that every backend has flushed its
+//! counters); SQLite: triggers counting into a side table.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use sqlx::{AssertSqlSafe, ConnectOptions};
+use time::OffsetDateTime;
 
 use crate::cli::Plan;
 use crate::contenders::{Contender, Kind};
@@ -16,26 +18,39 @@ use crate::report::WritesResult;
 struct Case {
     kind: Kind,
     always_save: bool,
+    /// Create the session 2 days into its 7-day ttl, so that it is due for extension
+    /// (a check that the counting sees the library's one conditional UPDATE).
+    due: bool,
     label: &'static str,
     name: &'static str,
 }
 
-const CASES: [Case; 3] = [
+const CASES: [Case; 4] = [
     Case {
         kind: Kind::SqlxSessions,
         always_save: false,
+        due: false,
         label: "sqlx-sessions (defaults)",
         name: "writes",
     },
     Case {
+        kind: Kind::SqlxSessions,
+        always_save: false,
+        due: true,
+        label: "sqlx-sessions, due for extension",
+        name: "writes_due",
+    },
+    Case {
         kind: Kind::TowerSessions,
         always_save: false,
+        due: false,
         label: "tower-sessions",
         name: "writes_plain",
     },
     Case {
         kind: Kind::TowerSessions,
         always_save: true,
+        due: false,
         label: "tower-sessions always_save",
         name: "writes_always",
     },
@@ -46,7 +61,13 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<WritesResult>> {
     let mut out = Vec::new();
     for case in CASES.iter().filter(|c| plan.contenders.contains(&c.kind)) {
         let c = Contender::open(case.kind, db, case.name).await?;
-        let token = c.create(0).await?;
+        let token = match (&c, case.due) {
+            (Contender::Lib(lib), true) => {
+                let at = OffsetDateTime::now_utc() + time::Duration::days(5);
+                lib.create_expiring(at).await?
+            }
+            _ => c.create(0).await?,
+        };
         install_counter(db, &c).await?;
         c.close().await;
         let before = read_counter(db, &c).await?;
@@ -126,14 +147,15 @@ async fn read_counter(db: &Db, c: &Contender) -> Result<(u64, u64)> {
             Ok((i as u64, u as u64))
         }
         DbKind::Postgres => {
-            // A backend flushes its counters when it exits: wait until no other client
-            // backend is left on the run's database.
+            // A backend flushes its counters when it exits. The contender's pool is closed;
+            // end any connection it may still have in flight, and wait until none is left.
             let deadline = Instant::now() + Duration::from_secs(30);
             let mut conn = db.pg_connection().await?;
             loop {
                 let others: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
-                     AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND backend_type = 'client backend' \
+                     AND pid <> pg_backend_pid()",
                 )
                 .fetch_one(&mut conn)
                 .await?;
