@@ -48,6 +48,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         sql
     }
 
+    /// A statement deleting the rows that `tail` selects (`WHERE ... ORDER BY ... LIMIT $n`
+    /// on `table`), by the cheapest row address this database has. The default goes by the
+    /// primary key.
+    fn bounded_delete(&self, table: &str, tail: &str) -> String {
+        format!("DELETE FROM {table} WHERE \"id\" IN (SELECT \"id\" FROM {table}{tail})")
+    }
+
     /// Runs DDL statements in one transaction.
     async fn run_ddl(&self, statements: &[String]) -> Result<()>;
 

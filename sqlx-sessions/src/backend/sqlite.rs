@@ -192,6 +192,11 @@ impl Backend for SqliteBackend {
         }
     }
 
+    fn bounded_delete(&self, table: &str, tail: &str) -> String {
+        // The rowid is the table's own key: no detour through the `id` index.
+        format!("DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table}{tail})")
+    }
+
     fn adapt_sql(&self, sql: String) -> String {
         backticks(&sql)
     }

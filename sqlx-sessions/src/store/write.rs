@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::filter::{Filter, Status};
 use crate::query::{push_where, refuse_paging, select_list};
 use crate::session::Session;
-use crate::sql::{Param, StmtBuilder};
+use crate::sql::{Param, Stmt, StmtBuilder};
 
 impl SessionStore {
     /// Expires the valid session `id` now. Returns whether there was one.
@@ -72,17 +72,21 @@ impl SessionStore {
     }
 
     /// Deletes expired sessions in batches of `prune_batch_size` rows, so no statement
-    /// holds a long lock, and returns how many it deleted.
+    /// holds a long lock, pausing after each batch as long as it took, and returns how many
+    /// it deleted.
     pub async fn delete_expired(&self) -> Result<u64> {
         let batch = u64::from(self.inner.settings.prune_batch_size);
         let mut total = 0;
         loop {
+            let started = std::time::Instant::now();
             let n = self.delete_expired_batch().await?;
             total += n;
             if n < batch {
                 return Ok(total);
             }
-            tokio::task::yield_now().await;
+            // Give the database back as much time as the batch took, so requests running
+            // meanwhile keep most of it.
+            tokio::time::sleep(started.elapsed().min(std::time::Duration::from_secs(1))).await;
         }
     }
 
@@ -90,15 +94,24 @@ impl SessionStore {
     pub async fn delete_expired_batch(&self) -> Result<u64> {
         let now = self.now();
         let expiry = self.expiry(now);
-        let table = self.inner.spec.qualified();
-        let mut b = StmtBuilder::new(&format!(
-            "DELETE FROM {table} WHERE \"id\" IN (SELECT \"id\" FROM {table} WHERE 1 = 1"
-        ));
+        let mut b = StmtBuilder::new(" WHERE 1 = 1");
         expiry.push_status(&mut b, Status::Expired);
-        b.push(" LIMIT ")
-            .bind(Param::Int(self.inner.settings.prune_batch_size.into()))
-            .push(")");
-        self.inner.backend.execute(b.finish()).await
+        // In expiry order, so the expiry index serves the scan and each batch starts where
+        // the last one ended.
+        b.push(" ORDER BY \"expires_at\" LIMIT ")
+            .bind(Param::Int(self.inner.settings.prune_batch_size.into()));
+        let tail = b.finish();
+        let sql = self
+            .inner
+            .backend
+            .bounded_delete(&self.inner.spec.qualified(), &tail.sql);
+        self.inner
+            .backend
+            .execute(Stmt {
+                sql: sql.into(),
+                params: tail.params,
+            })
+            .await
     }
 
     /// Records that the user of the valid session `id` just proved who they are (for
