@@ -3,7 +3,6 @@
 #[macro_use]
 mod common;
 
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration as StdDuration;
 
 use common::TestDb;
@@ -101,32 +100,8 @@ impl Now for ManualClock {
     }
 }
 
-/// Log lines captured from every test of this binary.
-fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || Capture(writer.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        buf
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-impl std::io::Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+fn logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    common::captured_logs()
 }
 
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
