@@ -59,7 +59,7 @@ pub fn render(results: &[GrowthResult]) -> Option<String> {
         return None;
     }
     let width = PANEL_W * dbs.len() as f64;
-    let height = PANEL_H + MARGIN_T + MARGIN_B - 40.0;
+    let height = MARGIN_T + PANEL_H - 80.0 + MARGIN_B - 6.0;
     let mut s = String::new();
     let _ = writeln!(
         s,

@@ -310,3 +310,63 @@ pub fn print_growth(rows: &[GrowthResult]) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(db: DbKind, contender: Kind, concurrency: usize, throughput: f64) -> LookupResult {
+        LookupResult {
+            db,
+            contender,
+            concurrency,
+            rows: 1,
+            throughput,
+            round_throughputs: vec![throughput],
+            ops: 1,
+            misses: 0,
+            latency: LatencySummary::default(),
+        }
+    }
+
+    fn report(lookup: Vec<LookupResult>) -> Report {
+        Report {
+            machine: Machine::detect(),
+            plan: crate::cli::Plan::from_args(&<crate::cli::Args as clap::Parser>::parse_from([
+                "bench", "--quick",
+            ])),
+            versions: Vec::new(),
+            lookup,
+            create: Vec::new(),
+            writes: Vec::new(),
+            prune: Vec::new(),
+            growth: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn ratio_line_has_the_exact_format() {
+        let r = report(vec![
+            row(DbKind::Sqlite, Kind::SqlxSessions, 16, 110.0),
+            row(DbKind::Sqlite, Kind::TowerSessions, 16, 100.0),
+            row(DbKind::Sqlite, Kind::RawSqlx, 16, 200.0),
+            row(DbKind::Sqlite, Kind::SqlxSessions, 1, 1.0),
+            row(DbKind::Postgres, Kind::SqlxSessions, 16, 30.0),
+            row(DbKind::Postgres, Kind::TowerSessions, 16, 40.0),
+            row(DbKind::Postgres, Kind::RawSqlx, 16, 30.0),
+        ]);
+        assert_eq!(
+            r.ratio_line(),
+            "lookup ratios: sqlite vs-tower=1.10 vs-raw=0.55 postgres vs-tower=0.75 vs-raw=1.00"
+        );
+    }
+
+    #[test]
+    fn missing_results_read_na() {
+        let r = report(vec![row(DbKind::Sqlite, Kind::SqlxSessions, 16, 1.0)]);
+        assert_eq!(
+            r.ratio_line(),
+            "lookup ratios: sqlite vs-tower=n/a vs-raw=n/a postgres vs-tower=n/a vs-raw=n/a"
+        );
+    }
+}
