@@ -36,7 +36,7 @@ pub struct Settings {
     pub max_lifetime: Option<Duration>,
     /// With a `last_used_at` column: how often a lookup may write it (default 1 hour).
     pub touch_interval: Duration,
-    /// Rows deleted per statement when deleting expired sessions (default 1,000).
+    /// Rows deleted per statement when deleting expired sessions (default 5,000).
     pub prune_batch_size: u32,
 }
 
@@ -53,7 +53,7 @@ impl Default for Settings {
             auto_extend: true,
             max_lifetime: None,
             touch_interval: Duration::hours(1),
-            prune_batch_size: 1_000,
+            prune_batch_size: 5_000,
         }
     }
 }
@@ -73,7 +73,7 @@ impl Settings {
     /// | `SQLX_SESSIONS_AUTO_EXTEND` | `true` / `false` |
     /// | `SQLX_SESSIONS_MAX_LIFETIME` | `30d`, `none` |
     /// | `SQLX_SESSIONS_TOUCH_INTERVAL` | `1h` |
-    /// | `SQLX_SESSIONS_PRUNE_BATCH_SIZE` | `1000` |
+    /// | `SQLX_SESSIONS_PRUNE_BATCH_SIZE` | `5000` |
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(format!("{ENV_PREFIX}{name}")).ok())
     }

@@ -13,7 +13,7 @@ use crate::output;
 /// Options of `prune`.
 #[derive(Debug, Args)]
 pub(crate) struct PruneArgs {
-    /// Rows deleted per statement, 1 to 100000 (default 1000): smaller batches hold
+    /// Rows deleted per statement, 1 to 100000 (default 5000): smaller batches hold
     /// shorter locks.
     #[arg(long, value_name = "N")]
     pub(crate) batch: Option<u32>,

@@ -150,7 +150,7 @@ impl StoreBuilder {
         self
     }
 
-    /// Rows per statement when deleting expired sessions (default 1,000).
+    /// Rows per statement when deleting expired sessions (default 5,000).
     pub fn prune_batch_size(mut self, n: u32) -> Self {
         self.settings.prune_batch_size = n;
         self
