@@ -28,6 +28,11 @@ impl GetOptions {
     }
 }
 
+/// Whether the store accepts previous salts (lookups then select the stored digest).
+fn rotating(store: &SessionStore) -> bool {
+    store.inner.salts.len() > 1
+}
+
 impl SessionStore {
     /// The valid session of a plaintext token, extended per the store's settings.
     ///
@@ -46,6 +51,9 @@ impl SessionStore {
         };
         let now = self.now();
         let expiry = self.expiry(now);
+        // With several salts, the current one's digest (the first) is kept to re-digest a
+        // row found under an old salt, rather than hashing the token again.
+        let current = rotating(self).then(|| digests[0].clone());
         let mut params: Vec<Param> = digests.into_iter().map(Param::Digest).collect();
         params.push(Param::Time(Some(now)));
         if let Some(cutoff) = expiry.lifetime_cutoff {
@@ -55,12 +63,15 @@ impl SessionStore {
             sql: self.inner.lookup.clone(),
             params,
         };
-        let rotating = self.inner.salts.len() > 1;
-        let fetched = self.inner.backend.fetch_optional(stmt, rotating).await?;
+        let fetched = self
+            .inner
+            .backend
+            .fetch_optional(stmt, current.is_some())
+            .await?;
         match fetched {
             None => Ok(None),
             Some(f) => self
-                .after_read(f, now, self.wants_extension(options), Some(token))
+                .after_read(f, now, self.wants_extension(options), current)
                 .await
                 .map(Some),
         }
@@ -76,7 +87,7 @@ impl SessionStore {
     pub async fn get_with(&self, filter: &Filter, options: GetOptions) -> Result<Option<Session>> {
         let now = self.now();
         let expiry = self.expiry(now);
-        let rotating = self.inner.salts.len() > 1;
+        let rotating = rotating(self);
         let b = StmtBuilder::new(&self.inner.select);
         let Some(mut b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
             return Ok(None);
@@ -91,9 +102,13 @@ impl SessionStore {
             None => Ok(None),
             Some(f) => {
                 let extend = self.wants_extension(options);
-                self.after_read(f, now, extend, filter.token.as_deref())
-                    .await
-                    .map(Some)
+                let current = match &filter.token {
+                    Some(token) if rotating => {
+                        Some(self.stored_digest(self.inner.salts[0].as_ref(), token)?)
+                    }
+                    _ => None,
+                };
+                self.after_read(f, now, extend, current).await.map(Some)
             }
         }
     }
@@ -116,7 +131,7 @@ impl SessionStore {
         fetched: Fetched,
         now: OffsetDateTime,
         extend: bool,
-        token: Option<&str>,
+        current_digest: Option<Vec<u8>>,
     ) -> Result<Session> {
         let mut s = fetched.session;
         s.is_expired = self.expiry(now).is_expired(s.expires_at, s.inserted_at);
@@ -136,11 +151,8 @@ impl SessionStore {
         let touch = inner.spec.optional.last_used_at
             && s.last_used_at
                 .is_none_or(|t| now - t >= inner.settings.touch_interval);
-        let redigest = match (&fetched.digest, token) {
-            (Some(stored), Some(token)) => {
-                let current = self.stored_digest(inner.salts[0].as_ref(), token)?;
-                (stored != &current).then_some(current)
-            }
+        let redigest = match (&fetched.digest, current_digest) {
+            (Some(stored), Some(current)) => (stored != &current).then_some(current),
             _ => None,
         };
         if new_expires.is_none() && !touch && redigest.is_none() {
