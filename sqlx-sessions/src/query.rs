@@ -108,7 +108,7 @@ pub(crate) fn push_where(
 }
 
 /// Appends ` AND "auth_token_digest" = $n` (or `IN (...)` for several salts).
-fn push_digest_match(b: &mut StmtBuilder, digests: Vec<Vec<u8>>) {
+pub(crate) fn push_digest_match(b: &mut StmtBuilder, digests: Vec<Vec<u8>>) {
     if digests.len() == 1 {
         b.push(" AND \"auth_token_digest\" = ");
         for d in digests {

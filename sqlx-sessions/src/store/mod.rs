@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::extend::initial_expiry;
 use crate::filter::{Filter, Status};
 use crate::migrate::Migration;
-use crate::query::{Expiry, push_where, refuse_paging, select_list};
+use crate::query::{Expiry, push_digest_match, push_where, refuse_paging, select_list};
 use crate::schema::{DigestFormat, TableSpec};
 use crate::session::{CreatedSession, Extras, NewSession, Session, SessionData};
 use crate::settings::Settings;
@@ -104,19 +104,20 @@ impl Inner {
     }
 }
 
-/// `SELECT ... WHERE digest IN ($1..$n) AND <valid at $n+1> [AND inserted_at > $n+2]`: the
-/// parameters are the digests under each salt, then now, then the lifetime cutoff.
+/// `SELECT ... WHERE digest IN ($1..$n) AND <valid at $n+1> [AND inserted_at > $n+2]`, written
+/// by the same pieces as every filtered query: the parameters are the digests under each
+/// salt, then now, then the lifetime cutoff.
 fn lookup_sql(select: &str, salts: usize, cutoff: bool) -> String {
-    let digests: Vec<String> = (1..=salts).map(|i| format!("${i}")).collect();
-    let now = salts + 1;
-    let mut sql = format!(
-        "{select} WHERE \"auth_token_digest\" IN ({}) AND (\"expires_at\" IS NULL OR \"expires_at\" > ${now})",
-        digests.join(", ")
-    );
-    if cutoff {
-        sql.push_str(&format!(" AND \"inserted_at\" > ${}", now + 1));
-    }
-    sql
+    let mut b = StmtBuilder::new(select);
+    b.push(" WHERE 1 = 1");
+    push_digest_match(&mut b, vec![Vec::new(); salts]);
+    let any_time = OffsetDateTime::UNIX_EPOCH;
+    let expiry = Expiry {
+        now: any_time,
+        lifetime_cutoff: cutoff.then_some(any_time),
+    };
+    expiry.push_status(&mut b, Status::Valid);
+    b.finish().sql.to_string()
 }
 
 /// Whether a JSON value holds a NUL character in any string or key.
