@@ -23,6 +23,7 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
         writes: Vec::new(),
         prune: Vec::new(),
         growth: Vec::new(),
+        http: Vec::new(),
     };
     eprintln!(
         "sqlx-sessions-bench: {} rows, {:?} x {} rounds per case, contenders {:?}, pools sqlite {} / postgres {}, test_before_acquire={}",
@@ -101,6 +102,9 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     if !report.growth.is_empty() {
         report::print_growth(&report.growth);
     }
+    if !report.http.is_empty() {
+        report::print_http(&report.http);
+    }
     if let Some(path) = &args.json_out {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -164,6 +168,11 @@ async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
     if plan.runs(Measurement::Growth) {
         report.growth.extend(measure::growth::run(plan, db).await?);
         lap("growth");
+    }
+    if plan.runs(Measurement::Http) {
+        eprintln!("[{name}] http");
+        report.http.extend(measure::http::run(plan, db).await?);
+        lap("http");
     }
     Ok(())
 }

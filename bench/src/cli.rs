@@ -78,6 +78,10 @@ pub struct Args {
     /// without this flag it is off in every pool.
     #[arg(long)]
     pub test_before_acquire: bool,
+    /// Sessions created through the demo for the HTTP measurement [default: 10,000; 2,000
+    /// with --quick].
+    #[arg(long)]
+    pub http_sessions: Option<u64>,
     /// Write an SVG chart of lookup latency against table size here.
     #[arg(long)]
     pub chart: Option<PathBuf>,
@@ -103,16 +107,19 @@ pub enum Measurement {
     Prune,
     /// Lookup latency and peak memory as the table grows.
     Growth,
+    /// Requests per second of the demo's `GET /api/me` under `wrk`, against raw axum + sqlx.
+    Http,
 }
 
 impl Measurement {
     /// Every measurement, in run order.
-    pub const ALL: [Measurement; 5] = [
+    pub const ALL: [Measurement; 6] = [
         Measurement::Lookup,
         Measurement::Create,
         Measurement::Writes,
         Measurement::Prune,
         Measurement::Growth,
+        Measurement::Http,
     ];
 }
 
@@ -151,6 +158,8 @@ pub struct Plan {
     pub pools: PoolSettings,
     /// `prune_batch_size` of the sqlx-sessions stores (`None`: the library's default).
     pub lib_prune_batch: Option<u32>,
+    /// Sessions created through the demo for the HTTP measurement.
+    pub http_sessions: u64,
 }
 
 impl Plan {
@@ -195,6 +204,10 @@ impl Plan {
                 .filter(|m| args.only.contains(m))
                 .collect(),
             lib_prune_batch: args.lib_prune_batch,
+            http_sessions: args
+                .http_sessions
+                .unwrap_or(if quick { 2_000 } else { 10_000 })
+                .max(1),
             pools: PoolSettings {
                 sqlite_max: args.sqlite_pool,
                 pg_max: args.pg_pool,

@@ -109,6 +109,11 @@ impl Db {
             .busy_timeout(Duration::from_secs(60))
     }
 
+    /// Connection options of the run's PostgreSQL database.
+    pub fn pg_connect_options(&self) -> Result<PgConnectOptions> {
+        self.pg_options()
+    }
+
     fn pg_options(&self) -> Result<PgConnectOptions> {
         let pg = self.pg.as_ref().context("not a PostgreSQL target")?;
         Ok(PgConnectOptions::from_str(&pg.url)?.database(&pg.database))

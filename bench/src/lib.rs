@@ -11,6 +11,8 @@ pub mod db;
 pub mod load;
 pub mod markdown;
 pub mod measure;
+pub mod raw_app;
 pub mod report;
 pub mod stats;
 pub mod tokens;
+pub mod wrk;

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::contenders::Kind;
+use crate::measure::http::{self, Endpoint, HttpResult};
 use crate::report::{LookupResult, Report};
 
 fn throughput_table(s: &mut String, title: &str, unit: &str, rows: &[LookupResult]) {
@@ -128,5 +129,46 @@ pub fn render(report: &Report) -> String {
         }
         s.push('\n');
     }
+    if !report.http.is_empty() {
+        http_table(&mut s, &report.http);
+    }
     s
+}
+
+fn http_table(s: &mut String, rows: &[HttpResult]) {
+    let _ = writeln!(s, "### HTTP: `GET /api/me` under wrk\n");
+    let _ = writeln!(
+        s,
+        "| database | connections | endpoint | requests/s (median of rounds) | rounds | p50 µs | p99 µs | errors | demo ÷ this |"
+    );
+    let _ = writeln!(
+        s,
+        "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |"
+    );
+    for r in rows {
+        let vs = if r.endpoint == Endpoint::DemoApiMe {
+            String::new()
+        } else {
+            http::ratio(rows, r.db, r.connections, r.endpoint)
+                .map_or_else(String::new, |v| format!("{v:.2}"))
+        };
+        let rounds: Vec<String> = r
+            .round_requests_per_sec
+            .iter()
+            .map(|t| format!("{t:.0}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.0} | {} | {:.1} | {:.1} | {} | {vs} |",
+            r.db.name(),
+            r.connections,
+            r.endpoint.name(),
+            r.requests_per_sec,
+            rounds.join(" / "),
+            r.p50_us,
+            r.p99_us,
+            r.errors,
+        );
+    }
+    s.push('\n');
 }

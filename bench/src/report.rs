@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::cli::Plan;
 use crate::contenders::Kind;
 use crate::db::DbKind;
+use crate::measure::http::{self, Endpoint, HttpResult};
 use crate::stats::LatencySummary;
 
 /// Everything a run measured.
@@ -26,6 +27,8 @@ pub struct Report {
     pub prune: Vec<PruneResult>,
     /// Growth.
     pub growth: Vec<GrowthResult>,
+    /// HTTP requests per second.
+    pub http: Vec<HttpResult>,
 }
 
 /// The machine the run was on.
@@ -311,6 +314,42 @@ pub fn print_growth(rows: &[GrowthResult]) {
     }
 }
 
+/// Prints HTTP rows.
+pub fn print_http(rows: &[HttpResult]) {
+    println!("\n## HTTP (wrk on loopback, X-Auth-Token)");
+    println!(
+        "{:<9} {:<22} {:>5} {:>11} {:>9} {:>9} {:>7} {:>11} {:>13}",
+        "db",
+        "endpoint",
+        "conns",
+        "req/s",
+        "p50 us",
+        "p99 us",
+        "errors",
+        "vs-raw-me",
+        "vs-raw-session"
+    );
+    for r in rows {
+        let vs = |e: Endpoint| {
+            http::ratio(rows, r.db, r.connections, e)
+                .filter(|_| r.endpoint == Endpoint::DemoApiMe)
+                .map_or_else(|| "-".to_string(), |v| format!("{v:.2}"))
+        };
+        println!(
+            "{:<9} {:<22} {:>5} {:>11.0} {:>9.1} {:>9.1} {:>7} {:>11} {:>13}",
+            r.db.name(),
+            r.endpoint.name(),
+            r.connections,
+            r.requests_per_sec,
+            r.p50_us,
+            r.p99_us,
+            r.errors,
+            vs(Endpoint::RawMe),
+            vs(Endpoint::RawSession),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +380,7 @@ mod tests {
             writes: Vec::new(),
             prune: Vec::new(),
             growth: Vec::new(),
+            http: Vec::new(),
         }
     }
 

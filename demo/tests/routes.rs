@@ -175,6 +175,17 @@ async fn api_me_with_sessions_and_keys(db: TestDb) {
     assert_eq!(me["user"]["id"].to_string(), user);
     assert_eq!(me["session"]["kind"], "session");
     assert!(me["session"]["expires_at"].is_string());
+    assert_eq!(me["session"]["user_agent"], "Alice");
+
+    // The API sets no cookie (no CSRF id: it has no forms) but keeps the security headers.
+    let res = Client::new(db.state().await, "curl")
+        .get_with("/api/me", &[("x-auth-token", &session_token)])
+        .await;
+    assert!(res.set_cookies.is_empty(), "{:?}", res.set_cookies);
+    assert_eq!(res.headers["x-frame-options"], "DENY");
+    // A page still gets its CSRF id.
+    let page = Client::new(db.state().await, "curl").get("/").await;
+    assert!(page.set_cookies.iter().any(|c| c.starts_with("csrf_id=")));
 
     // An API key: shown once, listed by its hint, accepted, revoked.
     let account = alice.get("/account").await;

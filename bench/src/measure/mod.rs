@@ -2,6 +2,7 @@
 
 pub mod create;
 pub mod growth;
+pub mod http;
 pub mod lookup;
 pub mod prune;
 pub mod writes;

@@ -45,8 +45,9 @@ pub async fn me(
         about["name"] = json!(session.data.get_str("name"));
         about["token_hint"] = json!(session.token_hint);
     } else {
-        about["user_agent"] = json!(session.data.get_str("user_agent"));
-        about["ip"] = json!(session.data.get_str("ip"));
+        let data = session.data.value();
+        about["user_agent"] = json!(data.get("user_agent").and_then(Value::as_str));
+        about["ip"] = json!(data.get("ip").and_then(Value::as_str));
     }
     Ok(Json(
         json!({ "is_logged_in": true, "user": user, "session": about }),

@@ -117,6 +117,7 @@ pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
     pub set_cookies: Vec<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
@@ -228,6 +229,7 @@ impl Client {
                 self.cookies.insert(name.into(), value.into());
             }
         }
+        let headers = res.headers().clone();
         let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
             .await
             .unwrap();
@@ -235,6 +237,7 @@ impl Client {
             status,
             location,
             set_cookies,
+            headers,
             body: String::from_utf8(bytes.to_vec()).unwrap(),
         }
     }

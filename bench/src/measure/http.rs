@@ -1,0 +1,322 @@
+//! Measurement 6: requests per second of the demo's `GET /api/me` with a valid
+//! `X-Auth-Token`, under `wrk` on loopback, against a minimal axum app doing the same reads
+//! with raw sqlx ([`crate::raw_app`]), on the same database in the same run.
+//!
+//! Both apps are served from this process (the multi-threaded tokio runtime of the bench) on
+//! ports of their own; `wrk` is a separate process with one thread. The demo's database is
+//! filled through the demo itself: users, then sessions made by its store, as signing in
+//! makes them. Before the load, every app is asked for a sample of tokens and an unknown one,
+//! and must answer logged in and logged out respectively.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result, bail, ensure};
+use serde::Serialize;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::SqlitePoolOptions;
+use sqlx_sessions::NewSession;
+use sqlx_sessions_demo::AppState;
+use sqlx_sessions_demo::csrf::CsrfKey;
+use sqlx_sessions_demo::db::Db as DemoDb;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+use crate::cli::Plan;
+use crate::db::{Db, DbKind};
+use crate::raw_app::{self, RawDb};
+use crate::stats::median;
+use crate::wrk::{self, WrkRun};
+
+/// Connections of the demo's PostgreSQL pool (as `sqlx-sessions-demo` configures it), used
+/// for the raw app's pool too.
+const PG_POOL: u32 = 10;
+/// Connections of the demo's SQLite pool, likewise.
+const SQLITE_POOL: u32 = 8;
+/// Most tokens the load script cycles through.
+const MAX_SCRIPT_TOKENS: usize = 10_000;
+
+/// The three HTTP endpoints measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Endpoint {
+    /// The demo's `GET /api/me` (sqlx-sessions, the demo's middleware stack).
+    DemoApiMe,
+    /// The raw app's `GET /raw/me`: the same two reads as `/api/me`, raw sqlx.
+    RawMe,
+    /// The raw app's `GET /raw/session`: the session read only.
+    RawSession,
+}
+
+impl Endpoint {
+    /// Every endpoint, in report order.
+    pub const ALL: [Endpoint; 3] = [Endpoint::DemoApiMe, Endpoint::RawMe, Endpoint::RawSession];
+
+    /// Name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::DemoApiMe => "demo /api/me",
+            Endpoint::RawMe => "raw axum /raw/me",
+            Endpoint::RawSession => "raw axum /raw/session",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::DemoApiMe => "/api/me",
+            Endpoint::RawMe => "/raw/me",
+            Endpoint::RawSession => "/raw/session",
+        }
+    }
+}
+
+/// Requests per second of one endpoint at one number of connections.
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpResult {
+    /// Database.
+    pub db: DbKind,
+    /// Endpoint.
+    pub endpoint: Endpoint,
+    /// `wrk` connections.
+    pub connections: usize,
+    /// Sessions in the demo's table.
+    pub sessions: u64,
+    /// Requests per second: the median over the rounds.
+    pub requests_per_sec: f64,
+    /// Requests per second of each round.
+    pub round_requests_per_sec: Vec<f64>,
+    /// Median over the rounds of `wrk`'s 50th percentile, microseconds.
+    pub p50_us: f64,
+    /// Median over the rounds of `wrk`'s 99th percentile, microseconds.
+    pub p99_us: f64,
+    /// Requests in all rounds.
+    pub requests: u64,
+    /// Non-2xx/3xx responses and socket errors in all rounds (0 expected).
+    pub errors: u64,
+}
+
+/// A server running on a loopback port until its handle is dropped or stopped.
+struct Served {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    async fn start(app: axum::Router) -> Result<Served> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(sqlx_sessions_demo::serve(listener, app, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Served {
+            addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    async fn stop(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await??;
+        Ok(())
+    }
+}
+
+/// One `GET` with `X-Auth-Token` on a fresh connection; the status line and the body.
+async fn get(addr: SocketAddr, path: &str, token: &str) -> Result<(String, String)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("a response without a blank line")?;
+    let status = head.lines().next().unwrap_or_default().to_string();
+    Ok((status, body.to_string()))
+}
+
+/// Checks that `path` on `addr` answers logged in for `tokens` and logged out for a token
+/// that does not exist.
+async fn check_answers(addr: SocketAddr, path: &str, tokens: &[String]) -> Result<()> {
+    for token in tokens {
+        let (status, body) = get(addr, path, token).await?;
+        ensure!(
+            status.starts_with("HTTP/1.1 200") && body.contains("\"is_logged_in\":true"),
+            "{path} did not answer logged in for a valid token: {status} {body}"
+        );
+    }
+    let unknown = "A".repeat(64);
+    let (status, body) = get(addr, path, &unknown).await?;
+    ensure!(
+        status.starts_with("HTTP/1.1 200") && body.contains("\"is_logged_in\":false"),
+        "{path} did not answer logged out for an unknown token: {status} {body}"
+    );
+    Ok(())
+}
+
+/// The demo's database and the raw app's pool on the same database.
+async fn open(db: &Db) -> Result<(DemoDb, RawDb)> {
+    Ok(match db.kind {
+        DbKind::Sqlite => {
+            let path = db.sqlite_file("http_demo");
+            let url = format!("sqlite:{}?mode=rwc", path.display());
+            let options = sqlx_sessions::backend::sqlite::connect_options(&url)?;
+            let pool = || {
+                SqlitePoolOptions::new()
+                    .max_connections(SQLITE_POOL)
+                    .connect_with(options.clone())
+            };
+            let demo = pool().await?;
+            let raw = pool().await?;
+            (DemoDb::Sqlite(demo), RawDb::Sqlite(raw))
+        }
+        DbKind::Postgres => {
+            let options = db.pg_connect_options()?;
+            let pool = || {
+                PgPoolOptions::new()
+                    .max_connections(PG_POOL)
+                    .connect_with(options.clone())
+            };
+            let demo = pool().await?;
+            let raw = pool().await?;
+            (DemoDb::Postgres(demo), RawDb::Postgres(raw))
+        }
+    })
+}
+
+/// Creates `n` sessions through the demo's store, ten per user, as signing in does; returns
+/// their tokens.
+async fn fill(state: &AppState, n: u64) -> Result<Vec<String>> {
+    let mut tokens = Vec::with_capacity(n as usize);
+    let mut user = None;
+    for i in 0..n {
+        if i % 10 == 0 {
+            user = Some(state.db.create_user().await?);
+        }
+        let Some(user) = &user else {
+            bail!("no user");
+        };
+        let created = state
+            .sessions()
+            .create(
+                NewSession::new()
+                    .extra("user_id", user.id.to_string())
+                    .data(serde_json::json!({"user_agent": "wrk/4.1.0", "ip": "127.0.0.1"})),
+            )
+            .await?;
+        tokens.push(created.token.expose().to_string());
+    }
+    Ok(tokens)
+}
+
+/// Serves the demo and the raw app on `db`, checks their answers, then loads each endpoint
+/// with `wrk` in rotating rounds at every connection count of the plan.
+pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<HttpResult>> {
+    let name = db.kind.name();
+    if !wrk::available() {
+        eprintln!("[{name}] http: skipped, `wrk` was not found (Debian: `apt-get install wrk`)");
+        return Ok(Vec::new());
+    }
+    let (demo_db, raw_db) = open(db).await?;
+    let state = AppState::new(demo_db, CsrfKey::random(), false).await?;
+    let t0 = std::time::Instant::now();
+    let tokens = fill(&state, plan.http_sessions).await?;
+    eprintln!(
+        "[{name}] http: {} sessions created through the demo's store in {:.1}s",
+        tokens.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let demo = Served::start(sqlx_sessions_demo::app(state.clone())).await?;
+    let raw = Served::start(raw_app::router(raw_db.clone())).await?;
+    let addr = |e: Endpoint| match e {
+        Endpoint::DemoApiMe => demo.addr,
+        Endpoint::RawMe | Endpoint::RawSession => raw.addr,
+    };
+    let sample: Vec<String> = tokens.iter().step_by(97).take(20).cloned().collect();
+    for e in Endpoint::ALL {
+        check_answers(addr(e), e.path(), &sample).await?;
+    }
+
+    let script_dir = tempfile::tempdir()?;
+    let script = script_dir.path().join("tokens.lua");
+    let script_tokens = &tokens[..tokens.len().min(MAX_SCRIPT_TOKENS)];
+    std::fs::write(&script, wrk::token_script(script_tokens)?)?;
+
+    let mut out = Vec::new();
+    for &connections in &plan.concurrency {
+        let mut runs: Vec<(Endpoint, WrkRun)> = Vec::new();
+        for round in 0..plan.rounds as usize {
+            for e in super::rotated(&Endpoint::ALL, round) {
+                let url = format!("http://{}{}", addr(e), e.path());
+                let warm = (url.clone(), script.clone());
+                let warmup = plan.warmup;
+                tokio::task::spawn_blocking(move || {
+                    wrk::run(&warm.0, &warm.1, connections, warmup)
+                })
+                .await??;
+                let (u, s, case) = (url, script.clone(), plan.case);
+                let r = tokio::task::spawn_blocking(move || wrk::run(&u, &s, connections, case))
+                    .await??;
+                eprintln!(
+                    "  [{name}] http c={connections:<3} round {} {:<22} {:>9.0} req/s p50 {:>8.1} us p99 {:>8.1} us",
+                    round + 1,
+                    e.name(),
+                    r.requests_per_sec,
+                    r.p50_us,
+                    r.p99_us
+                );
+                runs.push((e, r));
+            }
+        }
+        for e in Endpoint::ALL {
+            let mine: Vec<&WrkRun> = runs
+                .iter()
+                .filter(|(k, _)| *k == e)
+                .map(|(_, r)| r)
+                .collect();
+            let rates: Vec<f64> = mine.iter().map(|r| r.requests_per_sec).collect();
+            out.push(HttpResult {
+                db: db.kind,
+                endpoint: e,
+                connections,
+                sessions: tokens.len() as u64,
+                requests_per_sec: median(&rates),
+                round_requests_per_sec: rates,
+                p50_us: median(&mine.iter().map(|r| r.p50_us).collect::<Vec<_>>()),
+                p99_us: median(&mine.iter().map(|r| r.p99_us).collect::<Vec<_>>()),
+                requests: mine.iter().map(|r| r.requests).sum(),
+                errors: mine.iter().map(|r| r.non_2xx + r.socket_errors).sum(),
+            });
+        }
+    }
+    // The sessions must still be valid after the load (nothing expired or got revoked).
+    check_answers(demo.addr, Endpoint::DemoApiMe.path(), &sample).await?;
+    demo.stop().await?;
+    raw.stop().await?;
+    state.db.close().await;
+    match raw_db {
+        RawDb::Sqlite(p) => p.close().await,
+        RawDb::Postgres(p) => p.close().await,
+    }
+    Ok(out)
+}
+
+/// The throughput of the demo divided by that of `other` for `db` at `connections`.
+pub fn ratio(rows: &[HttpResult], db: DbKind, connections: usize, other: Endpoint) -> Option<f64> {
+    let find = |e: Endpoint| {
+        rows.iter()
+            .find(|r| r.db == db && r.connections == connections && r.endpoint == e)
+            .map(|r| r.requests_per_sec)
+    };
+    let ours = find(Endpoint::DemoApiMe)?;
+    let theirs = find(other)?;
+    (theirs > 0.0).then(|| ours / theirs)
+}
