@@ -82,6 +82,10 @@ pub struct Args {
     /// with --quick].
     #[arg(long)]
     pub http_sessions: Option<u64>,
+    /// `wrk` connection counts for the HTTP measurement [default: --concurrency; 16 with
+    /// --quick].
+    #[arg(long, value_delimiter = ',')]
+    pub http_connections: Option<Vec<usize>>,
     /// Write an SVG chart of lookup latency against table size here.
     #[arg(long)]
     pub chart: Option<PathBuf>,
@@ -160,6 +164,8 @@ pub struct Plan {
     pub lib_prune_batch: Option<u32>,
     /// Sessions created through the demo for the HTTP measurement.
     pub http_sessions: u64,
+    /// `wrk` connection counts for the HTTP measurement.
+    pub http_connections: Vec<usize>,
 }
 
 impl Plan {
@@ -208,6 +214,13 @@ impl Plan {
                 .http_sessions
                 .unwrap_or(if quick { 2_000 } else { 10_000 })
                 .max(1),
+            http_connections: args.http_connections.clone().unwrap_or_else(|| {
+                if quick {
+                    vec![16]
+                } else {
+                    args.concurrency.clone()
+                }
+            }),
             pools: PoolSettings {
                 sqlite_max: args.sqlite_pool,
                 pg_max: args.pg_pool,

@@ -22,6 +22,7 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<GrowthResult>> {
         super::fill_all(db, &contenders, filled..size, super::valid_expiry()).await?;
         filled = size;
         for c in &contenders {
+            super::prewarm(db, c).await?;
             load::lookups(c, size, 1, Stop::after(plan.warmup)).await?;
         }
         // Interleaved rounds in an order that rotates, so that none is always first.

@@ -251,7 +251,7 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<HttpResult>> {
     std::fs::write(&script, wrk::token_script(script_tokens)?)?;
 
     let mut out = Vec::new();
-    for &connections in &plan.concurrency {
+    for &connections in &plan.http_connections {
         let mut runs: Vec<(Endpoint, WrkRun)> = Vec::new();
         for round in 0..plan.rounds as usize {
             for e in super::rotated(&Endpoint::ALL, round) {
