@@ -66,9 +66,15 @@ pub fn render(results: &[GrowthResult]) -> Option<String> {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    // One panel is too narrow for the long title.
+    let title = if dbs.len() > 1 {
+        "Lookup latency (one task) against table size: p50 solid, p99 dashed"
+    } else {
+        "Lookup latency by table size (p50 solid, p99 dashed)"
+    };
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="15" font-weight="bold">Lookup latency (one task) against table size: p50 solid, p99 dashed</text>"#,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{title}</text>"#,
         width / 2.0
     );
     for (i, db) in dbs.iter().enumerate() {
