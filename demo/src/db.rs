@@ -12,6 +12,11 @@ use time::OffsetDateTime;
 /// The database the demo uses when `DATABASE_URL` is not set: a file in the working folder.
 pub const DEFAULT_DATABASE: &str = "sqlite:sqlx-sessions-demo.db";
 
+/// Connections of the demo's PostgreSQL pool.
+pub const PG_POOL_SIZE: u32 = 10;
+/// Connections of the demo's SQLite pool.
+pub const SQLITE_POOL_SIZE: u32 = 8;
+
 /// A user of the demo: a row of `users`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct User {
@@ -38,7 +43,7 @@ impl Db {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(sqlx_sessions::Error::from)?;
             let pool = PgPoolOptions::new()
-                .max_connections(10)
+                .max_connections(PG_POOL_SIZE)
                 // During an outage a request answers 503 after this long, not later.
                 .acquire_timeout(std::time::Duration::from_secs(2))
                 .connect_with(options)
@@ -47,7 +52,7 @@ impl Db {
         } else {
             let options = sqlx_sessions::backend::sqlite::connect_options(url)?;
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(SQLITE_POOL_SIZE)
                 .acquire_timeout(std::time::Duration::from_secs(5))
                 .connect_with(options)
                 .await?;

@@ -17,7 +17,7 @@ use sqlx::sqlite::SqlitePoolOptions;
 use sqlx_sessions::NewSession;
 use sqlx_sessions_demo::AppState;
 use sqlx_sessions_demo::csrf::CsrfKey;
-use sqlx_sessions_demo::db::Db as DemoDb;
+use sqlx_sessions_demo::db::{Db as DemoDb, PG_POOL_SIZE, SQLITE_POOL_SIZE};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -28,11 +28,6 @@ use crate::raw_app::{self, RawDb};
 use crate::stats::median;
 use crate::wrk::{self, WrkRun};
 
-/// Connections of the demo's PostgreSQL pool (as `sqlx-sessions-demo` configures it), used
-/// for the raw app's pool too.
-const PG_POOL: u32 = 10;
-/// Connections of the demo's SQLite pool, likewise.
-const SQLITE_POOL: u32 = 8;
 /// Most tokens the load script cycles through.
 const MAX_SCRIPT_TOKENS: usize = 10_000;
 
@@ -171,7 +166,7 @@ async fn open(db: &Db) -> Result<(DemoDb, RawDb)> {
             let options = sqlx_sessions::backend::sqlite::connect_options(&url)?;
             let pool = || {
                 SqlitePoolOptions::new()
-                    .max_connections(SQLITE_POOL)
+                    .max_connections(SQLITE_POOL_SIZE)
                     .connect_with(options.clone())
             };
             let demo = pool().await?;
@@ -182,7 +177,7 @@ async fn open(db: &Db) -> Result<(DemoDb, RawDb)> {
             let options = db.pg_connect_options()?;
             let pool = || {
                 PgPoolOptions::new()
-                    .max_connections(PG_POOL)
+                    .max_connections(PG_POOL_SIZE)
                     .connect_with(options.clone())
             };
             let demo = pool().await?;
