@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -30,36 +30,12 @@ use tower::ServiceExt as _;
 // ---------------------------------------------------------------------------------------
 
 fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            // `sqlx=warn` alone would also hide `sqlx_sessions` (targets match by prefix).
-            .with_env_filter("info,sqlx=warn,sqlx_sessions=info")
-            .with_ansi(false)
-            .with_writer(move || Capture(writer.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        buf
-    })
-    .clone()
+    // `sqlx=warn` alone would also hide `sqlx_sessions` (targets match by prefix).
+    common::captured_logs("info,sqlx=warn,sqlx_sessions=info")
 }
 
 fn log_text() -> String {
     String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 // ---------------------------------------------------------------------------------------

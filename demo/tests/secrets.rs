@@ -7,39 +7,16 @@
 #[macro_use]
 mod common;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use common::{Client, TestDb, between};
 use sqlx_sessions::{Filter, Status};
 use sqlx_sessions_demo::db::Db;
 
+/// Every log line at TRACE.
 fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Capture(writer.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        buf
-    })
-    .clone()
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    common::captured_logs("trace")
 }
 
 /// Every byte the database holds: the SQLite files (after a checkpoint), or every row of

@@ -252,3 +252,38 @@ fn encode(value: &str) -> String {
         })
         .collect()
 }
+
+/// Every log line of this test binary that passes `filter` (an `EnvFilter` directive such as
+/// `trace`), captured by one global subscriber installed on first use; later calls return the
+/// same buffer whatever filter they name.
+pub fn captured_logs(filter: &str) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(move || LogCapture(writer.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        buf
+    })
+    .clone()
+}
+
+struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
