@@ -110,11 +110,7 @@ impl Db {
     }
 
     /// Connection options of the run's PostgreSQL database.
-    pub fn pg_connect_options(&self) -> Result<PgConnectOptions> {
-        self.pg_options()
-    }
-
-    fn pg_options(&self) -> Result<PgConnectOptions> {
+    pub fn pg_options(&self) -> Result<PgConnectOptions> {
         let pg = self.pg.as_ref().context("not a PostgreSQL target")?;
         Ok(PgConnectOptions::from_str(&pg.url)?.database(&pg.database))
     }

@@ -9,8 +9,10 @@
 //! and must answer logged in and logged out respectively.
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use serde::Serialize;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::SqlitePoolOptions;
@@ -174,7 +176,7 @@ async fn open(db: &Db) -> Result<(DemoDb, RawDb)> {
             (DemoDb::Sqlite(demo), RawDb::Sqlite(raw))
         }
         DbKind::Postgres => {
-            let options = db.pg_connect_options()?;
+            let options = db.pg_options()?;
             let pool = || {
                 PgPoolOptions::new()
                     .max_connections(PG_POOL_SIZE)
@@ -191,14 +193,11 @@ async fn open(db: &Db) -> Result<(DemoDb, RawDb)> {
 /// their tokens.
 async fn fill(state: &AppState, n: u64) -> Result<Vec<String>> {
     let mut tokens = Vec::with_capacity(n as usize);
-    let mut user = None;
+    let mut user = state.db.create_user().await?;
     for i in 0..n {
-        if i % 10 == 0 {
-            user = Some(state.db.create_user().await?);
+        if i > 0 && i % 10 == 0 {
+            user = state.db.create_user().await?;
         }
-        let Some(user) = &user else {
-            bail!("no user");
-        };
         let created = state
             .sessions()
             .create(
@@ -210,6 +209,12 @@ async fn fill(state: &AppState, n: u64) -> Result<Vec<String>> {
         tokens.push(created.token.expose().to_string());
     }
     Ok(tokens)
+}
+
+/// One `wrk` run, off the async worker threads.
+async fn load(url: &str, script: &Path, connections: usize, duration: Duration) -> Result<WrkRun> {
+    let (url, script) = (url.to_owned(), script.to_owned());
+    tokio::task::spawn_blocking(move || wrk::run(&url, &script, connections, duration)).await?
 }
 
 /// Serves the demo and the raw app on `db`, checks their answers, then loads each endpoint
@@ -251,15 +256,8 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<HttpResult>> {
         for round in 0..plan.rounds as usize {
             for e in super::rotated(&Endpoint::ALL, round) {
                 let url = format!("http://{}{}", addr(e), e.path());
-                let warm = (url.clone(), script.clone());
-                let warmup = plan.warmup;
-                tokio::task::spawn_blocking(move || {
-                    wrk::run(&warm.0, &warm.1, connections, warmup)
-                })
-                .await??;
-                let (u, s, case) = (url, script.clone(), plan.case);
-                let r = tokio::task::spawn_blocking(move || wrk::run(&u, &s, connections, case))
-                    .await??;
+                load(&url, &script, connections, plan.warmup).await?;
+                let r = load(&url, &script, connections, plan.case).await?;
                 eprintln!(
                     "  [{name}] http c={connections:<3} round {} {:<22} {:>9.0} req/s p50 {:>8.1} us p99 {:>8.1} us",
                     round + 1,
