@@ -61,6 +61,10 @@
 //!   is due for extension (`now + ttl > expires_at + extend_stale_time`), one conditional
 //!   `UPDATE` follows, a compare-and-set on the expiry that was read, so a concurrent expire
 //!   or delete is never undone.
+//! - **Revocation** does not depend on instances agreeing on the time:
+//!   [`SessionStore::expire`] writes `expires_at` and `updated_at` from the same instant, and
+//!   no lookup, filter or extension accepts a row whose expiry is not after its last write,
+//!   so an instance whose clock lags the revoker's (or steps back) still refuses it.
 //! - **Backends** ([`backend::Backend`]): the store writes its statements once, with `$n`
 //!   placeholders and quoted identifiers from the validated table spec; each database's file
 //!   binds parameters to its own types. No SQL is ever built from a caller's strings.
