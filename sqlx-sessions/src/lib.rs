@@ -68,6 +68,9 @@
 //! - **Backends** ([`backend::Backend`]): the store writes its statements once, with `$n`
 //!   placeholders and quoted identifiers from the validated table spec; each database's file
 //!   binds parameters to its own types. No SQL is ever built from a caller's strings.
+//! - **Absolute timeout**: no session outlives `max_lifetime` after its creation (30 days
+//!   by default, so a stolen token replayed now and then still dies; lift it explicitly
+//!   with [`StoreBuilder::max_lifetime`]`(None)`).
 //! - **Time** comes from a [`Clock`], which tests replace with a [`ManualClock`].
 //! - **Pruning**: [`SessionStore::delete_expired`] deletes in bounded batches;
 //!   [`SessionStore::spawn_pruner`] runs it in the background.

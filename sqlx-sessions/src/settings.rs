@@ -6,13 +6,17 @@ use crate::digest::{Hashing, Secret};
 use crate::error::{Error, Result};
 use crate::token::TokenFormat;
 
+/// The default [`Settings::max_lifetime`]: 30 days.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::days(30);
+
 /// The prefix of the environment variables read by [`Settings::from_env`].
 pub const ENV_PREFIX: &str = "SQLX_SESSIONS_";
 
 /// How a store issues, digests, expires and extends sessions.
 ///
-/// Every field has the default of ecto_sessions; [`Settings::validate`] (called when a store
-/// is built) refuses bad combinations with an error naming the setting.
+/// Every field has the default of ecto_sessions but `max_lifetime` (30 days here, none
+/// there); [`Settings::validate`] (called when a store is built) refuses bad combinations
+/// with an error naming the setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// Random characters in a new token (default 64, at least 22).
@@ -32,7 +36,10 @@ pub struct Settings {
     pub extend_stale_time: Option<Duration>,
     /// Whether a successful lookup of one session extends it (default true).
     pub auto_extend: bool,
-    /// Absolute limit since `inserted_at` that no extension passes (default none).
+    /// Absolute limit since `inserted_at` that no extension passes (default 30 days, the
+    /// periodic re-authentication of ASVS 3.3.2 and NIST SP 800-63B; `None` lifts it). It
+    /// caps every session, including one created with an explicit expiry or with no `ttl`:
+    /// a store of long-lived API keys lifts it explicitly.
     pub max_lifetime: Option<Duration>,
     /// With a `last_used_at` column: how often a lookup may write it (default 1 hour).
     pub touch_interval: Duration,
@@ -51,7 +58,7 @@ impl Default for Settings {
             ttl: Some(Duration::days(7)),
             extend_stale_time: Some(Duration::days(1)),
             auto_extend: true,
-            max_lifetime: None,
+            max_lifetime: Some(DEFAULT_MAX_LIFETIME),
             touch_interval: Duration::hours(1),
             prune_batch_size: 5_000,
         }

@@ -144,7 +144,9 @@ impl StoreBuilder {
         self
     }
 
-    /// The absolute lifetime since creation that no extension passes (default none).
+    /// The absolute lifetime since creation that no extension passes (default 30 days:
+    /// [`DEFAULT_MAX_LIFETIME`](crate::settings::DEFAULT_MAX_LIFETIME)). `None` lifts it,
+    /// for stores of API keys that live until revoked, say.
     pub fn max_lifetime(mut self, max: Option<Duration>) -> Self {
         self.settings.max_lifetime = max;
         self
