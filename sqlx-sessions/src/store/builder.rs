@@ -114,7 +114,9 @@ impl StoreBuilder {
         self
     }
 
-    /// The secret salt (pepper), or the HMAC key with [`Hashing::HmacSha256`].
+    /// The secret salt (pepper), or the HMAC key with [`Hashing::HmacSha256`]: at least
+    /// [`MIN_SECRET_BYTES`](crate::settings::MIN_SECRET_BYTES) bytes, such as 32 random
+    /// bytes or a 43-character base64 string of them.
     pub fn secret_salt(mut self, salt: impl Into<Secret>) -> Self {
         self.settings.secret_salt = Some(salt.into());
         self
