@@ -2,13 +2,10 @@
 //! must end in a clear refusal (`Ok(None)`, an empty result or a typed error), never panic,
 //! and leave the table exactly as it was (compared row by row with a snapshot).
 
-#[macro_use]
-mod common;
-
-use common::TestDb;
 use sqlx_sessions::{
     ColumnType, Error, ExtraColumn, Filter, ManualClock, NewSession, SessionStore, Status, Value,
 };
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::Duration;
 use time::macros::datetime;
 use uuid::Uuid;
