@@ -1,23 +1,39 @@
 //! The sliding-expiry rule.
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::settings::Settings;
+
+/// The TTL and stale window of a session: its own TTL (`own`) where it has one, with the
+/// store's stale window scaled by the same ratio (a 30-day session in a 7-day store with a
+/// 1-day window gets a window of 30/7 days), otherwise the store's.
+fn window(settings: &Settings, own: Option<Duration>) -> Option<(Duration, Duration)> {
+    let stale = settings.extend_stale_time?;
+    Some(match (own, settings.ttl) {
+        (None, store) => (store?, stale),
+        (Some(own), Some(store)) if store.is_positive() => (
+            own,
+            Duration::seconds_f64(stale.as_seconds_f64() * (own / store)),
+        ),
+        (Some(own), _) => (own, stale.min(own)),
+    })
+}
 
 /// The new expiry of a session used at `now`, or `None` when no write is due.
 ///
 /// A write is due when `now + ttl > expires_at + extend_stale_time`: so at most one write
-/// per stale window. Sessions that never expire, stores without a ttl or a stale time,
-/// never extend. `max_lifetime` caps the new expiry at `inserted_at + max_lifetime`, and an
-/// expiry that would not move later is not written.
+/// per stale window. `ttl` is the session's own (`own_ttl`) or the store's, with its stale
+/// window (see [`window`]). Sessions that never expire, stores without a ttl (for sessions
+/// without their own) or a stale time, never extend. `max_lifetime` caps the new expiry at
+/// `inserted_at + max_lifetime`, and an expiry that would not move later is not written.
 pub(crate) fn new_expiry(
     settings: &Settings,
     expires_at: Option<OffsetDateTime>,
     inserted_at: OffsetDateTime,
     now: OffsetDateTime,
+    own_ttl: Option<Duration>,
 ) -> Option<OffsetDateTime> {
-    let ttl = settings.ttl?;
-    let stale = settings.extend_stale_time?;
+    let (ttl, stale) = window(settings, own_ttl)?;
     let current = expires_at?;
     // Checked: an expiry near the end of the calendar (an explicit far-future one) is never
     // due, and must not overflow the arithmetic.
@@ -34,15 +50,17 @@ pub(crate) fn new_expiry(
     (next > current).then_some(next)
 }
 
-/// The expiry of a session created at `now`, with an optional explicit one.
+/// The expiry of a session created at `now`, with an optional explicit one and an
+/// optional TTL of its own.
 pub(crate) fn initial_expiry(
     settings: &Settings,
     explicit: Option<Option<OffsetDateTime>>,
+    own_ttl: Option<Duration>,
     now: OffsetDateTime,
 ) -> Option<OffsetDateTime> {
     let wanted = match explicit {
         Some(at) => at,
-        None => settings.ttl.map(|ttl| now + ttl),
+        None => own_ttl.or(settings.ttl).map(|ttl| now + ttl),
     };
     match settings.max_lifetime {
         Some(max) => Some(wanted.map_or(now + max, |w| w.min(now + max))),
@@ -73,26 +91,29 @@ mod tests {
         let expires = T0 + Duration::days(7);
         // now + ttl == expires + stale exactly: not yet.
         let at_edge = T0 + Duration::days(1);
-        assert_eq!(new_expiry(&s, Some(expires), T0, at_edge), None);
+        assert_eq!(new_expiry(&s, Some(expires), T0, at_edge, None), None);
         // one microsecond past the edge: extend to now + ttl.
         let past = at_edge + Duration::microseconds(1);
         assert_eq!(
-            new_expiry(&s, Some(expires), T0, past),
+            new_expiry(&s, Some(expires), T0, past, None),
             Some(past + Duration::days(7))
         );
         // just inside the window.
         let inside = at_edge - Duration::microseconds(1);
-        assert_eq!(new_expiry(&s, Some(expires), T0, inside), None);
+        assert_eq!(new_expiry(&s, Some(expires), T0, inside, None), None);
     }
 
     #[test]
     fn no_ttl_no_stale_or_no_expiry_never_extend() {
         let now = T0 + Duration::days(3);
         let e = Some(T0 + Duration::days(7));
-        assert_eq!(new_expiry(&settings(None, Some(1)), e, T0, now), None);
-        assert_eq!(new_expiry(&settings(Some(100), None), e, T0, now), None);
+        assert_eq!(new_expiry(&settings(None, Some(1)), e, T0, now, None), None);
         assert_eq!(
-            new_expiry(&settings(Some(100), Some(1)), None, T0, now),
+            new_expiry(&settings(Some(100), None), e, T0, now, None),
+            None
+        );
+        assert_eq!(
+            new_expiry(&settings(Some(100), Some(1)), None, T0, now, None),
             None
         );
     }
@@ -103,11 +124,11 @@ mod tests {
         let expires = T0 + Duration::hours(1);
         let now = T0 + Duration::microseconds(1);
         assert_eq!(
-            new_expiry(&s, Some(expires), T0, now),
+            new_expiry(&s, Some(expires), T0, now, None),
             Some(now + Duration::hours(1))
         );
         // the same instant as the last write: nothing to move.
-        assert_eq!(new_expiry(&s, Some(expires), T0, T0), None);
+        assert_eq!(new_expiry(&s, Some(expires), T0, T0, None), None);
     }
 
     #[test]
@@ -118,34 +139,64 @@ mod tests {
         };
         let cap = T0 + Duration::days(2);
         let now = T0 + Duration::hours(36);
-        assert_eq!(new_expiry(&s, Some(now), T0, now), Some(cap));
+        assert_eq!(new_expiry(&s, Some(now), T0, now, None), Some(cap));
         assert_eq!(
-            new_expiry(&s, Some(cap), T0, now + Duration::hours(1)),
+            new_expiry(&s, Some(cap), T0, now + Duration::hours(1), None),
             None
         );
-        assert_eq!(initial_expiry(&s, Some(None), T0), Some(cap));
-        assert_eq!(initial_expiry(&s, None, T0), Some(T0 + Duration::days(1)));
+        assert_eq!(initial_expiry(&s, Some(None), None, T0), Some(cap));
+        assert_eq!(
+            initial_expiry(&s, None, None, T0),
+            Some(T0 + Duration::days(1))
+        );
+    }
+
+    #[test]
+    fn a_session_ttl_slides_by_itself_with_a_scaled_window() {
+        // Store: 7 days, 1-day window. Session: 28 days, so a 4-day window.
+        let s = Settings {
+            max_lifetime: None,
+            ..settings(Some(7 * 86_400), Some(86_400))
+        };
+        let own = Some(Duration::days(28));
+        let expires = T0 + Duration::days(28);
+        let at_edge = T0 + Duration::days(4);
+        assert_eq!(new_expiry(&s, Some(expires), T0, at_edge, own), None);
+        let past = at_edge + Duration::seconds(1);
+        assert_eq!(
+            new_expiry(&s, Some(expires), T0, past, own),
+            Some(past + Duration::days(28))
+        );
+        // The store's rule alone would not move a 28-day expiry at all.
+        assert_eq!(new_expiry(&s, Some(expires), T0, past, None), None);
+        // Created with its own ttl: now + that ttl; an explicit expiry still wins.
+        assert_eq!(
+            initial_expiry(&s, None, own, T0),
+            Some(T0 + Duration::days(28))
+        );
+        let at = T0 + Duration::hours(2);
+        assert_eq!(initial_expiry(&s, Some(Some(at)), own, T0), Some(at));
     }
 
     #[test]
     fn expiry_at_the_end_of_the_calendar_is_never_due() {
         let s = settings(Some(7 * 86_400), Some(86_400));
         let last = datetime!(9999-12-31 23:59:59.999999 UTC);
-        assert_eq!(new_expiry(&s, Some(last), T0, T0), None);
+        assert_eq!(new_expiry(&s, Some(last), T0, T0, None), None);
         assert_eq!(
-            new_expiry(&s, Some(last - Duration::hours(1)), T0, T0),
+            new_expiry(&s, Some(last - Duration::hours(1)), T0, T0, None),
             None
         );
         // `now + ttl` past the calendar: nothing representable to extend to.
         let late = datetime!(9999-12-30 0:00 UTC);
-        assert_eq!(new_expiry(&s, Some(late), T0, late), None);
+        assert_eq!(new_expiry(&s, Some(late), T0, late, None), None);
         let capped = Settings {
             max_lifetime: Some(Duration::days(3_000_000)),
             ..settings(Some(3_600), Some(0))
         };
         let now = T0 + Duration::hours(2);
         assert_eq!(
-            new_expiry(&capped, Some(T0 + Duration::hours(1)), T0, now),
+            new_expiry(&capped, Some(T0 + Duration::hours(1)), T0, now, None),
             Some(now + Duration::hours(1))
         );
     }
@@ -166,7 +217,7 @@ mod tests {
             };
             let now = T0 + Duration::seconds(age);
             let expires = now + Duration::seconds(left);
-            match new_expiry(&s, Some(expires), T0, now) {
+            match new_expiry(&s, Some(expires), T0, now, None) {
                 Some(next) => {
                     prop_assert!(next > expires);
                     prop_assert!(now + Duration::seconds(ttl) > expires + Duration::seconds(stale));

@@ -1,8 +1,35 @@
 //! Which sessions an operation applies to.
 
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::value::Value;
+
+/// A timestamp column a filter can bound ([`Filter::inserted_before`] and friends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum TimeColumn {
+    InsertedAt,
+    ExpiresAt,
+    LastUsedAt,
+}
+
+impl TimeColumn {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TimeColumn::InsertedAt => "inserted_at",
+            TimeColumn::ExpiresAt => "expires_at",
+            TimeColumn::LastUsedAt => "last_used_at",
+        }
+    }
+}
+
+/// One side of a time range: strictly before an instant, or at or after it, so
+/// `before(t)` and `after(t)` split the sessions in two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeBound {
+    Before(OffsetDateTime),
+    AtOrAfter(OffsetDateTime),
+}
 
 /// Sessions by expiry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -49,6 +76,9 @@ pub struct Filter {
     pub(crate) id: Option<Uuid>,
     pub(crate) except_id: Option<Uuid>,
     pub(crate) columns: Vec<(String, Value)>,
+    pub(crate) ids: Option<Vec<Uuid>>,
+    pub(crate) any_of: Vec<(String, Vec<Value>)>,
+    pub(crate) times: Vec<(TimeColumn, TimeBound)>,
     pub(crate) limit: Option<u32>,
     pub(crate) offset: Option<u32>,
 }
@@ -91,6 +121,62 @@ impl Filter {
         self
     }
 
+    /// Sessions whose id is one of `ids` (an empty list matches nothing).
+    pub fn ids(mut self, ids: impl IntoIterator<Item = Uuid>) -> Self {
+        self.ids = Some(ids.into_iter().collect());
+        self
+    }
+
+    /// Sessions whose extra column `column` is one of `values` (`IN (...)`; an empty list
+    /// matches nothing; `NULL` in the list matches nothing, as in SQL).
+    pub fn is_in<V: Into<Value>>(
+        mut self,
+        column: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.any_of
+            .push((column.into(), values.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// Sessions created strictly before `at`.
+    pub fn inserted_before(self, at: OffsetDateTime) -> Self {
+        self.time(TimeColumn::InsertedAt, TimeBound::Before(at))
+    }
+
+    /// Sessions created at or after `at`.
+    pub fn inserted_after(self, at: OffsetDateTime) -> Self {
+        self.time(TimeColumn::InsertedAt, TimeBound::AtOrAfter(at))
+    }
+
+    /// Sessions whose expiry is strictly before `at` (sessions that never expire are not).
+    pub fn expires_before(self, at: OffsetDateTime) -> Self {
+        self.time(TimeColumn::ExpiresAt, TimeBound::Before(at))
+    }
+
+    /// Sessions whose expiry is at or after `at`, and sessions that never expire.
+    pub fn expires_after(self, at: OffsetDateTime) -> Self {
+        self.time(TimeColumn::ExpiresAt, TimeBound::AtOrAfter(at))
+    }
+
+    /// Sessions last used strictly before `at` (a session never used since its creation
+    /// counts as used at its creation). Needs the `last_used_at` column
+    /// ([`StoreBuilder::track_last_used`](crate::StoreBuilder::track_last_used)).
+    pub fn last_used_before(self, at: OffsetDateTime) -> Self {
+        self.time(TimeColumn::LastUsedAt, TimeBound::Before(at))
+    }
+
+    /// Sessions last used at or after `at` (creation counting as a use). Needs the
+    /// `last_used_at` column.
+    pub fn last_used_after(self, at: OffsetDateTime) -> Self {
+        self.time(TimeColumn::LastUsedAt, TimeBound::AtOrAfter(at))
+    }
+
+    fn time(mut self, column: TimeColumn, bound: TimeBound) -> Self {
+        self.times.push((column, bound));
+        self
+    }
+
     /// At most `n` sessions (lists only).
     pub fn limit(mut self, n: u32) -> Self {
         self.limit = Some(n);
@@ -113,6 +199,9 @@ impl std::fmt::Debug for Filter {
             .field("id", &self.id)
             .field("except_id", &self.except_id)
             .field("columns", &self.columns)
+            .field("ids", &self.ids)
+            .field("any_of", &self.any_of)
+            .field("times", &self.times)
             .field("limit", &self.limit)
             .field("offset", &self.offset)
             .finish()

@@ -103,8 +103,10 @@ pub mod settings;
 pub mod sql;
 mod store;
 pub mod token;
+mod update;
 mod value;
 
+pub use backend::Conn;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use digest::{Hashing, Secret};
 pub use error::{Error, Result};
@@ -117,6 +119,7 @@ pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};
 pub use settings::Settings;
 pub use store::{GetOptions, SessionStore, StoreBuilder};
 pub use token::{Token, TokenFormat};
+pub use update::SessionUpdate;
 pub use value::Value;
 
 /// Re-exported so applications use the same sqlx as the store.

@@ -6,10 +6,11 @@
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::filter::{Filter, Status};
+use crate::filter::{Filter, Status, TimeBound, TimeColumn};
 use crate::schema::TableSpec;
 use crate::session::Session;
 use crate::sql::{Param, StmtBuilder, quote};
+use crate::value::Value;
 
 /// The columns every session query selects, in the order backends decode them.
 pub(crate) fn select_list(spec: &TableSpec, with_digest: bool) -> String {
@@ -128,6 +129,82 @@ pub(crate) fn push_where(
             b.push(" IS NULL");
         } else {
             b.push(" = ").bind(value.into());
+        }
+    }
+    if let Some(ids) = &filter.ids {
+        push_in(b, "\"id\"", ids.iter().map(|id| Param::Uuid(*id)).collect());
+    }
+    for (name, values) in &filter.any_of {
+        let col = &spec.extras[spec.extra_index(name)?];
+        let mut params = Vec::with_capacity(values.len());
+        for v in values {
+            match v.clone().coerce(col.name(), col.column_type())? {
+                // `x IN (NULL)` is never true: leave it out.
+                Value::Null => {}
+                v => params.push(v.into()),
+            }
+        }
+        push_in(b, &quote(col.name()), params);
+    }
+    for (column, bound) in &filter.times {
+        push_time_bound(b, spec, *column, *bound)?;
+    }
+    Ok(())
+}
+
+/// Appends ` AND column IN (...)`, or a condition matching nothing for an empty list.
+fn push_in(b: &mut StmtBuilder, column: &str, params: Vec<Param>) {
+    if params.is_empty() {
+        b.push(" AND 1 = 0");
+        return;
+    }
+    b.push(" AND ").push(column).push(" IN (");
+    for (i, p) in params.into_iter().enumerate() {
+        if i > 0 {
+            b.push(", ");
+        }
+        b.bind(p);
+    }
+    b.push(")");
+}
+
+/// Appends one side of a time range on `column`.
+fn push_time_bound(
+    b: &mut StmtBuilder,
+    spec: &TableSpec,
+    column: TimeColumn,
+    bound: TimeBound,
+) -> Result<()> {
+    let expr = match column {
+        TimeColumn::InsertedAt => "\"inserted_at\"",
+        TimeColumn::ExpiresAt => "\"expires_at\"",
+        TimeColumn::LastUsedAt if spec.optional.last_used_at => {
+            "COALESCE(\"last_used_at\", \"inserted_at\")"
+        }
+        TimeColumn::LastUsedAt => {
+            return Err(Error::Unsupported {
+                operation: "a filter on last use",
+                column: column.name(),
+            });
+        }
+    };
+    let never_expires = column == TimeColumn::ExpiresAt;
+    match bound {
+        TimeBound::Before(at) => {
+            b.push(" AND ")
+                .push(expr)
+                .push(" < ")
+                .bind(Param::Time(Some(at)));
+        }
+        TimeBound::AtOrAfter(at) => {
+            b.push(" AND (")
+                .push(expr)
+                .push(" >= ")
+                .bind(Param::Time(Some(at)));
+            if never_expires {
+                b.push(" OR \"expires_at\" IS NULL");
+            }
+            b.push(")");
         }
     }
     Ok(())

@@ -162,6 +162,7 @@ pub struct NewSession {
     pub(crate) extras: Vec<(String, Value)>,
     pub(crate) data: Option<serde_json::Value>,
     pub(crate) expires_at: Option<Option<OffsetDateTime>>,
+    pub(crate) ttl: Option<Duration>,
 }
 
 impl NewSession {
@@ -184,8 +185,24 @@ impl NewSession {
 
     /// Sets an explicit expiry instead of `now + ttl` (`None`: never expires). The store's
     /// `max_lifetime` still caps it.
+    ///
+    /// In a store with per-session TTLs
+    /// ([`StoreBuilder::per_session_ttl`](crate::StoreBuilder::per_session_ttl)) and without
+    /// [`NewSession::ttl`], the span from now to this expiry becomes the session's TTL, so
+    /// extension slides it by that span (created for one day, it stays a one-day session).
+    /// Elsewhere the first extension due moves it to `now + ttl` of the store.
     pub fn expires_at(mut self, at: Option<OffsetDateTime>) -> Self {
         self.expires_at = Some(at);
+        self
+    }
+
+    /// This session's own TTL ("remember me for 30 days"), kept on its row: it expires
+    /// `ttl` after creation (unless [`NewSession::expires_at`] says otherwise) and each
+    /// extension slides it by `ttl` instead of the store's. Needs a store with per-session
+    /// TTLs ([`StoreBuilder::per_session_ttl`](crate::StoreBuilder::per_session_ttl)); whole
+    /// seconds, at least one.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
         self
     }
 }

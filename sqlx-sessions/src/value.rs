@@ -65,6 +65,8 @@ impl Value {
                 return Err(invalid("contains a NUL character".into()));
             }
             (ColumnType::Text, Value::Text(s)) => Value::Text(s),
+            // Lossless and what an integer id means as text: `42` is stored as `"42"`.
+            (ColumnType::Text, Value::Integer(i)) => Value::Text(i.to_string()),
             (ColumnType::Integer, Value::Integer(i)) => Value::Integer(i),
             (ColumnType::Integer, Value::Text(s)) => Value::Integer(
                 s.trim()
@@ -88,22 +90,33 @@ impl Value {
             )),
             (ty, other) => {
                 return Err(invalid(format!(
-                    "a {} value does not fit a {ty} column",
-                    other.kind()
+                    "{column} is {} {ty} column; got {}",
+                    article(&ty.to_string()),
+                    other.kind_with_article()
                 )));
             }
         })
     }
 
-    fn kind(&self) -> &'static str {
+    /// What the value is, as an error message names it.
+    fn kind_with_article(&self) -> &'static str {
         match self {
             Value::Null => "null",
-            Value::Text(_) => "text",
-            Value::Integer(_) => "integer",
-            Value::Boolean(_) => "boolean",
-            Value::Uuid(_) => "uuid",
-            Value::Timestamp(_) => "timestamp",
+            Value::Text(_) => "a text",
+            Value::Integer(_) => "an integer",
+            Value::Boolean(_) => "a boolean",
+            Value::Uuid(_) => "a uuid",
+            Value::Timestamp(_) => "a timestamp",
         }
+    }
+}
+
+/// `a` or `an` before a column type's name.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 

@@ -411,7 +411,6 @@ async fn values_that_do_not_fit_their_column(db: TestDb) {
         ("seen_at", "2031-13-45T00:00:00Z".into()),
         ("seen_at", "now()".into()),
         ("seen_at", "'; DROP TABLE sessions; --".into()),
-        ("user_id", 42i64.into()),
         ("user_id", Uuid::nil().into()),
         ("device_id", 7i64.into()),
     ];

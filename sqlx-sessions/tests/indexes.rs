@@ -3,9 +3,7 @@
 //! PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite).
 
 #[macro_use]
-mod common;
-
-use common::TestDb;
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use sqlx::Row as _;
 
 /// The columns the store indexes by default (`user_id` is the default extra column).

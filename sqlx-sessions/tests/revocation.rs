@@ -5,13 +5,11 @@
 //! PostgreSQL every check also runs on an adopted ecto_sessions table (naive timestamps).
 
 #[macro_use]
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use common::TestDb;
 use sqlx_sessions::{Filter, GetOptions, ManualClock, NewSession, SessionStore, Status};
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Semaphore;

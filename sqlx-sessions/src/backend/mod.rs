@@ -18,6 +18,10 @@ use crate::session::{Extras, Session, SessionData};
 use crate::sql::Stmt;
 use crate::value::Value;
 
+mod conn;
+pub use conn::Conn;
+pub(crate) use conn::{Held, Locked, On};
+
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -54,23 +58,44 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         format!("DELETE FROM {table} WHERE \"id\" IN (SELECT \"id\" FROM {table}{tail})")
     }
 
+    /// Appends the SQL of the `data` column with the top-level keys of `set` added or
+    /// overwritten and the keys `remove` taken out, evaluated on the row as the statement
+    /// writes it (data that is not an object counts as `{}`). Keys hold no `"` or NUL.
+    fn push_data_merge(
+        &self,
+        b: &mut crate::sql::StmtBuilder,
+        set: &serde_json::Map<String, serde_json::Value>,
+        remove: &[String],
+    );
+
     /// Runs DDL statements in one transaction.
     async fn run_ddl(&self, statements: &[String]) -> Result<()>;
 
+    /// Begins a transaction that holds the table's write lock for `key` (SQLite: the
+    /// database's write lock, `BEGIN IMMEDIATE`; PostgreSQL: an advisory transaction lock on
+    /// the table and key), on the caller's connection when `on` is one (a savepoint inside
+    /// its transaction) or on a pooled one. Statements run on [`Locked::conn`].
+    async fn begin_locked<'a>(&'a self, on: On<'a, '_>, key: &str) -> Result<Locked<'a>>;
+
     /// Runs a query returning at most one session row.
-    async fn fetch_optional(&self, stmt: Stmt, with_digest: bool) -> Result<Option<Fetched>>;
+    async fn fetch_optional(
+        &self,
+        on: On<'_, '_>,
+        stmt: Stmt,
+        with_digest: bool,
+    ) -> Result<Option<Fetched>>;
 
     /// Runs a query returning session rows.
-    async fn fetch_all(&self, stmt: Stmt) -> Result<Vec<Session>>;
+    async fn fetch_all(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Session>>;
 
     /// Runs a query returning one integer.
-    async fn fetch_count(&self, stmt: Stmt) -> Result<i64>;
+    async fn fetch_count(&self, on: On<'_, '_>, stmt: Stmt) -> Result<i64>;
 
     /// Runs a query returning one row of timestamps (or `NULL`s), such as `MIN` and `MAX`.
-    async fn fetch_times(&self, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>>;
+    async fn fetch_times(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>>;
 
     /// Runs a statement and returns the number of rows it affected.
-    async fn execute(&self, stmt: Stmt) -> Result<u64>;
+    async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64>;
 }
 
 /// Reads one typed column of a row by position; each backend implements it for its rows.

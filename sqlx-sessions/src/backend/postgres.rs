@@ -7,11 +7,12 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, Postgres, Row as _};
+use sqlx::{AssertSqlSafe, Connection as _, Postgres, Row as _};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
-use super::{Backend, Fetched, RowReader, decode_session};
+use super::conn::wrong_database;
+use super::{Backend, Conn, Fetched, Held, Locked, On, RowReader, decode_session};
 use crate::error::Result;
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, DigestFormat, OptionalKind, TableSpec, TimeFormat};
@@ -39,6 +40,17 @@ fn naive(t: OffsetDateTime) -> PrimitiveDateTime {
 }
 
 impl PgBackend {
+    /// The caller's connection, or one from the pool.
+    async fn conn<'a>(&self, on: On<'a, '_>) -> Result<Held<'a, Postgres>> {
+        let given = match on {
+            None => None,
+            Some(Conn::Postgres(c)) => Some(&mut **c),
+            #[allow(unreachable_patterns)]
+            Some(_) => return Err(wrong_database("PostgreSQL")),
+        };
+        Held::acquire(&self.pool, given).await
+    }
+
     fn query(&self, stmt: Stmt) -> Query {
         let naive_time = self.spec.time_format == TimeFormat::NaiveUtc;
         let hex_digest = self.spec.digest_format == DigestFormat::Hex;
@@ -213,6 +225,24 @@ impl Backend for PgBackend {
         format!("DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}{tail}))")
     }
 
+    fn push_data_merge(
+        &self,
+        b: &mut crate::sql::StmtBuilder,
+        set: &serde_json::Map<String, serde_json::Value>,
+        remove: &[String],
+    ) {
+        b.push("((CASE WHEN jsonb_typeof(\"data\") = 'object' THEN \"data\" ELSE '{}'::jsonb END)");
+        for key in remove {
+            b.push(" - ").bind(Param::Text(key.clone())).push("::text");
+        }
+        b.push(")");
+        if !set.is_empty() {
+            b.push(" || ").bind(Param::Json(
+                serde_json::Value::Object(set.clone()).to_string(),
+            ));
+        }
+    }
+
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         // Serialize concurrent migrations of the same table (several app servers starting).
@@ -229,26 +259,49 @@ impl Backend for PgBackend {
         Ok(())
     }
 
-    async fn fetch_optional(&self, stmt: Stmt, with_digest: bool) -> Result<Option<Fetched>> {
-        match self.query(stmt).fetch_optional(&self.pool).await? {
+    async fn begin_locked<'a>(&'a self, on: On<'a, '_>, key: &str) -> Result<Locked<'a>> {
+        let mut tx = match self.conn(on).await? {
+            Held::Pooled(_) => self.pool.begin().await?,
+            Held::Borrowed(conn) => conn.begin().await?,
+        };
+        // Held until the outermost transaction ends; keyed by table and key, so creations
+        // for other owners or tables do not wait.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("{}\0{key}", self.spec.qualified()))
+            .execute(&mut *tx)
+            .await?;
+        Ok(Locked::Postgres(tx))
+    }
+
+    async fn fetch_optional(
+        &self,
+        on: On<'_, '_>,
+        stmt: Stmt,
+        with_digest: bool,
+    ) -> Result<Option<Fetched>> {
+        let mut conn = self.conn(on).await?;
+        match self.query(stmt).fetch_optional(&mut *conn).await? {
             Some(row) => self.decode(&row, with_digest).map(Some),
             None => Ok(None),
         }
     }
 
-    async fn fetch_all(&self, stmt: Stmt) -> Result<Vec<Session>> {
-        let rows = self.query(stmt).fetch_all(&self.pool).await?;
+    async fn fetch_all(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Session>> {
+        let mut conn = self.conn(on).await?;
+        let rows = self.query(stmt).fetch_all(&mut *conn).await?;
         rows.iter()
             .map(|row| self.decode(row, false).map(|f| f.session))
             .collect()
     }
 
-    async fn fetch_count(&self, stmt: Stmt) -> Result<i64> {
-        Ok(self.query(stmt).fetch_one(&self.pool).await?.try_get(0)?)
+    async fn fetch_count(&self, on: On<'_, '_>, stmt: Stmt) -> Result<i64> {
+        let mut conn = self.conn(on).await?;
+        Ok(self.query(stmt).fetch_one(&mut *conn).await?.try_get(0)?)
     }
 
-    async fn fetch_times(&self, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
-        let row = self.query(stmt).fetch_one(&self.pool).await?;
+    async fn fetch_times(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
+        let mut conn = self.conn(on).await?;
+        let row = self.query(stmt).fetch_one(&mut *conn).await?;
         let reader = PgReader {
             row: &row,
             naive: self.spec.time_format == TimeFormat::NaiveUtc,
@@ -257,7 +310,8 @@ impl Backend for PgBackend {
         (0..row.len()).map(|i| reader.ts(i)).collect()
     }
 
-    async fn execute(&self, stmt: Stmt) -> Result<u64> {
-        Ok(self.query(stmt).execute(&self.pool).await?.rows_affected())
+    async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64> {
+        let mut conn = self.conn(on).await?;
+        Ok(self.query(stmt).execute(&mut *conn).await?.rows_affected())
     }
 }

@@ -9,11 +9,12 @@ use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row as _, Sqlite};
+use sqlx::{AssertSqlSafe, Connection as _, Row as _, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Backend, Fetched, RowReader, decode_session};
+use super::conn::wrong_database;
+use super::{Backend, Conn, Fetched, Held, Locked, On, RowReader, decode_session};
 use crate::error::{Error, Result};
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, OptionalKind, TableSpec};
@@ -58,6 +59,19 @@ pub(crate) fn backend(pool: SqlitePool, spec: Arc<TableSpec>) -> Result<Arc<dyn 
 }
 
 type Query = sqlx::query::Query<'static, Sqlite, SqliteArguments>;
+
+impl SqliteBackend {
+    /// The caller's connection, or one from the pool.
+    async fn conn<'a>(&self, on: On<'a, '_>) -> Result<Held<'a, Sqlite>> {
+        let given = match on {
+            None => None,
+            Some(Conn::Sqlite(c)) => Some(&mut **c),
+            #[allow(unreachable_patterns)]
+            Some(_) => return Err(wrong_database("SQLite")),
+        };
+        Held::acquire(&self.pool, given).await
+    }
+}
 
 /// SQLite reads a double-quoted name that matches no column as a string literal, so a
 /// filter on a column missing from the table would compare two strings instead of failing.
@@ -200,6 +214,37 @@ impl Backend for SqliteBackend {
         backticks(&sql)
     }
 
+    fn push_data_merge(
+        &self,
+        b: &mut crate::sql::StmtBuilder,
+        set: &serde_json::Map<String, serde_json::Value>,
+        remove: &[String],
+    ) {
+        // `json_set` and `json_remove` replace top-level members by path (`json_patch` would
+        // merge nested objects too); a quoted label addresses any key without `"`.
+        let path = |key: &str| Param::Text(format!("$.\"{key}\""));
+        if !set.is_empty() {
+            b.push("json_set(");
+        }
+        if !remove.is_empty() {
+            b.push("json_remove(");
+        }
+        b.push("CASE WHEN json_type(\"data\") = 'object' THEN \"data\" ELSE '{}' END");
+        for key in remove {
+            b.push(", ").bind(path(key));
+        }
+        if !remove.is_empty() {
+            b.push(")");
+        }
+        for (key, value) in set {
+            b.push(", ").bind(path(key)).push(", json(");
+            b.bind(Param::Json(value.to_string())).push(")");
+        }
+        if !set.is_empty() {
+            b.push(")");
+        }
+    }
+
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for s in statements {
@@ -211,30 +256,62 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
-    async fn fetch_optional(&self, stmt: Stmt, with_digest: bool) -> Result<Option<Fetched>> {
-        match query(stmt).fetch_optional(&self.pool).await? {
+    async fn begin_locked<'a>(&'a self, on: On<'a, '_>, _key: &str) -> Result<Locked<'a>> {
+        let tx = match self.conn(on).await? {
+            Held::Pooled(_) => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Held::Borrowed(conn) if !conn.is_in_transaction() => {
+                conn.begin_with("BEGIN IMMEDIATE").await?
+            }
+            Held::Borrowed(conn) => {
+                let mut tx = conn.begin().await?;
+                // Inside the caller's (deferred) transaction: a write that changes nothing
+                // takes the database's write lock now, before anything is read.
+                sqlx::query(AssertSqlSafe(backticks(&format!(
+                    "UPDATE {} SET \"id\" = \"id\" WHERE 1 = 0",
+                    self.spec.qualified()
+                ))))
+                .execute(&mut *tx)
+                .await?;
+                tx
+            }
+        };
+        Ok(Locked::Sqlite(tx))
+    }
+
+    async fn fetch_optional(
+        &self,
+        on: On<'_, '_>,
+        stmt: Stmt,
+        with_digest: bool,
+    ) -> Result<Option<Fetched>> {
+        let mut conn = self.conn(on).await?;
+        match query(stmt).fetch_optional(&mut *conn).await? {
             Some(row) => decode_session(&row, &self.spec, with_digest).map(Some),
             None => Ok(None),
         }
     }
 
-    async fn fetch_all(&self, stmt: Stmt) -> Result<Vec<Session>> {
-        let rows = query(stmt).fetch_all(&self.pool).await?;
+    async fn fetch_all(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Session>> {
+        let mut conn = self.conn(on).await?;
+        let rows = query(stmt).fetch_all(&mut *conn).await?;
         rows.iter()
             .map(|row| decode_session(row, &self.spec, false).map(|f| f.session))
             .collect()
     }
 
-    async fn fetch_count(&self, stmt: Stmt) -> Result<i64> {
-        Ok(query(stmt).fetch_one(&self.pool).await?.try_get(0)?)
+    async fn fetch_count(&self, on: On<'_, '_>, stmt: Stmt) -> Result<i64> {
+        let mut conn = self.conn(on).await?;
+        Ok(query(stmt).fetch_one(&mut *conn).await?.try_get(0)?)
     }
 
-    async fn fetch_times(&self, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
-        let row = query(stmt).fetch_one(&self.pool).await?;
+    async fn fetch_times(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
+        let mut conn = self.conn(on).await?;
+        let row = query(stmt).fetch_one(&mut *conn).await?;
         (0..row.len()).map(|i| row.time(i)).collect()
     }
 
-    async fn execute(&self, stmt: Stmt) -> Result<u64> {
-        Ok(query(stmt).execute(&self.pool).await?.rows_affected())
+    async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64> {
+        let mut conn = self.conn(on).await?;
+        Ok(query(stmt).execute(&mut *conn).await?.rows_affected())
     }
 }

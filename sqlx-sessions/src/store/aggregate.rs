@@ -3,15 +3,19 @@
 use time::OffsetDateTime;
 
 use super::SessionStore;
+use crate::backend::On;
 use crate::error::Result;
 use crate::filter::{Filter, Status};
 use crate::query::refuse_paging;
 use crate::sql::{StmtBuilder, quote};
 
 impl SessionStore {
-    /// The number of distinct non-`NULL` values of the extra column `column` among sessions
-    /// matching `filter` (for example distinct users with valid sessions).
-    pub async fn count_distinct(&self, column: &str, filter: &Filter) -> Result<u64> {
+    pub(super) async fn count_distinct_on(
+        &self,
+        mut on: On<'_, '_>,
+        column: &str,
+        filter: &Filter,
+    ) -> Result<u64> {
         refuse_paging(filter, "count_distinct")?;
         let spec = &self.inner.spec;
         let col = &spec.extras[spec.extra_index(column)?];
@@ -24,14 +28,17 @@ impl SessionStore {
         let Some(b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
             return Ok(0);
         };
-        let n = self.inner.backend.fetch_count(b.finish()).await?;
+        let n = self
+            .inner
+            .backend
+            .fetch_count(on.as_deref_mut(), b.finish())
+            .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// The creation times of the oldest and newest sessions matching `filter`, or `None`
-    /// when none matches.
-    pub async fn inserted_range(
+    pub(super) async fn inserted_range_on(
         &self,
+        mut on: On<'_, '_>,
         filter: &Filter,
     ) -> Result<Option<(OffsetDateTime, OffsetDateTime)>> {
         refuse_paging(filter, "inserted_range")?;
@@ -44,7 +51,11 @@ impl SessionStore {
         let Some(b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
             return Ok(None);
         };
-        let times = self.inner.backend.fetch_times(b.finish()).await?;
+        let times = self
+            .inner
+            .backend
+            .fetch_times(on.as_deref_mut(), b.finish())
+            .await?;
         Ok(match times.as_slice() {
             [Some(oldest), Some(newest)] => Some((*oldest, *newest)),
             _ => None,

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::SessionStore;
 use crate::backend::Fetched;
+use crate::backend::On;
 use crate::error::Result;
 use crate::extend::new_expiry;
 use crate::filter::{Filter, Status};
@@ -35,18 +36,21 @@ fn rotating(store: &SessionStore) -> bool {
 }
 
 impl SessionStore {
-    /// The valid session of a plaintext token, extended per the store's settings.
-    ///
-    /// A missing, empty, malformed or unknown token gives `Ok(None)`; a malformed one costs
-    /// no query. This is the per-request path: one indexed `SELECT`, and at most one
-    /// conditional `UPDATE` when the session is due for extension (or for its
-    /// `last_used_at`, or for re-digesting under the current salt).
-    pub async fn lookup(&self, token: &str) -> Result<Option<Session>> {
-        self.lookup_with(token, GetOptions::default()).await
+    pub(super) async fn lookup_on(
+        &self,
+        mut on: On<'_, '_>,
+        token: &str,
+    ) -> Result<Option<Session>> {
+        self.lookup_with_on(on.as_deref_mut(), token, GetOptions::default())
+            .await
     }
 
-    /// [`SessionStore::lookup`] with per-call options.
-    pub async fn lookup_with(&self, token: &str, options: GetOptions) -> Result<Option<Session>> {
+    pub(super) async fn lookup_with_on(
+        &self,
+        mut on: On<'_, '_>,
+        token: &str,
+        options: GetOptions,
+    ) -> Result<Option<Session>> {
         let Some(digests) = self.token_digests(token) else {
             return Ok(None);
         };
@@ -67,25 +71,38 @@ impl SessionStore {
         let fetched = self
             .inner
             .backend
-            .fetch_optional(stmt, current.is_some())
+            .fetch_optional(on.as_deref_mut(), stmt, current.is_some())
             .await?;
         match fetched {
             None => Ok(None),
             Some(f) => self
-                .after_read(f, now, self.wants_extension(options), current)
+                .after_read(
+                    on.as_deref_mut(),
+                    f,
+                    now,
+                    self.wants_extension(options),
+                    current,
+                )
                 .await
                 .map(Some),
         }
     }
 
-    /// One session matching `filter` (the newest, if several), extended per the store's
-    /// settings when it is valid.
-    pub async fn get(&self, filter: &Filter) -> Result<Option<Session>> {
-        self.get_with(filter, GetOptions::default()).await
+    pub(super) async fn get_on(
+        &self,
+        mut on: On<'_, '_>,
+        filter: &Filter,
+    ) -> Result<Option<Session>> {
+        self.get_with_on(on.as_deref_mut(), filter, GetOptions::default())
+            .await
     }
 
-    /// [`SessionStore::get`] with per-call options.
-    pub async fn get_with(&self, filter: &Filter, options: GetOptions) -> Result<Option<Session>> {
+    pub(super) async fn get_with_on(
+        &self,
+        mut on: On<'_, '_>,
+        filter: &Filter,
+        options: GetOptions,
+    ) -> Result<Option<Session>> {
         let now = self.now();
         let expiry = self.expiry(now);
         let rotating = rotating(self);
@@ -97,7 +114,7 @@ impl SessionStore {
         let fetched = self
             .inner
             .backend
-            .fetch_optional(b.finish(), rotating)
+            .fetch_optional(on.as_deref_mut(), b.finish(), rotating)
             .await?;
         match fetched {
             None => Ok(None),
@@ -109,16 +126,20 @@ impl SessionStore {
                     }
                     _ => None,
                 };
-                self.after_read(f, now, extend, current).await.map(Some)
+                self.after_read(on.as_deref_mut(), f, now, extend, current)
+                    .await
+                    .map(Some)
             }
         }
     }
 
-    /// Extends the valid session `id` per the extension rule (whatever `auto_extend` says)
-    /// and returns it; `None` when there is no valid session with that id.
-    pub async fn extend(&self, id: Uuid) -> Result<Option<Session>> {
-        self.get_with(&Filter::new().id(id), GetOptions::extend(true))
-            .await
+    pub(super) async fn extend_on(&self, mut on: On<'_, '_>, id: Uuid) -> Result<Option<Session>> {
+        self.get_with_on(
+            on.as_deref_mut(),
+            &Filter::new().id(id),
+            GetOptions::extend(true),
+        )
+        .await
     }
 
     fn wants_extension(&self, options: GetOptions) -> bool {
@@ -129,6 +150,7 @@ impl SessionStore {
     /// extension, `last_used_at`, re-digest under the current salt, or all three at once.
     async fn after_read(
         &self,
+        mut on: On<'_, '_>,
         fetched: Fetched,
         now: OffsetDateTime,
         extend: bool,
@@ -145,7 +167,7 @@ impl SessionStore {
         // `expires_at > now` below refuses to revive it.
         let now = self.now().max(now);
         let new_expires = if extend {
-            new_expiry(&inner.settings, s.expires_at, s.inserted_at, now)
+            new_expiry(&inner.settings, s.expires_at, s.inserted_at, now, None)
         } else {
             None
         };
@@ -192,7 +214,7 @@ impl SessionStore {
                 .push(" AND ")
                 .push(NOT_REVOKED),
         };
-        let written = inner.backend.execute(b.finish()).await? == 1;
+        let written = inner.backend.execute(on.as_deref_mut(), b.finish()).await? == 1;
         if written {
             s.updated_at = now;
             if let Some(at) = new_expires {

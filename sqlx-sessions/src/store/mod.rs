@@ -4,6 +4,8 @@ mod builder;
 mod lookup;
 pub use lookup::GetOptions;
 mod aggregate;
+mod change;
+mod ops;
 mod write;
 
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, On};
 use crate::clock::Clock;
 use crate::digest::Secret;
 use crate::error::{Error, Result};
@@ -203,8 +205,11 @@ impl SessionStore {
             .digest_text(s.secret_salt.as_ref().map(Secret::expose), token)
     }
 
-    /// Creates a session and returns it with its plaintext token, the only time it is seen.
-    pub async fn create(&self, new: NewSession) -> Result<CreatedSession> {
+    pub(super) async fn create_on(
+        &self,
+        mut on: On<'_, '_>,
+        new: NewSession,
+    ) -> Result<CreatedSession> {
         let inner = &self.inner;
         let spec = &inner.spec;
         let mut values = vec![Value::Null; spec.extras.len()];
@@ -232,7 +237,7 @@ impl SessionStore {
         let token = inner.format.generate()?;
         let digest = self.stored_digest(inner.salts[0].as_ref(), token.expose())?;
         let now = inner.clock.now();
-        let expires_at = initial_expiry(&inner.settings, new.expires_at, now);
+        let expires_at = initial_expiry(&inner.settings, new.expires_at, new.ttl, now);
         let id = Uuid::new_v4();
         let hint = if spec.optional.token_hint {
             inner.format.hint(&token)
@@ -278,7 +283,7 @@ impl SessionStore {
             sql: inner.insert.clone(),
             params,
         };
-        inner.backend.execute(stmt).await?;
+        inner.backend.execute(on.as_deref_mut(), stmt).await?;
         let session = Session {
             id,
             data: SessionData(data),
@@ -298,8 +303,11 @@ impl SessionStore {
         Ok(CreatedSession { session, token })
     }
 
-    /// Sessions matching `filter`, newest first, each with `is_expired`. Never extends.
-    pub async fn list(&self, filter: &Filter) -> Result<Vec<Session>> {
+    pub(super) async fn list_on(
+        &self,
+        mut on: On<'_, '_>,
+        filter: &Filter,
+    ) -> Result<Vec<Session>> {
         let expiry = self.expiry(self.now());
         let b = StmtBuilder::new(&self.inner.select);
         let Some(mut b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
@@ -315,15 +323,18 @@ impl SessionStore {
             }
             b.push(" OFFSET ").bind(Param::Int(offset.into()));
         }
-        let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
+        let mut sessions = self
+            .inner
+            .backend
+            .fetch_all(on.as_deref_mut(), b.finish())
+            .await?;
         for s in &mut sessions {
             s.is_expired = expiry.is_expired(s);
         }
         Ok(sessions)
     }
 
-    /// The number of sessions matching `filter` (valid ones unless it says otherwise).
-    pub async fn count(&self, filter: &Filter) -> Result<u64> {
+    pub(super) async fn count_on(&self, mut on: On<'_, '_>, filter: &Filter) -> Result<u64> {
         refuse_paging(filter, "count")?;
         let expiry = self.expiry(self.now());
         let b = StmtBuilder::new(&format!(
@@ -333,7 +344,11 @@ impl SessionStore {
         let Some(b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
             return Ok(0);
         };
-        let n = self.inner.backend.fetch_count(b.finish()).await?;
+        let n = self
+            .inner
+            .backend
+            .fetch_count(on.as_deref_mut(), b.finish())
+            .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 

@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use super::SessionStore;
+use crate::backend::On;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Status};
 use crate::query::{NOT_REVOKED, push_where, refuse_paging, select_list};
@@ -10,22 +11,18 @@ use crate::session::Session;
 use crate::sql::{Param, Stmt, StmtBuilder};
 
 impl SessionStore {
-    /// Expires the valid session `id` now. Returns whether there was one (see
-    /// [`SessionStore::expire_all`] for what holds across instances).
-    pub async fn expire(&self, id: Uuid) -> Result<bool> {
-        Ok(!self.expire_all(&Filter::new().id(id)).await?.is_empty())
+    pub(super) async fn expire_on(&self, mut on: On<'_, '_>, id: Uuid) -> Result<bool> {
+        Ok(!self
+            .expire_all_on(on.as_deref_mut(), &Filter::new().id(id))
+            .await?
+            .is_empty())
     }
 
-    /// Expires every valid session matching `filter` (for example a user's, or "all of this
-    /// user's but this one" with [`Filter::except_id`]) and returns them, so an app can close
-    /// their websockets or notify their owner.
-    ///
-    /// The revocation holds whatever the clocks of other instances say: `expires_at` and
-    /// `updated_at` are written from the same instant, and no lookup, filter or extension
-    /// accepts a row whose expiry is not after its last write. Matching sessions this
-    /// store's clock already sees expired (which an instance whose clock lags could still
-    /// see valid) are marked the same way, keeping their own expiry, and are not returned.
-    pub async fn expire_all(&self, filter: &Filter) -> Result<Vec<Session>> {
+    pub(super) async fn expire_all_on(
+        &self,
+        mut on: On<'_, '_>,
+        filter: &Filter,
+    ) -> Result<Vec<Session>> {
         refuse_paging(filter, "expire_all")?;
         let now = self.now();
         let expiry = self.expiry(now);
@@ -49,7 +46,10 @@ impl SessionStore {
             b.push(" AND (\"expires_at\" IS NULL OR ")
                 .push(NOT_REVOKED)
                 .push(")");
-            self.inner.backend.execute(b.finish()).await?;
+            self.inner
+                .backend
+                .execute(on.as_deref_mut(), b.finish())
+                .await?;
         }
         // Then the valid ones: both columns from the same instant.
         let mut b = StmtBuilder::new(&format!(
@@ -62,7 +62,11 @@ impl SessionStore {
             return Ok(Vec::new());
         };
         b.push(" RETURNING ").push(&select_list(spec, false));
-        let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
+        let mut sessions = self
+            .inner
+            .backend
+            .fetch_all(on.as_deref_mut(), b.finish())
+            .await?;
         for s in &mut sessions {
             s.is_expired = true;
         }
@@ -70,17 +74,18 @@ impl SessionStore {
         Ok(sessions)
     }
 
-    /// Deletes the session `id`, whatever its status. Returns whether it existed.
-    pub async fn delete(&self, id: Uuid) -> Result<bool> {
+    pub(super) async fn delete_on(&self, mut on: On<'_, '_>, id: Uuid) -> Result<bool> {
         Ok(!self
-            .delete_all(&Filter::new().id(id).status(Status::All))
+            .delete_all_on(on.as_deref_mut(), &Filter::new().id(id).status(Status::All))
             .await?
             .is_empty())
     }
 
-    /// Deletes every session matching `filter` (all statuses unless it says otherwise:
-    /// "sign out everywhere") and returns what it deleted.
-    pub async fn delete_all(&self, filter: &Filter) -> Result<Vec<Session>> {
+    pub(super) async fn delete_all_on(
+        &self,
+        mut on: On<'_, '_>,
+        filter: &Filter,
+    ) -> Result<Vec<Session>> {
         refuse_paging(filter, "delete_all")?;
         let expiry = self.expiry(self.now());
         let spec = &self.inner.spec;
@@ -89,7 +94,11 @@ impl SessionStore {
             return Ok(Vec::new());
         };
         b.push(" RETURNING ").push(&select_list(spec, false));
-        let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
+        let mut sessions = self
+            .inner
+            .backend
+            .fetch_all(on.as_deref_mut(), b.finish())
+            .await?;
         for s in &mut sessions {
             s.is_expired = expiry.is_expired(s);
         }
@@ -133,17 +142,21 @@ impl SessionStore {
             .bounded_delete(&self.inner.spec.qualified(), &tail.sql);
         self.inner
             .backend
-            .execute(Stmt {
-                sql: sql.into(),
-                params: tail.params,
-            })
+            .execute(
+                None,
+                Stmt {
+                    sql: sql.into(),
+                    params: tail.params,
+                },
+            )
             .await
     }
 
-    /// Records that the user of the valid session `id` just proved who they are (for
-    /// [`SessionStore::is_fresh`]). Needs the `authenticated_at` column
-    /// ([`StoreBuilder::track_authentication`](crate::StoreBuilder::track_authentication)).
-    pub async fn mark_authenticated(&self, id: Uuid) -> Result<Option<Session>> {
+    pub(super) async fn mark_authenticated_on(
+        &self,
+        mut on: On<'_, '_>,
+        id: Uuid,
+    ) -> Result<Option<Session>> {
         let spec = &self.inner.spec;
         if !spec.optional.authenticated_at {
             return Err(Error::Unsupported {
@@ -172,7 +185,7 @@ impl SessionStore {
         Ok(self
             .inner
             .backend
-            .fetch_all(b.finish())
+            .fetch_all(on.as_deref_mut(), b.finish())
             .await?
             .into_iter()
             .next())
@@ -198,7 +211,7 @@ impl SessionStore {
             spec.qualified()
         ));
         b.bind(Param::Text(current));
-        let n = self.inner.backend.fetch_count(b.finish()).await?;
+        let n = self.inner.backend.fetch_count(None, b.finish()).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
