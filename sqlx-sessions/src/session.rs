@@ -38,6 +38,10 @@ pub struct Session {
     pub(crate) authenticated_at_column: Option<OffsetDateTime>,
     /// The displayable start of an API key (`myapp_sk_ab12`), where the store keeps it.
     pub token_hint: Option<String>,
+    /// This session's own TTL, which extension slides it by (stores with per-session TTLs;
+    /// `None`: the store's).
+    #[serde(skip)]
+    pub ttl: Option<Duration>,
     /// The application's extra columns (such as `user_id`).
     pub extras: Extras,
     /// Whether the session was expired when it was read.

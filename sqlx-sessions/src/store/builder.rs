@@ -10,8 +10,7 @@ use crate::digest::{Hashing, Secret};
 use crate::error::{Error, Result};
 use crate::pool::Pool;
 use crate::schema::{
-    BUILTIN_COLUMNS, DigestFormat, ExtraColumn, OptionalColumns, TableSpec, TimeFormat,
-    check_identifier,
+    DigestFormat, ExtraColumn, OptionalColumns, TableSpec, TimeFormat, check_identifier,
 };
 use crate::settings::Settings;
 use crate::store::{Inner, SessionStore};
@@ -183,6 +182,15 @@ impl StoreBuilder {
         self
     }
 
+    /// Adds a `ttl_seconds` column keeping each session's own TTL
+    /// ([`NewSession::ttl`](crate::NewSession::ttl), "remember me"): extension slides a
+    /// session by its own TTL (`NULL`: the store's), with the stale window scaled alike.
+    /// An explicit expiry at creation then also keeps its span as the session's TTL.
+    pub fn per_session_ttl(mut self) -> Self {
+        self.optional.session_ttl = true;
+        self
+    }
+
     /// Adds a `salt_id` column recording which salt digested each row, so rows still on a
     /// previous salt can be counted ([`SessionStore::count_on_previous_salts`]).
     pub fn track_salt(mut self) -> Self {
@@ -217,7 +225,7 @@ impl StoreBuilder {
             .unwrap_or_else(|| vec![ExtraColumn::text("user_id").indexed()]);
         for (i, col) in extras.iter().enumerate() {
             check_identifier("extra_column", col.name())?;
-            if BUILTIN_COLUMNS.contains(&col.name()) {
+            if crate::columns::is_builtin(col.name()) {
                 return Err(Error::config(
                     "extra_column",
                     format!("`{}` is a column the store owns", col.name()),
@@ -258,7 +266,7 @@ impl StoreBuilder {
             if self.optional != OptionalColumns::default() {
                 return Err(Error::config(
                     "ecto_compat",
-                    "an adopted ecto_sessions table gets no new columns: last_used_at, authenticated_at, token_hint and salt_id are unavailable",
+                    "an adopted ecto_sessions table gets no new columns: last_used_at, authenticated_at, token_hint, salt_id and ttl_seconds are unavailable",
                 ));
             }
         }

@@ -213,7 +213,8 @@ impl SessionStore {
     }
 }
 
-fn refuse_nul(data: &serde_json::Value) -> Result<()> {
+/// Refuses JSON holding NUL: PostgreSQL's jsonb cannot store it; refused on every database alike.
+pub(super) fn refuse_nul(data: &serde_json::Value) -> Result<()> {
     if has_nul(data) {
         return Err(Error::InvalidValue {
             column: "data".into(),

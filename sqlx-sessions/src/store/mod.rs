@@ -5,6 +5,7 @@ mod lookup;
 pub use lookup::GetOptions;
 mod aggregate;
 mod change;
+mod inspect;
 mod ops;
 mod write;
 
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::backend::{Backend, On};
 use crate::clock::Clock;
+use crate::columns::{Column, Field, name_list};
 use crate::digest::Secret;
 use crate::error::{Error, Result};
 use crate::extend::initial_expiry;
@@ -22,10 +24,10 @@ use crate::filter::{Filter, Status};
 use crate::migrate::Migration;
 use crate::pool::Pool;
 use crate::query::{Expiry, push_digest_match, push_where, refuse_paging, select_list};
-use crate::schema::{DigestFormat, TableSpec};
+use crate::schema::{ColumnType, DigestFormat, TableSpec};
 use crate::session::{CreatedSession, Extras, NewSession, Session, SessionData};
 use crate::settings::Settings;
-use crate::sql::{Param, StmtBuilder, quote};
+use crate::sql::{Param, StmtBuilder};
 use crate::token::TokenFormat;
 use crate::value::Value;
 
@@ -62,9 +64,9 @@ struct Inner {
     current_salt_id: Option<String>,
     /// `SELECT <columns> FROM <table>`, computed once.
     select: String,
-    /// The per-request lookup by digest, computed once (see [`lookup_sql`]).
+    /// The per-request lookup by digest, computed once (see [`write_lookup`]).
     lookup: Arc<str>,
-    /// `INSERT INTO ...` with every column, computed once.
+    /// `INSERT INTO ...` with every column, computed once (see [`write_insert`]).
     insert: Arc<str>,
 }
 
@@ -84,14 +86,17 @@ impl Inner {
             select_list(&spec, salts.len() > 1),
             spec.qualified()
         );
-        let insert = backend.adapt_sql(insert_sql(&spec)).into();
-        let lookup = backend
-            .adapt_sql(lookup_sql(
-                &select,
-                salts.len(),
-                settings.max_lifetime.is_some(),
-            ))
-            .into();
+        let mut insert = StmtBuilder::new("");
+        write_insert(&mut insert, &spec, |_| Param::Null(ColumnType::Text));
+        let insert = backend.adapt_sql(insert.finish().sql.to_string()).into();
+        let mut lookup = StmtBuilder::new(&select);
+        let any_time = OffsetDateTime::UNIX_EPOCH;
+        let expiry = Expiry {
+            now: any_time,
+            lifetime_cutoff: settings.max_lifetime.map(|_| any_time),
+        };
+        write_lookup(&mut lookup, vec![Vec::new(); salts.len()], &expiry);
+        let lookup = backend.adapt_sql(lookup.finish().sql.to_string()).into();
         Inner {
             backend,
             spec,
@@ -107,20 +112,35 @@ impl Inner {
     }
 }
 
-/// `SELECT ... WHERE digest IN ($1..$n) AND <valid at $n+1> [AND inserted_at > $n+2]`, written
-/// by the same pieces as every filtered query: the parameters are the digests under each
-/// salt, then now, then the lifetime cutoff.
-fn lookup_sql(select: &str, salts: usize, cutoff: bool) -> String {
-    let mut b = StmtBuilder::new(select);
+/// Writes the per-request lookup after `SELECT ... FROM table`: ` WHERE digest IN (...)`
+/// under each salt, then the validity condition at `expiry`. Written once with text when the
+/// store is built and once per lookup for its parameters only.
+fn write_lookup(b: &mut StmtBuilder, digests: Vec<Vec<u8>>, expiry: &Expiry) {
     b.push(" WHERE 1 = 1");
-    push_digest_match(&mut b, vec![Vec::new(); salts]);
-    let any_time = OffsetDateTime::UNIX_EPOCH;
-    let expiry = Expiry {
-        now: any_time,
-        lifetime_cutoff: cutoff.then_some(any_time),
-    };
-    expiry.push_status(&mut b, Status::Valid);
-    b.finish().sql.to_string()
+    push_digest_match(b, digests);
+    expiry.push_status(b, Status::Valid);
+}
+
+/// Writes `INSERT INTO table (every column) VALUES (...)`, each value given by `value`.
+/// Written once with text when the store is built and once per insert for its parameters.
+fn write_insert(
+    b: &mut StmtBuilder,
+    spec: &TableSpec,
+    mut value: impl FnMut(&Column<'_>) -> Param,
+) {
+    let columns = spec.columns();
+    b.push("INSERT INTO ")
+        .push(&spec.qualified())
+        .push(" (")
+        .push(&name_list(&columns))
+        .push(") VALUES (");
+    for (i, col) in columns.iter().enumerate() {
+        if i > 0 {
+            b.push(", ");
+        }
+        b.bind(value(col));
+    }
+    b.push(")");
 }
 
 /// Whether a JSON value holds a NUL character in any string or key.
@@ -131,26 +151,6 @@ fn has_nul(value: &serde_json::Value) -> bool {
         serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
         _ => false,
     }
-}
-
-fn insert_sql(spec: &TableSpec) -> String {
-    let mut cols = vec![
-        "id",
-        "auth_token_digest",
-        "data",
-        "expires_at",
-        "inserted_at",
-        "updated_at",
-    ];
-    cols.extend(spec.optional.columns().iter().map(|(name, _)| *name));
-    cols.extend(spec.extras.iter().map(|c| c.name()));
-    let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES ({})",
-        spec.qualified(),
-        cols.into_iter().map(quote).collect::<Vec<_>>().join(", "),
-        placeholders.join(", ")
-    )
 }
 
 impl SessionStore {
@@ -197,9 +197,11 @@ impl SessionStore {
         self.inner.backend.run_ddl(&m.down).await
     }
 
-    /// The digest of `token` as this store keeps it (lowercase hex, or the token itself with
-    /// hashing `none`), under the current salt. Shown to people; never a credential.
+    /// The digest of `token` as this store keeps it (lowercase hex), under the current salt.
+    /// Shown to people; never a credential. Refused under hashing `none`, where it would be
+    /// the token itself.
     pub fn digest_hex(&self, token: &str) -> Result<String> {
+        self.refuse_plaintext_digest()?;
         let s = &self.inner.settings;
         s.hashing
             .digest_text(s.secret_salt.as_ref().map(Secret::expose), token)
@@ -226,64 +228,27 @@ impl SessionStore {
             }
         }
         let data = new.data.unwrap_or_else(|| serde_json::json!({}));
-        if has_nul(&data) {
-            // PostgreSQL's jsonb refuses NUL; refuse it on every database alike.
-            return Err(Error::InvalidValue {
-                column: "data".into(),
-                reason: "contains a NUL character".into(),
-            });
-        }
+        change::refuse_nul(&data)?;
         let data = serde_json::to_string(&data)?;
+        let own_ttl = self.own_ttl(new.ttl)?;
         let token = inner.format.generate()?;
         let digest = self.stored_digest(inner.salts[0].as_ref(), token.expose())?;
         let now = inner.clock.now();
-        let expires_at = initial_expiry(&inner.settings, new.expires_at, new.ttl, now);
+        let expires_at = initial_expiry(&inner.settings, new.expires_at, own_ttl, now);
+        // An explicit expiry without a TTL of its own: its span is the session's TTL.
+        let own_ttl = match (own_ttl, new.expires_at) {
+            (None, Some(Some(at))) if spec.optional.session_ttl && at - now >= Duration::SECOND => {
+                Some(Duration::seconds((at - now).whole_seconds()))
+            }
+            (ttl, _) => ttl,
+        };
         let id = Uuid::new_v4();
         let hint = if spec.optional.token_hint {
             inner.format.hint(&token)
         } else {
             None
         };
-        let mut params = vec![
-            Param::Uuid(id),
-            Param::Digest(digest),
-            Param::Json(data.clone()),
-            Param::Time(expires_at),
-            Param::Time(Some(now)),
-            Param::Time(Some(now)),
-        ];
         let opt = spec.optional;
-        if opt.last_used_at {
-            params.push(Param::Time(None));
-        }
-        if opt.authenticated_at {
-            params.push(Param::Time(Some(now)));
-        }
-        if opt.token_hint {
-            params.push(
-                hint.clone()
-                    .map_or(Param::Null(crate::ColumnType::Text), Param::Text),
-            );
-        }
-        if opt.salt_id {
-            params.push(
-                inner
-                    .current_salt_id
-                    .clone()
-                    .map_or(Param::Null(crate::ColumnType::Text), Param::Text),
-            );
-        }
-        for (col, v) in spec.extras.iter().zip(&values) {
-            params.push(match v {
-                Value::Null => Param::Null(col.column_type()),
-                v => v.clone().into(),
-            });
-        }
-        let stmt = crate::sql::Stmt {
-            sql: inner.insert.clone(),
-            params,
-        };
-        inner.backend.execute(on.as_deref_mut(), stmt).await?;
         let session = Session {
             id,
             data: SessionData(data),
@@ -293,12 +258,40 @@ impl SessionStore {
             last_used_at: None,
             authenticated_at_column: opt.authenticated_at.then_some(now),
             token_hint: hint,
+            ttl: own_ttl,
             extras: Extras {
                 columns: spec.extras.clone(),
                 values,
             },
             is_expired: expires_at.is_some_and(|e| e <= now),
         };
+        let mut b = StmtBuilder::params_only();
+        write_insert(&mut b, spec, |col| {
+            let text = |t: Option<String>| t.map_or(Param::Null(ColumnType::Text), Param::Text);
+            match col.field {
+                Field::Id => Param::Uuid(id),
+                Field::Digest => Param::Digest(digest.clone()),
+                Field::Data => Param::Json(session.data.0.clone()),
+                Field::ExpiresAt => Param::Time(session.expires_at),
+                Field::InsertedAt => Param::Time(Some(session.inserted_at)),
+                Field::UpdatedAt => Param::Time(Some(session.updated_at)),
+                Field::LastUsedAt => Param::Time(session.last_used_at),
+                Field::AuthenticatedAt => Param::Time(session.authenticated_at_column),
+                Field::TokenHint => text(session.token_hint.clone()),
+                Field::SaltId => text(inner.current_salt_id.clone()),
+                Field::Ttl => session.ttl.map_or(Param::Null(ColumnType::Integer), |t| {
+                    Param::Int(t.whole_seconds())
+                }),
+                Field::Extra(k) => match &session.extras.values[k] {
+                    Value::Null => Param::Null(spec.extras[k].column_type()),
+                    v => v.clone().into(),
+                },
+            }
+        });
+        inner
+            .backend
+            .execute(on.as_deref_mut(), b.finish_prepared(inner.insert.clone()))
+            .await?;
         tracing::debug!(session_id = %id, table = %spec.table, "session created");
         Ok(CreatedSession { session, token })
     }
@@ -355,6 +348,24 @@ impl SessionStore {
     /// Whether `session`'s user authenticated within `max_age` (on the store's clock).
     pub fn is_fresh(&self, session: &Session, max_age: Duration) -> bool {
         session.is_fresh_at(max_age, self.now())
+    }
+
+    /// Checks a TTL given at creation: whole seconds, at least one, in a store that keeps it.
+    fn own_ttl(&self, ttl: Option<Duration>) -> Result<Option<Duration>> {
+        let Some(ttl) = ttl else { return Ok(None) };
+        if !self.inner.spec.optional.session_ttl {
+            return Err(Error::Unsupported {
+                operation: "NewSession::ttl",
+                column: "ttl_seconds",
+            });
+        }
+        if ttl < Duration::SECOND || ttl.subsec_nanoseconds() != 0 {
+            return Err(Error::InvalidValue {
+                column: "ttl_seconds".into(),
+                reason: format!("a session TTL is whole seconds, at least one; got {ttl}"),
+            });
+        }
+        Ok(Some(ttl))
     }
 
     fn expiry(&self, now: OffsetDateTime) -> Expiry {
