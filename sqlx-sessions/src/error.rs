@@ -72,6 +72,16 @@ pub enum Error {
     /// The operating system's random source failed.
     #[error("the random source failed: {0}")]
     Random(String),
+    /// Creating a session was refused: its owner already has `limit` valid sessions
+    /// ([`StoreBuilder::max_sessions_per`](crate::StoreBuilder::max_sessions_per) with
+    /// [`OverCap::Refuse`](crate::OverCap::Refuse)).
+    #[error("this `{column}` already has {limit} valid sessions, the most the store allows")]
+    TooManySessions {
+        /// The owner column.
+        column: String,
+        /// The cap.
+        limit: u32,
+    },
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),

@@ -119,7 +119,7 @@ pub use pruner::Pruner;
 pub use schema::{ColumnType, ExtraColumn, TableSpec};
 pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};
 pub use settings::Settings;
-pub use store::{GetOptions, SessionStore, StoreBuilder};
+pub use store::{GetOptions, OverCap, SessionStore, StoreBuilder};
 pub use token::{Token, TokenFormat};
 pub use update::SessionUpdate;
 pub use value::Value;

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 use sqlx_sessions::{
-    Clock, Error, Filter, ManualClock, NewSession, Pool, SessionStore, SessionUpdate, Status,
+    Clock, Error, Filter, ManualClock, NewSession, OverCap, Pool, SessionStore, SessionUpdate,
+    Status,
 };
 use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::Duration;
@@ -426,7 +427,7 @@ async fn operations_run_in_the_callers_transaction(db: TestDb) {
     let store = store(&db, &clock).await;
     let old = store.create(user("u9")).await.unwrap();
     // Rolled back: nothing stays, not even the other session's revocation.
-    let mut token = String::new();
+    let mut token: String;
     in_tx!(db, false, |conn| {
         let c = store.create_in(&mut *conn, user("u9")).await.unwrap();
         token = c.token.expose().to_owned();
@@ -594,7 +595,67 @@ async fn filters_on_time_ranges_and_lists(db: TestDb) {
     ));
 }
 
+/// 50 concurrent sign-ins of one user against a cap of 3: exactly 3 valid sessions stay
+/// (the newest, when evicting), or exactly 3 creations succeed (when refusing).
+async fn the_cap_per_owner_holds_under_50_concurrent_creations(db: TestDb) {
+    for over in [OverCap::EvictOldest, OverCap::Refuse] {
+        let table = format!("capped_{}", matches!(over, OverCap::Refuse) as u8);
+        let store = db
+            .builder()
+            .table(table)
+            .max_sessions_per("user_id", 3)
+            .over_cap(over)
+            .build()
+            .unwrap();
+        store.migrate().await.unwrap();
+        let other = store.create(user("someone-else")).await.unwrap();
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(
+                    async move { store.create(user("capped").data(json!({"i": i}))).await },
+                )
+            })
+            .collect();
+        let mut created = Vec::new();
+        let mut refused = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(c) => created.push(c),
+                Err(Error::TooManySessions { column, limit }) => {
+                    assert_eq!((column.as_str(), limit), ("user_id", 3));
+                    refused += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let valid = store
+            .list(&Filter::new().eq("user_id", "capped"))
+            .await
+            .unwrap();
+        assert_eq!(valid.len(), 3, "{over:?}");
+        match over {
+            OverCap::Refuse => {
+                assert_eq!((created.len(), refused), (3, 47));
+            }
+            _ => {
+                assert_eq!((created.len(), refused), (50, 0));
+                // Each creation returned its session; three of them survive.
+                for s in &valid {
+                    assert!(created.iter().any(|c| c.session.id == s.id));
+                }
+            }
+        }
+        // Other owners are not touched.
+        assert!(store.lookup(other.token.expose()).await.unwrap().is_some());
+    }
+    // Refused at build time: an unknown column, a cap of zero.
+    assert!(db.builder().max_sessions_per("nope", 3).build().is_err());
+    assert!(db.builder().max_sessions_per("user_id", 0).build().is_err());
+}
+
 backend_tests!(
+    the_cap_per_owner_holds_under_50_concurrent_creations,
     update_merges_replaces_and_sets_columns,
     concurrent_merges_of_different_keys_all_survive,
     update_racing_expire_or_delete_never_revives,

@@ -4,7 +4,6 @@
 //! returns, the session is never accepted again and never gets a later expiry. On
 //! PostgreSQL every check also runs on an adopted ecto_sessions table (naive timestamps).
 
-#[macro_use]
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

@@ -41,15 +41,19 @@ fn naive(t: OffsetDateTime) -> PrimitiveDateTime {
 }
 
 impl PgBackend {
+    /// The caller's connection, if any, refusing another database's.
+    fn given<'a>(&self, on: On<'a, '_>) -> Result<Option<&'a mut sqlx::PgConnection>> {
+        match on {
+            None => Ok(None),
+            Some(Conn::Postgres(c)) => Ok(Some(&mut **c)),
+            #[allow(unreachable_patterns)]
+            Some(_) => Err(wrong_database("PostgreSQL")),
+        }
+    }
+
     /// The caller's connection, or one from the pool.
     async fn conn<'a>(&self, on: On<'a, '_>) -> Result<Held<'a, Postgres>> {
-        let given = match on {
-            None => None,
-            Some(Conn::Postgres(c)) => Some(&mut **c),
-            #[allow(unreachable_patterns)]
-            Some(_) => return Err(wrong_database("PostgreSQL")),
-        };
-        Held::acquire(&self.pool, given).await
+        Held::acquire(&self.pool, self.given(on)?).await
     }
 
     fn query(&self, stmt: Stmt) -> Query {
@@ -275,14 +279,14 @@ impl Backend for PgBackend {
     }
 
     async fn begin_locked<'a>(&'a self, on: On<'a, '_>, key: &str) -> Result<Locked<'a>> {
-        let mut tx = match self.conn(on).await? {
-            Held::Pooled(_) => self.pool.begin().await?,
-            Held::Borrowed(conn) => conn.begin().await?,
+        let mut tx = match self.given(on)? {
+            None => self.pool.begin().await?,
+            Some(conn) => conn.begin().await?,
         };
         // Held until the outermost transaction ends; keyed by table and key, so creations
         // for other owners or tables do not wait.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("{}\0{key}", self.spec.qualified()))
+            .bind(format!("{}:{key}", self.spec.qualified()))
             .execute(&mut *tx)
             .await?;
         Ok(Locked::Postgres(tx))

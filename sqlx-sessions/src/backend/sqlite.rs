@@ -62,15 +62,19 @@ pub(crate) fn backend(pool: SqlitePool, spec: Arc<TableSpec>) -> Result<Arc<dyn 
 type Query = sqlx::query::Query<'static, Sqlite, SqliteArguments>;
 
 impl SqliteBackend {
+    /// The caller's connection, if any, refusing another database's.
+    fn given<'a>(&self, on: On<'a, '_>) -> Result<Option<&'a mut sqlx::SqliteConnection>> {
+        match on {
+            None => Ok(None),
+            Some(Conn::Sqlite(c)) => Ok(Some(&mut **c)),
+            #[allow(unreachable_patterns)]
+            Some(_) => Err(wrong_database("SQLite")),
+        }
+    }
+
     /// The caller's connection, or one from the pool.
     async fn conn<'a>(&self, on: On<'a, '_>) -> Result<Held<'a, Sqlite>> {
-        let given = match on {
-            None => None,
-            Some(Conn::Sqlite(c)) => Some(&mut **c),
-            #[allow(unreachable_patterns)]
-            Some(_) => return Err(wrong_database("SQLite")),
-        };
-        Held::acquire(&self.pool, given).await
+        Held::acquire(&self.pool, self.given(on)?).await
     }
 }
 
@@ -257,12 +261,10 @@ impl Backend for SqliteBackend {
     }
 
     async fn begin_locked<'a>(&'a self, on: On<'a, '_>, _key: &str) -> Result<Locked<'a>> {
-        let tx = match self.conn(on).await? {
-            Held::Pooled(_) => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Held::Borrowed(conn) if !conn.is_in_transaction() => {
-                conn.begin_with("BEGIN IMMEDIATE").await?
-            }
-            Held::Borrowed(conn) => {
+        let tx = match self.given(on)? {
+            None => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Some(conn) if !conn.is_in_transaction() => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Some(conn) => {
                 let mut tx = conn.begin().await?;
                 // Inside the caller's (deferred) transaction: a write that changes nothing
                 // takes the database's write lock now, before anything is read.

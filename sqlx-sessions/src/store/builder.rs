@@ -13,7 +13,8 @@ use crate::schema::{
     DigestFormat, ExtraColumn, OptionalColumns, TableSpec, TimeFormat, check_identifier,
 };
 use crate::settings::Settings;
-use crate::store::{Inner, SessionStore};
+use crate::store::cap::Cap;
+use crate::store::{Inner, OverCap, SessionStore};
 
 type Connect = Box<dyn FnOnce(Arc<TableSpec>) -> Result<Arc<dyn Backend>> + Send>;
 
@@ -29,6 +30,7 @@ pub struct StoreBuilder {
     ecto_compat: bool,
     settings: Settings,
     clock: Arc<dyn Clock>,
+    cap: Option<(String, u32, OverCap)>,
 }
 
 impl std::fmt::Debug for StoreBuilder {
@@ -40,6 +42,7 @@ impl std::fmt::Debug for StoreBuilder {
             .field("optional", &self.optional)
             .field("ecto_compat", &self.ecto_compat)
             .field("settings", &self.settings)
+            .field("cap", &self.cap)
             .finish_non_exhaustive()
     }
 }
@@ -56,6 +59,7 @@ impl StoreBuilder {
             ecto_compat: false,
             settings: Settings::default(),
             clock: Arc::new(SystemClock),
+            cap: None,
         }
     }
 
@@ -182,6 +186,28 @@ impl StoreBuilder {
         self
     }
 
+    /// At most `limit` valid sessions per value of the extra column `column` (such as
+    /// `"user_id"`), enforced at creation under a lock on that owner (SQLite: `BEGIN
+    /// IMMEDIATE`; PostgreSQL: an advisory transaction lock on table and owner), so
+    /// concurrent sign-ins never leave `limit + 1`. Over the cap, the owner's oldest valid
+    /// sessions are deleted ([`OverCap::EvictOldest`], the default) or the creation is
+    /// refused ([`StoreBuilder::over_cap`]). Sessions with a `NULL` owner are not capped.
+    pub fn max_sessions_per(mut self, column: impl Into<String>, limit: u32) -> Self {
+        let over = self.cap.take().map_or(OverCap::default(), |c| c.2);
+        self.cap = Some((column.into(), limit, over));
+        self
+    }
+
+    /// What creation does over the cap of [`StoreBuilder::max_sessions_per`].
+    pub fn over_cap(mut self, over: OverCap) -> Self {
+        if let Some(cap) = &mut self.cap {
+            cap.2 = over;
+        } else {
+            self.cap = Some((String::new(), 0, over));
+        }
+        self
+    }
+
     /// Adds a `ttl_seconds` column keeping each session's own TTL
     /// ([`NewSession::ttl`](crate::NewSession::ttl), "remember me"): extension slides a
     /// session by its own TTL (`NULL`: the store's), with the stale window scaled alike.
@@ -283,10 +309,42 @@ impl StoreBuilder {
             digest_format,
             time_format,
         });
+        let cap = match self.cap {
+            None => None,
+            Some((column, limit, over)) => {
+                if column.is_empty() {
+                    return Err(Error::config(
+                        "over_cap",
+                        "over_cap needs max_sessions_per to say which column and how many",
+                    ));
+                }
+                if limit == 0 {
+                    return Err(Error::config("max_sessions_per", "the cap is at least 1"));
+                }
+                let column = spec.extra_index(&column).map_err(|_| {
+                    Error::config(
+                        "max_sessions_per",
+                        format!("`{column}` is not one of the store's extra columns"),
+                    )
+                })?;
+                Some(Cap {
+                    column,
+                    limit,
+                    over,
+                })
+            }
+        };
         let format = self.settings.token_format()?;
         let backend = (self.connect)(spec.clone())?;
         Ok(SessionStore {
-            inner: Arc::new(Inner::new(backend, spec, self.settings, format, self.clock)),
+            inner: Arc::new(Inner::new(
+                backend,
+                spec,
+                self.settings,
+                format,
+                self.clock,
+                cap,
+            )),
         })
     }
 }

@@ -4,6 +4,7 @@ mod builder;
 mod lookup;
 pub use lookup::GetOptions;
 mod aggregate;
+pub(crate) mod cap;
 mod change;
 mod inspect;
 mod ops;
@@ -32,6 +33,7 @@ use crate::token::TokenFormat;
 use crate::value::Value;
 
 pub use builder::StoreBuilder;
+pub use cap::OverCap;
 
 /// A store of sessions in one table. Cheap to clone: clones share the pool and settings.
 ///
@@ -68,6 +70,8 @@ struct Inner {
     lookup: Arc<str>,
     /// `INSERT INTO ...` with every column, computed once (see [`write_insert`]).
     insert: Arc<str>,
+    /// The cap on sessions per owner, if any.
+    cap: Option<cap::Cap>,
 }
 
 impl Inner {
@@ -77,6 +81,7 @@ impl Inner {
         settings: Settings,
         format: TokenFormat,
         clock: Arc<dyn Clock>,
+        cap: Option<cap::Cap>,
     ) -> Self {
         let mut salts = vec![settings.secret_salt.clone()];
         salts.extend(settings.previous_salts.iter().cloned().map(Some));
@@ -108,6 +113,7 @@ impl Inner {
             select,
             lookup,
             insert,
+            cap,
         }
     }
 }
@@ -288,10 +294,15 @@ impl SessionStore {
                 },
             }
         });
-        inner
-            .backend
-            .execute(on.as_deref_mut(), b.finish_prepared(inner.insert.clone()))
-            .await?;
+        let insert = b.finish_prepared(inner.insert.clone());
+        match &inner.cap {
+            None => drop(inner.backend.execute(on.as_deref_mut(), insert).await?),
+            Some(cap) => {
+                let owner = &session.extras.values[cap.column];
+                self.insert_capped(on.as_deref_mut(), cap, owner, insert)
+                    .await?;
+            }
+        }
         tracing::debug!(session_id = %id, table = %spec.table, "session created");
         Ok(CreatedSession { session, token })
     }
