@@ -136,6 +136,14 @@ pub(crate) enum Command {
     Prune(commands::prune::PruneArgs),
     /// Totals: sessions, valid, expired, distinct users, oldest and newest.
     Stats(commands::stats::StatsArgs),
+    /// Give a valid session a new token (same id, data and creation time) and print it,
+    /// alone on one line of standard output; the old token stops working.
+    Rotate(commands::change::RotateArgs),
+    /// Merge JSON into the data of a valid session; exits 1 when there is none.
+    Update(commands::change::UpdateArgs),
+    /// Set the expiry of a session, whatever its status (--at RFC3339, or --never); a future
+    /// expiry brings an expired one back.
+    SetExpiry(commands::change::SetExpiryArgs),
 }
 
 /// A session status on the command line.

@@ -1,5 +1,6 @@
 //! The subcommands, one module each, and what they share.
 
+pub(crate) mod change;
 pub(crate) mod count;
 pub(crate) mod create;
 pub(crate) mod expire;
@@ -58,6 +59,9 @@ pub(crate) async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Revoke(args) => revoke::run(&ctx, args, &mut out).await,
         Command::Prune(args) => prune::run(&ctx, args, &mut out).await,
         Command::Stats(args) => stats::run(&ctx, args, &mut out).await,
+        Command::Rotate(args) => change::rotate(&ctx, args, &mut out).await,
+        Command::Update(args) => change::update(&ctx, args, &mut out).await,
+        Command::SetExpiry(args) => change::set_expiry(&ctx, args, &mut out).await,
     };
     let flushed = out.flush();
     ctx.db.close().await;
