@@ -7,6 +7,7 @@ use crate::value::Value;
 
 /// A timestamp column a filter can bound ([`Filter::inserted_before`] and friends).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(clippy::enum_variant_names)] // named after the columns
 pub(crate) enum TimeColumn {
     InsertedAt,
     ExpiresAt,

@@ -75,6 +75,11 @@
 //! - **Absolute timeout**: no session outlives `max_lifetime` after its creation (30 days
 //!   by default, so a stolen token replayed now and then still dies; lift it explicitly
 //!   with [`StoreBuilder::max_lifetime`]`(None)`).
+//! - **Changes in place** ([`SessionStore::update`], [`SessionStore::set_expiry`],
+//!   [`SessionStore::rotate`]): one guarded statement each; update and rotate write only a
+//!   valid row, so nothing expired, revoked or deleted comes back; `set_expiry` is the one
+//!   explicit way back, still capped by `max_lifetime`. Every operation also runs on a
+//!   caller's connection (`*_in`, [`Conn`]) inside their transaction.
 //! - **Time** comes from a [`Clock`], which tests replace with a [`ManualClock`].
 //! - **Pruning**: [`SessionStore::delete_expired`] deletes in bounded batches;
 //!   [`SessionStore::spawn_pruner`] runs it in the background.

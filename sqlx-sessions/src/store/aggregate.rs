@@ -12,7 +12,7 @@ use crate::sql::{StmtBuilder, quote};
 impl SessionStore {
     pub(super) async fn count_distinct_on(
         &self,
-        mut on: On<'_, '_>,
+        on: On<'_, '_>,
         column: &str,
         filter: &Filter,
     ) -> Result<u64> {
@@ -28,17 +28,13 @@ impl SessionStore {
         let Some(b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
             return Ok(0);
         };
-        let n = self
-            .inner
-            .backend
-            .fetch_count(on.as_deref_mut(), b.finish())
-            .await?;
+        let n = self.inner.backend.fetch_count(on, b.finish()).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     pub(super) async fn inserted_range_on(
         &self,
-        mut on: On<'_, '_>,
+        on: On<'_, '_>,
         filter: &Filter,
     ) -> Result<Option<(OffsetDateTime, OffsetDateTime)>> {
         refuse_paging(filter, "inserted_range")?;
@@ -51,11 +47,7 @@ impl SessionStore {
         let Some(b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
             return Ok(None);
         };
-        let times = self
-            .inner
-            .backend
-            .fetch_times(on.as_deref_mut(), b.finish())
-            .await?;
+        let times = self.inner.backend.fetch_times(on, b.finish()).await?;
         Ok(match times.as_slice() {
             [Some(oldest), Some(newest)] => Some((*oldest, *newest)),
             _ => None,

@@ -82,7 +82,6 @@ impl SessionStore {
             }
         }
         inner.backend.execute(Some(&mut conn), insert).await?;
-        drop(conn);
         locked.commit().await
     }
 }

@@ -40,7 +40,7 @@ impl SessionStore {
     /// before its expiry) keeps the revocation marker meaningful.
     async fn update_where(
         &self,
-        mut on: On<'_, '_>,
+        on: On<'_, '_>,
         filter: &Filter,
         change: SessionUpdate,
     ) -> Result<Option<Session>> {
@@ -80,11 +80,7 @@ impl SessionStore {
             return Ok(None);
         };
         b.push(" RETURNING ").push(&select_list(spec, false));
-        let updated = self
-            .inner
-            .backend
-            .fetch_all(on.as_deref_mut(), b.finish())
-            .await?;
+        let updated = self.inner.backend.fetch_all(on, b.finish()).await?;
         tracing::debug!(updated = updated.len(), table = %spec.table, "session updated");
         Ok(updated.into_iter().next())
     }
@@ -135,11 +131,7 @@ impl SessionStore {
             .bind(Param::Uuid(id))
             .push(" RETURNING ")
             .push(&select_list(spec, false));
-        let mut updated = self
-            .inner
-            .backend
-            .fetch_all(on.as_deref_mut(), b.finish())
-            .await?;
+        let mut updated = self.inner.backend.fetch_all(on, b.finish()).await?;
         for s in &mut updated {
             s.is_expired = expiry.is_expired(s);
         }
@@ -167,7 +159,7 @@ impl SessionStore {
     /// commits, the old token matches no row.
     async fn rotate_where(
         &self,
-        mut on: On<'_, '_>,
+        on: On<'_, '_>,
         filter: &Filter,
     ) -> Result<Option<CreatedSession>> {
         let inner = &self.inner;
@@ -202,10 +194,7 @@ impl SessionStore {
             return Ok(None);
         };
         b.push(" RETURNING ").push(&select_list(spec, false));
-        let rotated = inner
-            .backend
-            .fetch_all(on.as_deref_mut(), b.finish())
-            .await?;
+        let rotated = inner.backend.fetch_all(on, b.finish()).await?;
         Ok(rotated.into_iter().next().map(|session| {
             tracing::debug!(session_id = %session.id, table = %spec.table, "session token rotated");
             CreatedSession { session, token }

@@ -36,13 +36,8 @@ fn rotating(store: &SessionStore) -> bool {
 }
 
 impl SessionStore {
-    pub(super) async fn lookup_on(
-        &self,
-        mut on: On<'_, '_>,
-        token: &str,
-    ) -> Result<Option<Session>> {
-        self.lookup_with_on(on.as_deref_mut(), token, GetOptions::default())
-            .await
+    pub(super) async fn lookup_on(&self, on: On<'_, '_>, token: &str) -> Result<Option<Session>> {
+        self.lookup_with_on(on, token, GetOptions::default()).await
     }
 
     pub(super) async fn lookup_with_on(
@@ -70,25 +65,14 @@ impl SessionStore {
         match fetched {
             None => Ok(None),
             Some(f) => self
-                .after_read(
-                    on.as_deref_mut(),
-                    f,
-                    now,
-                    self.wants_extension(options),
-                    current,
-                )
+                .after_read(on, f, now, self.wants_extension(options), current)
                 .await
                 .map(Some),
         }
     }
 
-    pub(super) async fn get_on(
-        &self,
-        mut on: On<'_, '_>,
-        filter: &Filter,
-    ) -> Result<Option<Session>> {
-        self.get_with_on(on.as_deref_mut(), filter, GetOptions::default())
-            .await
+    pub(super) async fn get_on(&self, on: On<'_, '_>, filter: &Filter) -> Result<Option<Session>> {
+        self.get_with_on(on, filter, GetOptions::default()).await
     }
 
     pub(super) async fn get_with_on(
@@ -120,20 +104,14 @@ impl SessionStore {
                     }
                     _ => None,
                 };
-                self.after_read(on.as_deref_mut(), f, now, extend, current)
-                    .await
-                    .map(Some)
+                self.after_read(on, f, now, extend, current).await.map(Some)
             }
         }
     }
 
-    pub(super) async fn extend_on(&self, mut on: On<'_, '_>, id: Uuid) -> Result<Option<Session>> {
-        self.get_with_on(
-            on.as_deref_mut(),
-            &Filter::new().id(id),
-            GetOptions::extend(true),
-        )
-        .await
+    pub(super) async fn extend_on(&self, on: On<'_, '_>, id: Uuid) -> Result<Option<Session>> {
+        self.get_with_on(on, &Filter::new().id(id), GetOptions::extend(true))
+            .await
     }
 
     fn wants_extension(&self, options: GetOptions) -> bool {
@@ -144,7 +122,7 @@ impl SessionStore {
     /// extension, `last_used_at`, re-digest under the current salt, or all three at once.
     async fn after_read(
         &self,
-        mut on: On<'_, '_>,
+        on: On<'_, '_>,
         fetched: Fetched,
         now: OffsetDateTime,
         extend: bool,
@@ -208,7 +186,7 @@ impl SessionStore {
                 .push(" AND ")
                 .push(NOT_REVOKED),
         };
-        let written = inner.backend.execute(on.as_deref_mut(), b.finish()).await? == 1;
+        let written = inner.backend.execute(on, b.finish()).await? == 1;
         if written {
             s.updated_at = now;
             if let Some(at) = new_expires {

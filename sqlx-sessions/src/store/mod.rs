@@ -299,19 +299,14 @@ impl SessionStore {
             None => drop(inner.backend.execute(on.as_deref_mut(), insert).await?),
             Some(cap) => {
                 let owner = &session.extras.values[cap.column];
-                self.insert_capped(on.as_deref_mut(), cap, owner, insert)
-                    .await?;
+                self.insert_capped(on, cap, owner, insert).await?;
             }
         }
         tracing::debug!(session_id = %id, table = %spec.table, "session created");
         Ok(CreatedSession { session, token })
     }
 
-    pub(super) async fn list_on(
-        &self,
-        mut on: On<'_, '_>,
-        filter: &Filter,
-    ) -> Result<Vec<Session>> {
+    pub(super) async fn list_on(&self, on: On<'_, '_>, filter: &Filter) -> Result<Vec<Session>> {
         let expiry = self.expiry(self.now());
         let b = StmtBuilder::new(&self.inner.select);
         let Some(mut b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
@@ -327,18 +322,14 @@ impl SessionStore {
             }
             b.push(" OFFSET ").bind(Param::Int(offset.into()));
         }
-        let mut sessions = self
-            .inner
-            .backend
-            .fetch_all(on.as_deref_mut(), b.finish())
-            .await?;
+        let mut sessions = self.inner.backend.fetch_all(on, b.finish()).await?;
         for s in &mut sessions {
             s.is_expired = expiry.is_expired(s);
         }
         Ok(sessions)
     }
 
-    pub(super) async fn count_on(&self, mut on: On<'_, '_>, filter: &Filter) -> Result<u64> {
+    pub(super) async fn count_on(&self, on: On<'_, '_>, filter: &Filter) -> Result<u64> {
         refuse_paging(filter, "count")?;
         let expiry = self.expiry(self.now());
         let b = StmtBuilder::new(&format!(
@@ -348,11 +339,7 @@ impl SessionStore {
         let Some(b) = self.with_where(b, filter, Status::Valid, &expiry)? else {
             return Ok(0);
         };
-        let n = self
-            .inner
-            .backend
-            .fetch_count(on.as_deref_mut(), b.finish())
-            .await?;
+        let n = self.inner.backend.fetch_count(on, b.finish()).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 

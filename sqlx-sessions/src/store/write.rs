@@ -11,9 +11,9 @@ use crate::session::Session;
 use crate::sql::{Param, Stmt, StmtBuilder};
 
 impl SessionStore {
-    pub(super) async fn expire_on(&self, mut on: On<'_, '_>, id: Uuid) -> Result<bool> {
+    pub(super) async fn expire_on(&self, on: On<'_, '_>, id: Uuid) -> Result<bool> {
         Ok(!self
-            .expire_all_on(on.as_deref_mut(), &Filter::new().id(id))
+            .expire_all_on(on, &Filter::new().id(id))
             .await?
             .is_empty())
     }
@@ -62,11 +62,7 @@ impl SessionStore {
             return Ok(Vec::new());
         };
         b.push(" RETURNING ").push(&select_list(spec, false));
-        let mut sessions = self
-            .inner
-            .backend
-            .fetch_all(on.as_deref_mut(), b.finish())
-            .await?;
+        let mut sessions = self.inner.backend.fetch_all(on, b.finish()).await?;
         for s in &mut sessions {
             s.is_expired = true;
         }
@@ -74,16 +70,16 @@ impl SessionStore {
         Ok(sessions)
     }
 
-    pub(super) async fn delete_on(&self, mut on: On<'_, '_>, id: Uuid) -> Result<bool> {
+    pub(super) async fn delete_on(&self, on: On<'_, '_>, id: Uuid) -> Result<bool> {
         Ok(!self
-            .delete_all_on(on.as_deref_mut(), &Filter::new().id(id).status(Status::All))
+            .delete_all_on(on, &Filter::new().id(id).status(Status::All))
             .await?
             .is_empty())
     }
 
     pub(super) async fn delete_all_on(
         &self,
-        mut on: On<'_, '_>,
+        on: On<'_, '_>,
         filter: &Filter,
     ) -> Result<Vec<Session>> {
         refuse_paging(filter, "delete_all")?;
@@ -94,11 +90,7 @@ impl SessionStore {
             return Ok(Vec::new());
         };
         b.push(" RETURNING ").push(&select_list(spec, false));
-        let mut sessions = self
-            .inner
-            .backend
-            .fetch_all(on.as_deref_mut(), b.finish())
-            .await?;
+        let mut sessions = self.inner.backend.fetch_all(on, b.finish()).await?;
         for s in &mut sessions {
             s.is_expired = expiry.is_expired(s);
         }
@@ -154,7 +146,7 @@ impl SessionStore {
 
     pub(super) async fn mark_authenticated_on(
         &self,
-        mut on: On<'_, '_>,
+        on: On<'_, '_>,
         id: Uuid,
     ) -> Result<Option<Session>> {
         let spec = &self.inner.spec;
@@ -185,7 +177,7 @@ impl SessionStore {
         Ok(self
             .inner
             .backend
-            .fetch_all(on.as_deref_mut(), b.finish())
+            .fetch_all(on, b.finish())
             .await?
             .into_iter()
             .next())
