@@ -48,6 +48,7 @@
 //! | `sqlite` | yes | the SQLite backend ([`backend::sqlite`]), bundled libsqlite3 |
 //! | `postgres` | no | the PostgreSQL backend (`backend::postgres`), also for ecto_sessions tables |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
+//! | `cache` | no | a read cache of lookups with cross-instance invalidation (`cache` module) |
 //!
 //! ## How it works
 //!
@@ -73,6 +74,8 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 pub mod backend;
+#[cfg(feature = "cache")]
+pub mod cache;
 mod clock;
 pub mod digest;
 mod error;

@@ -55,6 +55,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         format!("DELETE FROM {table} WHERE \"id\" IN (SELECT \"id\" FROM {table}{tail})")
     }
 
+    /// The cache's invalidation channel on this table, where the database has one.
+    #[cfg(feature = "cache")]
+    #[allow(private_interfaces)]
+    fn cache_feed(&self) -> Option<Box<dyn crate::cache::Feed>> {
+        None
+    }
+
     /// Runs DDL statements in one transaction.
     async fn run_ddl(&self, statements: &[String]) -> Result<()>;
 

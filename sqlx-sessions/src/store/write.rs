@@ -36,7 +36,9 @@ impl SessionStore {
             return Ok(Vec::new());
         };
         b.push(" RETURNING ").push(&select_list(spec, false));
-        let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
+        let result = self.inner.backend.fetch_all(b.finish()).await;
+        self.invalidate_after_write().await;
+        let mut sessions = result?;
         for s in &mut sessions {
             s.is_expired = true;
         }
@@ -63,7 +65,9 @@ impl SessionStore {
             return Ok(Vec::new());
         };
         b.push(" RETURNING ").push(&select_list(spec, false));
-        let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
+        let result = self.inner.backend.fetch_all(b.finish()).await;
+        self.invalidate_after_write().await;
+        let mut sessions = result?;
         for s in &mut sessions {
             s.is_expired = expiry.is_expired(s.expires_at, s.inserted_at);
         }
@@ -105,13 +109,16 @@ impl SessionStore {
             .inner
             .backend
             .bounded_delete(&self.inner.spec.qualified(), &tail.sql);
-        self.inner
+        let result = self
+            .inner
             .backend
             .execute(Stmt {
                 sql: sql.into(),
                 params: tail.params,
             })
-            .await
+            .await;
+        self.invalidate_after_write().await;
+        result
     }
 
     /// Records that the user of the valid session `id` just proved who they are (for
@@ -143,13 +150,9 @@ impl SessionStore {
             Vec::new(),
         )?;
         b.push(" RETURNING ").push(&select_list(spec, false));
-        Ok(self
-            .inner
-            .backend
-            .fetch_all(b.finish())
-            .await?
-            .into_iter()
-            .next())
+        let result = self.inner.backend.fetch_all(b.finish()).await;
+        self.invalidate_after_write().await;
+        Ok(result?.into_iter().next())
     }
 
     /// How many rows are still digested under a previous salt (or were written before salt
