@@ -8,6 +8,7 @@ use crate::backend::Fetched;
 use crate::error::Result;
 use crate::extend::new_expiry;
 use crate::filter::{Filter, Status};
+use crate::query::NOT_REVOKED;
 use crate::session::Session;
 use crate::sql::{Param, Stmt, StmtBuilder};
 
@@ -174,12 +175,8 @@ impl SessionStore {
     /// be (not past `expires_at` or `max_lifetime`, not revoked) and due for no write.
     #[cfg(feature = "cache")]
     fn servable(&self, s: &Session, now: OffsetDateTime, extend: bool) -> bool {
-        let revoked = s.expires_at.is_some_and(|e| e <= s.updated_at);
         let (new_expires, touch) = self.writes_due(s, now, extend);
-        !revoked
-            && !self.expiry(now).is_expired(s.expires_at, s.inserted_at)
-            && new_expires.is_none()
-            && !touch
+        !self.expiry(now).is_expired(s) && new_expires.is_none() && !touch
     }
 
     /// Fills in `is_expired` and performs the one conditional write a read may need:
@@ -193,7 +190,7 @@ impl SessionStore {
         current_digest: Option<Vec<u8>>,
     ) -> Result<(Session, bool)> {
         let mut s = fetched.session;
-        s.is_expired = self.expiry(now).is_expired(s.expires_at, s.inserted_at);
+        s.is_expired = self.expiry(now).is_expired(&s);
         if s.is_expired {
             return Ok((s, false));
         }
@@ -228,7 +225,10 @@ impl SessionStore {
             }
         }
         // Compare-and-set on the expiry that was read: a concurrent expire, delete or
-        // extension makes this a no-op, so nothing expired or deleted comes back.
+        // extension makes this a no-op, so nothing expired or deleted comes back. A revoked
+        // row is refused by its own columns, whatever this clock says (an expire at exactly
+        // the expiry read would otherwise pass the comparison); `expires_at > now` keeps
+        // the `updated_at` written here before the expiry.
         b.push(" WHERE \"id\" = ").bind(Param::Uuid(s.id));
         match s.expires_at {
             None => b.push(" AND \"expires_at\" IS NULL"),
@@ -236,7 +236,9 @@ impl SessionStore {
                 .push(" AND \"expires_at\" = ")
                 .bind(Param::Time(Some(at)))
                 .push(" AND \"expires_at\" > ")
-                .bind(Param::Time(Some(now))),
+                .bind(Param::Time(Some(now)))
+                .push(" AND ")
+                .push(NOT_REVOKED),
         };
         let written = inner.backend.execute(b.finish()).await? == 1;
         if written {
