@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use common::{Client, TestDb, between};
+use sqlx_sessions::Pool;
 use sqlx_sessions::{Filter, Status};
 use sqlx_sessions_demo::db::Db;
 
@@ -22,8 +23,8 @@ fn logs() -> Arc<Mutex<Vec<u8>>> {
 /// Every byte the database holds: the SQLite files (after a checkpoint), or every row of
 /// every table of the PostgreSQL database as text.
 async fn database_bytes(db: &Db) -> String {
-    match db {
-        Db::Sqlite(pool) => {
+    match db.pool() {
+        Pool::Sqlite(pool) => {
             sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                 .execute(pool)
                 .await
@@ -41,7 +42,7 @@ async fn database_bytes(db: &Db) -> String {
             }
             String::from_utf8_lossy(&bytes).into_owned()
         }
-        Db::Postgres(pool) => {
+        Pool::Postgres(pool) => {
             let mut out = String::new();
             for table in ["sessions", "api_keys", "users"] {
                 let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -54,6 +55,7 @@ async fn database_bytes(db: &Db) -> String {
             }
             out
         }
+        other => panic!("no byte reader for {other:?}"),
     }
 }
 

@@ -147,19 +147,8 @@ impl TestDb {
     /// The library store on this database's default table, for seeding and checks.
     pub fn with_store<T>(&self, f: impl AsyncFnOnce(SessionStore) -> T) -> T {
         block_on(async {
-            let store = match self.kind {
-                Kind::Sqlite => {
-                    let path = self.url.trim_start_matches("sqlite:");
-                    let options =
-                        sqlx_sessions::backend::sqlite::connect_options(path).expect("options");
-                    let pool = sqlx::SqlitePool::connect_with(options).await.expect("pool");
-                    SessionStore::builder(pool).build().expect("store")
-                }
-                Kind::Postgres => {
-                    let pool = sqlx::PgPool::connect(&self.url).await.expect("pool");
-                    SessionStore::builder(pool).build().expect("store")
-                }
-            };
+            let pool = sqlx_sessions::Pool::connect(&self.url).await.expect("pool");
+            let store = SessionStore::builder(pool).build().expect("store");
             f(store).await
         })
     }

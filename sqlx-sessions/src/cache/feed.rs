@@ -49,9 +49,7 @@ pub(crate) trait Feed: Send + fmt::Debug + 'static {
     fn reset(&mut self);
 }
 
-/// `<table>_<suffix>`, cut to the 63 bytes of a PostgreSQL name like the index names.
+/// `<table>_<suffix>`, fitted to 63 bytes as the index names are.
 pub(crate) fn derived_name(table: &str, suffix: &str) -> String {
-    let mut name = format!("{table}_{suffix}");
-    name.truncate(63);
-    name
+    crate::backend::fitted_name(format!("{table}_{suffix}"))
 }

@@ -60,13 +60,11 @@ impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("sessions.db");
-        let options = sqlx_sessions::backend::sqlite::connect_options(path.to_str().unwrap())
-            .expect("sqlite options");
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .expect("open sqlite file");
+        let options = sqlx_sessions::PoolOptions::new().max_connections(8);
+        let pool = match sqlx_sessions::Pool::connect_with(path.to_str().unwrap(), &options).await {
+            Ok(sqlx_sessions::Pool::Sqlite(pool)) => pool,
+            other => panic!("open sqlite file: {other:?}"),
+        };
         TestDb::Sqlite {
             pool,
             path,
