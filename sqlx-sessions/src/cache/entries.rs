@@ -6,7 +6,7 @@
 //! only if the epoch has not moved: so a row read before a change can never be inserted
 //! after that change's invalidation, and hits need no lock at all.
 
-use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
+use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -75,9 +75,7 @@ impl Entries {
     }
 
     fn stripe(&self, key: &[u8]) -> usize {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        (h.finish() as usize) % STRIPES
+        (self.hasher.hash_one(key) as usize) % STRIPES
     }
 
     /// Whether a catch-up round that started within the bound has completed.

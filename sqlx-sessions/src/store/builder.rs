@@ -299,11 +299,9 @@ impl StoreBuilder {
             )?),
             None => None,
         };
-        let mut inner = Inner::new(backend, spec, self.settings, format, self.clock);
+        let inner = Inner::new(backend, spec, self.settings, format, self.clock);
         #[cfg(feature = "cache")]
-        {
-            inner.cache = cache;
-        }
+        let inner = Inner { cache, ..inner };
         Ok(SessionStore {
             inner: Arc::new(inner),
         })

@@ -91,6 +91,8 @@ impl SessionStore {
                 cache.fill(ticket, &key, &session);
             }
         }
+        #[cfg(not(feature = "cache"))]
+        let _ = wrote;
         Ok(Some(session))
     }
 
