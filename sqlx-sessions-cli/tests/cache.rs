@@ -2,16 +2,17 @@
 //! running store with a read cache, and by the demo served with `--cache`, within the
 //! cache's bound, on SQLite and PostgreSQL.
 
-#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TestDb;
+use common::CliDb as _;
 use sqlx_sessions::SessionStore;
 use sqlx_sessions::cache::CacheConfig;
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 
-db_tests! {
+backend_tests! {
+    blocking:
     expire_and_revoke_reach_a_cached_store_within_the_bound,
     expire_and_revoke_reach_the_running_cached_demo_within_the_bound,
 }

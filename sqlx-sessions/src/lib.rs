@@ -112,7 +112,7 @@ mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use digest::{Hashing, Secret};
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_chain};
 pub use filter::{Filter, Status};
 pub use migrate::Migration;
 pub use pool::{DatabaseKind, Pool, PoolOptions};

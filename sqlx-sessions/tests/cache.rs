@@ -3,15 +3,13 @@
 //! outlive the call, a lost channel fails closed, and the cache adds or removes no writes.
 #![cfg(feature = "cache")]
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::TestDb;
 use sqlx_sessions::cache::CacheConfig;
 use sqlx_sessions::{Filter, Hashing, ManualClock, NewSession, SessionStore};
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::macros::datetime;
 
 backend_tests! {

@@ -26,7 +26,7 @@ impl fmt::Display for FeedError {
 
 impl From<sqlx::Error> for FeedError {
     fn from(e: sqlx::Error) -> Self {
-        FeedError(crate::pruner::error_chain(&e))
+        FeedError(crate::error::error_chain(&e))
     }
 }
 
