@@ -20,6 +20,10 @@ pub struct Config {
     /// `--prune-interval` or `PRUNE_INTERVAL` (`90s`, `5m`, ...): how often expired sessions
     /// and keys are deleted (default 60 s).
     pub prune_interval: Duration,
+    /// `--cache` or `CACHE=1`: answer lookups from a read cache that the database keeps
+    /// current (changes made elsewhere, such as the CLI's `expire`, are seen within its
+    /// bound: 100 ms on PostgreSQL, 1 s on SQLite).
+    pub cache: bool,
 }
 
 /// The `--help` text.
@@ -28,7 +32,7 @@ sqlx-sessions-demo: sessions, devices and API keys in a small web app
 
 USAGE:
     sqlx-sessions-demo [--bind ADDR] [--database-url URL] [--secure-cookies]
-                       [--prune-interval DURATION]
+                       [--prune-interval DURATION] [--cache]
 
 OPTIONS:
     --bind ADDR          listen address (default 127.0.0.1:4000, or 127.0.0.1:$PORT)
@@ -36,10 +40,12 @@ OPTIONS:
                          sqlite:sqlx-sessions-demo.db in the working folder)
     --secure-cookies     mark cookies Secure (serve over HTTPS then)
     --prune-interval D   how often expired sessions are deleted (default 60s; 5m, 2h...)
+    --cache              answer lookups from a read cache kept current by the database
+                         (revocations seen within 100 ms on PostgreSQL, 1 s on SQLite)
     -h, --help           this text
 
 ENVIRONMENT:
-    DATABASE_URL, PORT, SECURE_COOKIES=1, CSRF_SECRET, PRUNE_INTERVAL, RUST_LOG
+    DATABASE_URL, PORT, SECURE_COOKIES=1, CSRF_SECRET, PRUNE_INTERVAL, CACHE=1, RUST_LOG
 ";
 
 impl Config {
@@ -57,6 +63,7 @@ impl Config {
             secure_cookies: env("SECURE_COOKIES").is_some_and(|v| v == "1" || v == "true"),
             csrf_secret: env("CSRF_SECRET").filter(|v| !v.is_empty()),
             prune_interval: Duration::from_secs(60),
+            cache: env("CACHE").is_some_and(|v| v == "1" || v == "true"),
         };
         if let Some(v) = env("PRUNE_INTERVAL").filter(|v| !v.is_empty()) {
             config.prune_interval = prune_interval(&v)?;
@@ -89,6 +96,7 @@ impl Config {
                 }
                 "--database-url" => config.database_url = value()?,
                 "--secure-cookies" => config.secure_cookies = true,
+                "--cache" => config.cache = true,
                 "--prune-interval" => config.prune_interval = prune_interval(&value()?)?,
                 other => return Err(format!("unknown argument `{other}` (see --help)")),
             }
@@ -162,5 +170,9 @@ mod tests {
         assert_eq!(c.prune_interval, Duration::from_secs(2));
         assert!(parse(&["--prune-interval", "0s"], &[]).is_err());
         assert!(parse(&["--prune-interval", "soon"], &[]).is_err());
+        assert!(!parse(&[], &[]).unwrap().unwrap().cache);
+        assert!(parse(&["--cache"], &[]).unwrap().unwrap().cache);
+        assert!(parse(&[], &[("CACHE", "1")]).unwrap().unwrap().cache);
+        assert!(!parse(&[], &[("CACHE", "0")]).unwrap().unwrap().cache);
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use sqlx_sessions::axum::{SessionAuth, TokenSource};
+use sqlx_sessions::cache::CacheConfig;
 use sqlx_sessions::{Pruner, SessionStore};
 
 use crate::config::Config;
@@ -11,6 +12,9 @@ use crate::db::Db;
 
 /// The token prefix of the demo's API keys, so leaked ones are recognisable.
 pub const API_KEY_PREFIX: &str = "demo_sk_";
+
+/// Sessions (and, separately, API keys) kept by each store's read cache with `--cache`.
+pub const CACHE_ENTRIES: usize = 100_000;
 
 /// The state of the app. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -43,26 +47,45 @@ impl AppState {
             }
             None => CsrfKey::random(),
         };
-        AppState::new(db, csrf, config.secure_cookies).await
+        AppState::open(db, csrf, config.secure_cookies, config.cache).await
     }
 
-    /// The state on an open database (migrated here).
+    /// The state on an open database (migrated here), without a read cache.
     pub async fn new(
         db: Db,
         csrf: CsrfKey,
         secure_cookies: bool,
     ) -> Result<AppState, sqlx_sessions::Error> {
+        AppState::open(db, csrf, secure_cookies, false).await
+    }
+
+    /// The state on an open database (migrated here); with `cache`, both stores answer
+    /// lookups from a read cache (see `sqlx_sessions::cache`).
+    pub async fn open(
+        db: Db,
+        csrf: CsrfKey,
+        secure_cookies: bool,
+        cache: bool,
+    ) -> Result<AppState, sqlx_sessions::Error> {
         db.migrate().await?;
-        let sessions = db.store_builder().table("sessions").build()?;
+        let cached = |builder: sqlx_sessions::StoreBuilder| {
+            if cache {
+                builder.cache(CacheConfig::new(CACHE_ENTRIES))
+            } else {
+                builder
+            }
+        };
+        let sessions = cached(db.store_builder().table("sessions")).build()?;
         sessions.migrate().await?;
-        let api_keys = db
-            .store_builder()
-            .table("api_keys")
-            .token_prefix(API_KEY_PREFIX)
-            .store_token_hint()
-            .track_last_used(time::Duration::minutes(1))
-            .ttl(None)
-            .build()?;
+        let api_keys = cached(
+            db.store_builder()
+                .table("api_keys")
+                .token_prefix(API_KEY_PREFIX)
+                .store_token_hint()
+                .track_last_used(time::Duration::minutes(1))
+                .ttl(None),
+        )
+        .build()?;
         api_keys.migrate().await?;
         let auth = SessionAuth::new(sessions).secure_cookies(secure_cookies)?;
         Ok(AppState {

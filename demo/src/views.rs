@@ -181,6 +181,8 @@ pub struct AccountPage {
     pub base_url: String,
 }
 
+pub use sqlx_sessions::cache::CacheStats;
+
 /// The numbers of `/stats`.
 #[derive(Debug, serde::Serialize)]
 pub struct Counts {
@@ -204,6 +206,19 @@ pub struct StatsPage {
     pub sessions: Counts,
     /// API keys.
     pub api_keys: Counts,
+    /// The read caches' counters (sessions, then API keys); empty without `--cache`.
+    pub caches: Vec<CacheCard>,
+}
+
+/// One store's read cache on `/stats`.
+#[derive(Debug)]
+pub struct CacheCard {
+    /// The heading.
+    pub name: &'static str,
+    /// The prefix of the element ids.
+    pub id: &'static str,
+    /// The counters.
+    pub stats: CacheStats,
 }
 
 /// An error page.

@@ -48,6 +48,7 @@
 //! | `sqlite` | yes | the SQLite backend ([`Pool::Sqlite`]), bundled libsqlite3 |
 //! | `postgres` | no | the PostgreSQL backend (`Pool::Postgres`), also for ecto_sessions tables |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
+//! | `cache` | no | a read cache of lookups with cross-instance invalidation (`cache` module) |
 //!
 //! ## How it works
 //!
@@ -89,6 +90,8 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 mod backend;
+#[cfg(feature = "cache")]
+pub mod cache;
 mod clock;
 mod columns;
 pub mod digest;

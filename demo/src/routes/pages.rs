@@ -11,7 +11,9 @@ use crate::csrf::CsrfToken;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::viewer::Viewer;
-use crate::views::{AccountPage, Counts, DeviceRow, IndexPage, KeyRow, NewKey, StatsPage, when};
+use crate::views::{
+    AccountPage, CacheCard, Counts, DeviceRow, IndexPage, KeyRow, NewKey, StatsPage, when,
+};
 
 /// `GET /`: sign up, or sign in by user id.
 pub async fn index(
@@ -94,6 +96,17 @@ pub async fn stats(
         users: state.db.count_users().await?,
         sessions: counts(state.sessions()).await?,
         api_keys: counts(&state.api_keys).await?,
+        caches: [
+            ("Sessions", "cache-sessions", state.sessions()),
+            ("API keys", "cache-keys", &state.api_keys),
+        ]
+        .into_iter()
+        .filter_map(|(name, id, store)| {
+            store
+                .cache_stats()
+                .map(|stats| CacheCard { name, id, stats })
+        })
+        .collect(),
     };
     Ok(Html(page.render()?))
 }

@@ -70,6 +70,12 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
         format!("DELETE FROM {table} WHERE \"id\" IN (SELECT \"id\" FROM {table}{tail})")
     }
 
+    /// The cache's invalidation channel on this table, where the database has one.
+    #[cfg(feature = "cache")]
+    fn cache_feed(&self) -> Option<Box<dyn crate::cache::Feed>> {
+        None
+    }
+
     /// Runs DDL statements in one transaction.
     async fn run_ddl(&self, statements: &[String]) -> Result<()>;
 
@@ -147,6 +153,28 @@ pub(crate) fn decode_session(
     Ok(Fetched { session, digest })
 }
 
+/// The longest identifier PostgreSQL keeps (longer ones are cut, silently).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// The name of the index of `column` on `table`: `<table>_<column>_index` when it fits in
+/// 63 bytes (the name ecto_sessions gives), otherwise cut as [`fitted_name`] cuts it.
+pub(crate) fn index_name(table: &str, column: &str) -> String {
+    fitted_name(format!("{table}_{column}_index"))
+}
+
+/// `full` when it fits in 63 bytes, otherwise its first bytes and 16 hex digits of the
+/// SHA-256 of the whole name, so long names neither collide nor get cut by PostgreSQL.
+pub(crate) fn fitted_name(full: String) -> String {
+    use sha2::Digest as _;
+    if full.len() <= MAX_IDENTIFIER_BYTES {
+        return full;
+    }
+    let hash = hex::encode(&sha2::Sha256::digest(full.as_bytes())[..8]);
+    // Identifiers are ASCII (checked when the store is built): any byte is a boundary.
+    let keep = MAX_IDENTIFIER_BYTES - hash.len() - 1;
+    format!("{}_{hash}", &full[..keep])
+}
+
 /// `CREATE TABLE` for `spec`, each column typed by `backend`.
 pub(crate) fn create_table(spec: &TableSpec, backend: &dyn Backend) -> String {
     let cols: Vec<String> = spec
@@ -172,24 +200,6 @@ pub(crate) fn create_table(spec: &TableSpec, backend: &dyn Backend) -> String {
         spec.qualified(),
         cols.join(",\n  ")
     )
-}
-
-/// The longest identifier PostgreSQL keeps (longer ones are cut, silently).
-const MAX_IDENTIFIER_BYTES: usize = 63;
-
-/// The name of the index of `column` on `table`: `<table>_<column>_index` when it fits in
-/// 63 bytes (the name ecto_sessions gives), otherwise its first bytes and 16 hex digits of
-/// the SHA-256 of the whole name, so long names neither collide nor lose their indexes.
-pub(crate) fn index_name(table: &str, column: &str) -> String {
-    use sha2::Digest as _;
-    let full = format!("{table}_{column}_index");
-    if full.len() <= MAX_IDENTIFIER_BYTES {
-        return full;
-    }
-    let hash = hex::encode(&sha2::Sha256::digest(full.as_bytes())[..8]);
-    // Identifiers are ASCII (checked when the store is built): any byte is a boundary.
-    let keep = MAX_IDENTIFIER_BYTES - hash.len() - 1;
-    format!("{}_{hash}", &full[..keep])
 }
 
 /// The index statements every backend shares: the unique digest index, the expiry index

@@ -224,6 +224,13 @@ impl Backend for PgBackend {
         format!("DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}{tail}))")
     }
 
+    #[cfg(feature = "cache")]
+    fn cache_feed(&self) -> Option<Box<dyn crate::cache::Feed>> {
+        Some(Box::new(crate::cache::postgres::PgFeed::new(
+            &self.pool, &self.spec,
+        )))
+    }
+
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         // Serialize concurrent migrations of the same table (several app servers starting).

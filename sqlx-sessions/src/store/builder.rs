@@ -29,6 +29,8 @@ pub struct StoreBuilder {
     ecto_compat: bool,
     settings: Settings,
     clock: Arc<dyn Clock>,
+    #[cfg(feature = "cache")]
+    cache: Option<crate::cache::CacheConfig>,
 }
 
 impl std::fmt::Debug for StoreBuilder {
@@ -56,6 +58,8 @@ impl StoreBuilder {
             ecto_compat: false,
             settings: Settings::default(),
             clock: Arc::new(SystemClock),
+            #[cfg(feature = "cache")]
+            cache: None,
         }
     }
 
@@ -202,6 +206,16 @@ impl StoreBuilder {
         self
     }
 
+    /// Caches lookups in memory with cross-instance invalidation (see the
+    /// [`cache`](crate::cache) module for what is never served). The store's migration then
+    /// also creates the triggers the cache listens to, and the store must be built inside a
+    /// tokio runtime.
+    #[cfg(feature = "cache")]
+    pub fn cache(mut self, config: crate::cache::CacheConfig) -> Self {
+        self.cache = Some(config);
+        self
+    }
+
     /// Validates everything and builds the store. Nothing touches the database here; call
     /// [`SessionStore::migrate`] to create the table.
     pub fn build(self) -> Result<SessionStore> {
@@ -276,8 +290,20 @@ impl StoreBuilder {
         });
         let format = self.settings.token_format()?;
         let backend = (self.connect)(spec.clone())?;
+        #[cfg(feature = "cache")]
+        let cache = match &self.cache {
+            Some(config) => Some(crate::cache::StoreCache::start(
+                config,
+                backend.cache_feed(),
+                self.settings.hashing,
+            )?),
+            None => None,
+        };
+        let inner = Inner::new(backend, spec, self.settings, format, self.clock);
+        #[cfg(feature = "cache")]
+        let inner = Inner { cache, ..inner };
         Ok(SessionStore {
-            inner: Arc::new(Inner::new(backend, spec, self.settings, format, self.clock)),
+            inner: Arc::new(inner),
         })
     }
 }

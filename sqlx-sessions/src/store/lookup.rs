@@ -51,6 +51,16 @@ impl SessionStore {
             return Ok(None);
         };
         let now = self.now();
+        let extend = self.wants_extension(options);
+        // The cache is keyed by the digest under the current salt.
+        #[cfg(feature = "cache")]
+        let ticket = match self.cache() {
+            Some(cache) => match cache.get(&digests[0], |s| self.servable(s, now, extend)) {
+                Ok(session) => return Ok(Some(session)),
+                Err(ticket) => Some((cache, ticket, digests[0].clone())),
+            },
+            None => None,
+        };
         let expiry = self.expiry(now);
         // With several salts, the current one's digest (the first) is kept to re-digest a
         // row found under an old salt, rather than hashing the token again.
@@ -63,13 +73,27 @@ impl SessionStore {
             .backend
             .fetch_optional(stmt, current.is_some())
             .await?;
-        match fetched {
-            None => Ok(None),
-            Some(f) => self
-                .after_read(f, now, self.wants_extension(options), current)
-                .await
-                .map(Some),
+        let Some(fetched) = fetched else {
+            return Ok(None);
+        };
+        // A row found under a previous salt is cached only once re-digested.
+        #[cfg(feature = "cache")]
+        let stored_current = match (&fetched.digest, &current) {
+            (Some(stored), Some(current)) => stored == current,
+            _ => true,
+        };
+        let (session, wrote) = self.after_read(fetched, now, extend, current).await?;
+        #[cfg(feature = "cache")]
+        if let Some((cache, ticket, key)) = ticket {
+            if wrote {
+                cache.invalidate(&key);
+            } else if stored_current && !session.is_expired {
+                cache.fill(ticket, &key, &session);
+            }
         }
+        #[cfg(not(feature = "cache"))]
+        let _ = wrote;
+        Ok(Some(session))
     }
 
     /// One session matching `filter` (the newest, if several), extended per the store's
@@ -103,7 +127,11 @@ impl SessionStore {
                     }
                     _ => None,
                 };
-                self.after_read(f, now, extend, current).await.map(Some)
+                let (session, wrote) = self.after_read(f, now, extend, current).await?;
+                if wrote {
+                    self.invalidate_after_write().await;
+                }
+                Ok(Some(session))
             }
         }
     }
@@ -119,25 +147,15 @@ impl SessionStore {
         options.extend.unwrap_or(self.inner.settings.auto_extend)
     }
 
-    /// Fills in `is_expired` and performs the one conditional write a read may need:
-    /// extension, `last_used_at`, re-digest under the current salt, or all three at once.
-    async fn after_read(
+    /// The writes a read of `s` at `now` calls for: a new expiry (when `extend`) and a
+    /// `last_used_at` touch.
+    fn writes_due(
         &self,
-        fetched: Fetched,
+        s: &Session,
         now: OffsetDateTime,
         extend: bool,
-        current_digest: Option<Vec<u8>>,
-    ) -> Result<Session> {
-        let mut s = fetched.session;
-        s.is_expired = self.expiry(now).is_expired(&s);
-        if s.is_expired {
-            return Ok(s);
-        }
+    ) -> (Option<OffsetDateTime>, bool) {
         let inner = &self.inner;
-        // The write uses a "now" read after the row: a concurrent expire that committed
-        // before our read set `expires_at` to a moment no later than this, so the guard
-        // `expires_at > now` below refuses to revive it.
-        let now = self.now().max(now);
         let new_expires = if extend {
             new_expiry(&inner.settings, s.expires_at, s.inserted_at, now)
         } else {
@@ -146,12 +164,44 @@ impl SessionStore {
         let touch = inner.spec.optional.last_used_at
             && s.last_used_at
                 .is_none_or(|t| now - t >= inner.settings.touch_interval);
+        (new_expires, touch)
+    }
+
+    /// Whether a cached session may answer a lookup at `now`: valid as a row read now would
+    /// be (not past `expires_at` or `max_lifetime`, not revoked) and due for no write.
+    #[cfg(feature = "cache")]
+    fn servable(&self, s: &Session, now: OffsetDateTime, extend: bool) -> bool {
+        let (new_expires, touch) = self.writes_due(s, now, extend);
+        !self.expiry(now).is_expired(s) && new_expires.is_none() && !touch
+    }
+
+    /// Fills in `is_expired` and performs the one conditional write a read may need:
+    /// extension, `last_used_at`, re-digest under the current salt, or all three at once.
+    /// Also says whether it attempted the write.
+    async fn after_read(
+        &self,
+        fetched: Fetched,
+        now: OffsetDateTime,
+        extend: bool,
+        current_digest: Option<Vec<u8>>,
+    ) -> Result<(Session, bool)> {
+        let mut s = fetched.session;
+        s.is_expired = self.expiry(now).is_expired(&s);
+        if s.is_expired {
+            return Ok((s, false));
+        }
+        let inner = &self.inner;
+        // The write uses a "now" read after the row: a concurrent expire that committed
+        // before our read set `expires_at` to a moment no later than this, so the guard
+        // `expires_at > now` below refuses to revive it.
+        let now = self.now().max(now);
+        let (new_expires, touch) = self.writes_due(&s, now, extend);
         let redigest = match (&fetched.digest, current_digest) {
             (Some(stored), Some(current)) => (stored != &current).then_some(current),
             _ => None,
         };
         if new_expires.is_none() && !touch && redigest.is_none() {
-            return Ok(s);
+            return Ok((s, false));
         }
         let mut b = StmtBuilder::new(&format!("UPDATE {} SET ", inner.spec.qualified()));
         b.push("\"updated_at\" = ").bind(Param::Time(Some(now)));
@@ -197,6 +247,6 @@ impl SessionStore {
             }
             tracing::trace!(session_id = %s.id, extended = new_expires.is_some(), touched = touch, redigested = redigest.is_some(), "session written after lookup");
         }
-        Ok(s)
+        Ok((s, true))
     }
 }

@@ -62,7 +62,9 @@ impl SessionStore {
             return Ok(Vec::new());
         };
         b.push(" RETURNING ").push(&select_list(spec, false));
-        let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
+        let result = self.inner.backend.fetch_all(b.finish()).await;
+        self.invalidate_after_write().await;
+        let mut sessions = result?;
         for s in &mut sessions {
             s.is_expired = true;
         }
@@ -89,7 +91,9 @@ impl SessionStore {
             return Ok(Vec::new());
         };
         b.push(" RETURNING ").push(&select_list(spec, false));
-        let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
+        let result = self.inner.backend.fetch_all(b.finish()).await;
+        self.invalidate_after_write().await;
+        let mut sessions = result?;
         for s in &mut sessions {
             s.is_expired = expiry.is_expired(s);
         }
@@ -131,13 +135,16 @@ impl SessionStore {
             .inner
             .backend
             .bounded_delete(&self.inner.spec.qualified(), &tail.sql);
-        self.inner
+        let result = self
+            .inner
             .backend
             .execute(Stmt {
                 sql: sql.into(),
                 params: tail.params,
             })
-            .await
+            .await;
+        self.invalidate_after_write().await;
+        result
     }
 
     /// Records that the user of the valid session `id` just proved who they are (for
@@ -169,13 +176,9 @@ impl SessionStore {
             Vec::new(),
         )?;
         b.push(" RETURNING ").push(&select_list(spec, false));
-        Ok(self
-            .inner
-            .backend
-            .fetch_all(b.finish())
-            .await?
-            .into_iter()
-            .next())
+        let result = self.inner.backend.fetch_all(b.finish()).await;
+        self.invalidate_after_write().await;
+        Ok(result?.into_iter().next())
     }
 
     /// How many rows are still digested under a previous salt (or were written before salt
