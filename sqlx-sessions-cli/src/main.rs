@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! export DATABASE_URL=postgres://app@db/app        # or sqlite:/var/lib/app/sessions.db
+//!                                                  # (the environment, not --database-url: `ps`)
 //! sqlx-sessions migrate --print > sessions.sql     # the DDL, for your migration tool
 //! sqlx-sessions migrate                            # or create the table directly
 //! TOKEN=$(sqlx-sessions create --user 42 --data '{"note":"ci key"}' --ttl 30d)
@@ -30,7 +31,9 @@
 //! | 2 | bad usage or bad input: flags, values, URL, `--data` JSON, a table or column that does not exist |
 //! | 3 | the database is unreachable or failing |
 //!
-//! Every error is one line on standard error; the tool never panics on bad input.
+//! Every error is one line on standard error; the tool never panics on bad input. No
+//! message shows the database password, and text from the database is printed with its
+//! control characters escaped (`\x1b`), so a stored value cannot drive the terminal.
 //!
 //! ## Secrets
 //!
@@ -77,10 +80,11 @@ fn main() -> ExitCode {
         // Help and version exit 0, usage errors 2 (clap's own codes match ours).
         Err(err) => err.exit(),
     };
+    let url = cli.global.database_url.clone().unwrap_or_default();
     let result = std::panic::catch_unwind(|| run(cli));
     let code = match result {
         Ok(Ok(outcome)) => outcome.exit_code(),
-        Ok(Err(err)) => err.report(),
+        Ok(Err(err)) => err.report(&url),
         // The panic hook already printed a one-line message.
         Err(_) => CliError::INTERNAL_EXIT_CODE,
     };

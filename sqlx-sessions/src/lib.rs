@@ -81,6 +81,7 @@ mod filter;
 mod migrate;
 mod pruner;
 mod query;
+pub mod redact;
 pub mod schema;
 mod session;
 pub mod settings;

@@ -22,6 +22,8 @@ pub fn pg_required() -> bool {
 /// A fresh database, kept alive for the test.
 pub struct TestDb {
     pub db: Db,
+    /// Its URL (a SQLite path, or a PostgreSQL URL).
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -29,11 +31,11 @@ impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("demo.db");
-        let db = Db::connect(path.to_str().unwrap())
-            .await
-            .expect("open sqlite");
+        let url = path.to_str().unwrap().to_owned();
+        let db = Db::connect(&url).await.expect("open sqlite");
         TestDb {
             db,
+            url,
             _dir: Some(dir),
         }
     }
@@ -57,10 +59,13 @@ impl TestDb {
             .await
             .expect("create test database");
         admin.close().await;
-        let db = Db::connect(&with_database(&admin_url, &name))
-            .await
-            .expect("connect test database");
-        Some(TestDb { db, _dir: None })
+        let url = with_database(&admin_url, &name);
+        let db = Db::connect(&url).await.expect("connect test database");
+        Some(TestDb {
+            db,
+            url,
+            _dir: None,
+        })
     }
 
     pub async fn state(&self) -> AppState {
