@@ -24,8 +24,18 @@ use crate::state::AppState;
 
 /// The name of the hidden form field.
 pub const FIELD: &str = "_csrf_token";
-/// The cookie that binds signed-out forms.
+/// The cookie that binds signed-out forms (over plain http).
 pub const ANON_COOKIE: &str = "csrf_id";
+/// Its name with `Secure` cookies: `__Host-` keeps sibling subdomains from planting it.
+pub const HOST_ANON_COOKIE: &str = "__Host-csrf_id";
+
+fn anon_cookie_name(state: &AppState) -> &'static str {
+    if state.auth.cookie().is_secure() {
+        HOST_ANON_COOKIE
+    } else {
+        ANON_COOKIE
+    }
+}
 /// The largest form body read.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
@@ -49,18 +59,19 @@ fn new_anon_id(key: &CsrfKey) -> String {
 struct AnonId(String);
 
 /// The request's `csrf_id` cookie when the server issued it (its signature checks out).
-fn anon_id_from(key: &CsrfKey, headers: &HeaderMap) -> Option<String> {
+fn anon_id_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let name = anon_cookie_name(state);
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == ANON_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_owned())
         .filter(|v| match v.split_once('.') {
             Some((random, mac)) if random.len() == 43 => {
-                key.verify(&format!("anon-id:{random}"), mac)
+                state.csrf.verify(&format!("anon-id:{random}"), mac)
             }
             _ => false,
         })
@@ -109,7 +120,7 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
 }
 
 async fn with_anon_id(state: &AppState, mut req: Request, next: Next) -> Response {
-    let (id, new) = match anon_id_from(&state.csrf, req.headers()) {
+    let (id, new) = match anon_id_from(state, req.headers()) {
         Some(id) => (id, false),
         None => (new_anon_id(&state.csrf), true),
     };
@@ -127,7 +138,7 @@ async fn with_anon_id(state: &AppState, mut req: Request, next: Next) -> Respons
 /// The `csrf_id` cookie: the session cookie's attributes, no `Max-Age` (it lasts as long
 /// as the browser runs).
 fn anon_cookie(state: &AppState, id: String) -> String {
-    sqlx_sessions::axum::Cookie::build((ANON_COOKIE, id))
+    sqlx_sessions::axum::Cookie::build((anon_cookie_name(state), id))
         .http_only(true)
         .same_site(sqlx_sessions::axum::SameSite::Lax)
         .path("/")
@@ -155,7 +166,7 @@ async fn check(state: &AppState, req: Request) -> Result<Request, AppError> {
     // planted `csrf_id` cookie would give away) never passes for it.
     let valid = match &session {
         Some(session) => state.csrf.verify(&session_binding(session), &token),
-        None => anon_id_from(&state.csrf, &parts.headers).is_some_and(|id| {
+        None => anon_id_from(state, &parts.headers).is_some_and(|id| {
             let valid = state.csrf.verify(&anon_binding(&id), &token);
             // Pages rendered in answer to this post (a form with an error) bind to it too.
             parts.extensions.insert(AnonId(id));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use sqlx_sessions::axum::{SessionAuth, TokenSource};
+use sqlx_sessions::axum::{CookieConfig, SessionAuth, TokenSource};
 use sqlx_sessions::{Clock, Pruner, SessionStore, SystemClock};
 
 use crate::config::Config;
@@ -99,12 +99,18 @@ impl AppState {
             .token_prefix(API_KEY_PREFIX)
             .store_token_hint()
             .track_last_used(time::Duration::minutes(1))
-            // Each key gets the expiry its owner chose at creation.
+            // Each key gets the expiry its owner chose at creation, not the sessions' cap.
             .ttl(None)
+            .max_lifetime(None)
             .clock(clock)
             .build()?;
         api_keys.migrate().await?;
-        let auth = SessionAuth::new(sessions).secure_cookies(secure_cookies);
+        // Over HTTPS the cookie is `__Host-auth_token`: no sibling subdomain can plant one.
+        let auth = if secure_cookies {
+            SessionAuth::new(sessions).cookie_config(CookieConfig::host_prefixed())?
+        } else {
+            SessionAuth::new(sessions).secure_cookies(false)?
+        };
         Ok(AppState {
             db,
             api_auth: auth

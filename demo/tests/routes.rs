@@ -551,7 +551,37 @@ async fn unknown_host_names_are_refused(db: TestDb) {
     assert_eq!(res.status, StatusCode::OK);
 }
 
+/// Over HTTPS (`SECURE_COOKIES=1`) both cookies carry the `__Host-` prefix, which no
+/// sibling subdomain can plant, and the CSRF check reads the prefixed `csrf_id`.
+async fn secure_cookies_are_host_prefixed(db: TestDb) {
+    let state = AppState::new(db.db.clone(), CsrfKey::random(), true)
+        .await
+        .unwrap();
+    let mut alice = Client::new(state, "Alice");
+    let (page, credentials) = alice.sign_up().await;
+    for name in ["__Host-auth_token=", "__Host-csrf_id="] {
+        assert!(
+            alice.cookies.keys().any(|k| name.starts_with(k.as_str())),
+            "{name} in {:?}",
+            alice.cookies
+        );
+    }
+    let session_cookie = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-auth_token="))
+        .expect("the session cookie");
+    for attribute in ["Secure", "Path=/", "HttpOnly"] {
+        assert!(session_cookie.contains(attribute), "{session_cookie}");
+    }
+    assert!(!session_cookie.contains("Domain"), "{session_cookie}");
+    assert!(!alice.cookies.contains_key("csrf_id"));
+    let res = alice.sign_in(&credentials).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+}
+
 db_tests!(
+    secure_cookies_are_host_prefixed,
     sign_up_sign_in_and_devices,
     sign_in_needs_the_secret_and_says_nothing_about_ids,
     sign_in_is_rate_limited,

@@ -53,22 +53,37 @@
 //!
 //! - **Tokens** ([`token`]) are `token_length` URL-safe base64 characters from the OS random
 //!   source; API-key stores add a prefix and a CRC32 checksum so leaked keys are
-//!   recognisable and forged ones are refused before any query.
+//!   recognisable and mistyped ones are refused before any query (a checksum anyone can
+//!   compute: it screens typos, it is no defence against forged keys).
 //! - **Digests** ([`Hashing`]): the table keeps `HASH(salt ++ token)` (raw bytes in tables
-//!   this crate creates, hex in adopted ecto_sessions tables), never the token. Previous
-//!   salts can be listed for rotation; rows found under one are re-digested.
+//!   this crate creates, hex in adopted ecto_sessions tables), never the token. A current
+//!   salt or HMAC key has at least 32 bytes; previous salts (of any length) can be listed
+//!   for rotation, and rows found under one are re-digested. Hashing `none` is never taken
+//!   from the environment.
 //! - **Lookup** is one indexed `SELECT` of the needed columns by digest. When the session
 //!   is due for extension (`now + ttl > expires_at + extend_stale_time`), one conditional
 //!   `UPDATE` follows, a compare-and-set on the expiry that was read, so a concurrent expire
 //!   or delete is never undone.
+//! - **Revocation** does not depend on instances agreeing on the time:
+//!   [`SessionStore::expire`] writes `expires_at` and `updated_at` from the same instant, and
+//!   no lookup, filter or extension accepts a row whose expiry is not after its last write,
+//!   so an instance whose clock lags the revoker's (or steps back) still refuses it.
 //! - **Backends** ([`backend::Backend`]): the store writes its statements once, with `$n`
 //!   placeholders and quoted identifiers from the validated table spec; each database's file
 //!   binds parameters to its own types. No SQL is ever built from a caller's strings.
+//! - **Absolute timeout**: no session outlives `max_lifetime` after its creation (30 days
+//!   by default, so a stolen token replayed now and then still dies; lift it explicitly
+//!   with [`StoreBuilder::max_lifetime`]`(None)`).
 //! - **Time** comes from a [`Clock`], which tests replace with a [`ManualClock`].
 //! - **Pruning**: [`SessionStore::delete_expired`] deletes in bounded batches;
 //!   [`SessionStore::spawn_pruner`] runs it in the background.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Without a database feature `Pool` has no variant: everything past it is unreachable.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, unused_variables, unreachable_code)
+)]
 
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -79,6 +94,7 @@ mod error;
 mod extend;
 mod filter;
 mod migrate;
+mod pool;
 mod pruner;
 mod query;
 pub mod redact;
@@ -95,6 +111,7 @@ pub use digest::{Hashing, Secret};
 pub use error::{Error, Result};
 pub use filter::{Filter, Status};
 pub use migrate::Migration;
+pub use pool::{Pool, PoolOptions};
 pub use pruner::Pruner;
 pub use schema::{ColumnType, ExtraColumn, TableSpec};
 pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};

@@ -7,7 +7,6 @@
 #![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 use std::fmt;
-use std::sync::Arc;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -72,17 +71,6 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 
     /// Runs a statement and returns the number of rows it affected.
     async fn execute(&self, stmt: Stmt) -> Result<u64>;
-}
-
-/// A connection pool that can serve a store: `SqlitePool` and `PgPool`.
-pub trait Driver: Send + 'static {
-    /// Binds the pool to a table.
-    fn into_backend(self, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>>;
-
-    /// Whether the database can hold an adopted ecto_sessions table.
-    fn supports_ecto_compat(&self) -> bool {
-        false
-    }
 }
 
 /// Reads one typed column of a row by position; each backend implements it for its rows.
@@ -154,15 +142,29 @@ pub(crate) fn decode_session(
     Ok(Fetched { session, digest })
 }
 
+/// The longest identifier PostgreSQL keeps (longer ones are cut, silently).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// The name of the index of `column` on `table`: `<table>_<column>_index` when it fits in
+/// 63 bytes (the name ecto_sessions gives), otherwise its first bytes and 16 hex digits of
+/// the SHA-256 of the whole name, so long names neither collide nor lose their indexes.
+pub(crate) fn index_name(table: &str, column: &str) -> String {
+    use sha2::Digest as _;
+    let full = format!("{table}_{column}_index");
+    if full.len() <= MAX_IDENTIFIER_BYTES {
+        return full;
+    }
+    let hash = hex::encode(&sha2::Sha256::digest(full.as_bytes())[..8]);
+    // Identifiers are ASCII (checked when the store is built): any byte is a boundary.
+    let keep = MAX_IDENTIFIER_BYTES - hash.len() - 1;
+    format!("{}_{hash}", &full[..keep])
+}
+
 /// The index statements every backend shares: the unique digest index, the expiry index
 /// and one per indexed extra column.
 pub(crate) fn index_statements(spec: &TableSpec) -> Vec<String> {
     let table = spec.qualified();
-    let name = |col: &str| {
-        let mut n = format!("{}_{col}_index", spec.table);
-        n.truncate(63);
-        crate::sql::quote(&n)
-    };
+    let name = |col: &str| crate::sql::quote(&index_name(&spec.table, col));
     let mut out = vec![
         format!(
             "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {table} (\"auth_token_digest\")",
@@ -181,4 +183,31 @@ pub(crate) fn index_statements(spec: &TableSpec) -> Vec<String> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::index_name;
+
+    #[test]
+    fn index_names_fit_and_stay_distinct() {
+        assert_eq!(
+            index_name("sessions", "expires_at"),
+            "sessions_expires_at_index"
+        );
+        for len in [40, 52, 53, 62, 63] {
+            let table = "t".repeat(len);
+            let names: Vec<_> = ["auth_token_digest", "expires_at", "user_id"]
+                .iter()
+                .map(|c| index_name(&table, c))
+                .collect();
+            for n in &names {
+                assert!(n.len() <= 63, "{n}");
+                assert_ne!(n, &table);
+            }
+            assert!(names[0] != names[1] && names[1] != names[2] && names[0] != names[2]);
+            // Stable: the same table and column always give the same name.
+            assert_eq!(names[1], index_name(&table, "expires_at"));
+        }
+    }
 }

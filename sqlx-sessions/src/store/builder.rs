@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::backend::{Backend, Driver};
+use crate::backend::Backend;
 use crate::clock::{Clock, SystemClock};
 use crate::digest::{Hashing, Secret};
 use crate::error::{Error, Result};
+use crate::pool::Pool;
 use crate::schema::{
     BUILTIN_COLUMNS, DigestFormat, ExtraColumn, OptionalColumns, TableSpec, TimeFormat,
     check_identifier,
@@ -45,10 +46,10 @@ impl std::fmt::Debug for StoreBuilder {
 }
 
 impl StoreBuilder {
-    pub(crate) fn new(driver: impl Driver) -> Self {
+    pub(crate) fn new(pool: Pool) -> Self {
         StoreBuilder {
-            ecto_supported: driver.supports_ecto_compat(),
-            connect: Box::new(move |spec| driver.into_backend(spec)),
+            ecto_supported: pool.supports_ecto_compat(),
+            connect: Box::new(move |spec| pool.into_backend(spec)),
             table: "sessions".into(),
             schema: None,
             extras: None,
@@ -114,7 +115,9 @@ impl StoreBuilder {
         self
     }
 
-    /// The secret salt (pepper), or the HMAC key with [`Hashing::HmacSha256`].
+    /// The secret salt (pepper), or the HMAC key with [`Hashing::HmacSha256`]: at least
+    /// [`MIN_SECRET_BYTES`](crate::settings::MIN_SECRET_BYTES) bytes, such as 32 random
+    /// bytes or a 43-character base64 string of them.
     pub fn secret_salt(mut self, salt: impl Into<Secret>) -> Self {
         self.settings.secret_salt = Some(salt.into());
         self
@@ -144,7 +147,9 @@ impl StoreBuilder {
         self
     }
 
-    /// The absolute lifetime since creation that no extension passes (default none).
+    /// The absolute lifetime since creation that no extension passes (default 30 days:
+    /// [`DEFAULT_MAX_LIFETIME`](crate::settings::DEFAULT_MAX_LIFETIME)). `None` lifts it,
+    /// for stores of API keys that live until revoked, say.
     pub fn max_lifetime(mut self, max: Option<Duration>) -> Self {
         self.settings.max_lifetime = max;
         self
