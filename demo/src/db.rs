@@ -1,13 +1,8 @@
 //! The demo's database: SQLite (a file in the working folder) or PostgreSQL, its `accounts`
 //! table of users, and the two session stores that live beside it.
 
-use std::str::FromStr as _;
-
 use sha2::{Digest as _, Sha256};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::SqlitePoolOptions;
-use sqlx::{PgPool, SqlitePool};
-use sqlx_sessions::{SessionStore, StoreBuilder};
+use sqlx_sessions::{DatabaseKind, Pool, PoolOptions, SessionStore, StoreBuilder};
 use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -32,52 +27,56 @@ pub struct User {
     pub created_at: OffsetDateTime,
 }
 
-/// A connection pool to SQLite or PostgreSQL.
+/// The demo's database: the library's [`Pool`] and the demo's own `accounts` table on it.
 #[derive(Clone, Debug)]
-pub enum Db {
-    /// A SQLite file.
-    Sqlite(SqlitePool),
-    /// A PostgreSQL database.
-    Postgres(PgPool),
+pub struct Db {
+    pool: Pool,
+}
+
+impl From<Pool> for Db {
+    fn from(pool: Pool) -> Self {
+        Db { pool }
+    }
+}
+
+/// The error for a database this demo has no `accounts` SQL for.
+fn unsupported(pool: &Pool) -> sqlx::Error {
+    sqlx::Error::Configuration(format!("the demo has no accounts table for {}", pool.kind()).into())
 }
 
 impl Db {
-    /// Connects to `url`: `postgres://` or `postgresql://` for PostgreSQL, anything else is a
-    /// SQLite path or `sqlite:` URL (created when missing).
+    /// Connects to `url`: `postgres://` or `postgresql://` for PostgreSQL, a SQLite path or
+    /// `sqlite:` URL (created when missing) otherwise.
     pub async fn connect(url: &str) -> Result<Db, sqlx_sessions::Error> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url).map_err(sqlx_sessions::Error::from)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(PG_POOL_SIZE)
-                // During an outage a request answers 503 after this long, not later.
-                .acquire_timeout(std::time::Duration::from_secs(2))
-                .connect_with(options)
-                .await?;
-            Ok(Db::Postgres(pool))
-        } else {
-            let options = sqlx_sessions::backend::sqlite::connect_options(url)?;
-            let pool = SqlitePoolOptions::new()
+        let options = match DatabaseKind::of_url(url)? {
+            DatabaseKind::Sqlite => PoolOptions::new()
                 .max_connections(SQLITE_POOL_SIZE)
-                .acquire_timeout(std::time::Duration::from_secs(5))
-                .connect_with(options)
-                .await?;
-            Ok(Db::Sqlite(pool))
-        }
+                .acquire_timeout(std::time::Duration::from_secs(5)),
+            // During an outage a request answers 503 after this long, not later.
+            _ => PoolOptions::new()
+                .max_connections(PG_POOL_SIZE)
+                .acquire_timeout(std::time::Duration::from_secs(2)),
+        };
+        Ok(Db {
+            pool: Pool::connect_with(url, &options).await?,
+        })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// A store builder on this database.
     pub fn store_builder(&self) -> StoreBuilder {
-        match self {
-            Db::Sqlite(pool) => SessionStore::builder(pool.clone()),
-            Db::Postgres(pool) => SessionStore::builder(pool.clone()),
-        }
+        SessionStore::builder(self.pool.clone())
     }
 
     /// Creates the `accounts` table when missing. (It replaced a `users` table of sequential
     /// ids without credentials, which is left alone.)
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        match self {
-            Db::Sqlite(pool) => {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
                 sqlx::query(
                     "CREATE TABLE IF NOT EXISTS accounts (
                         id TEXT PRIMARY KEY,
@@ -88,7 +87,7 @@ impl Db {
                 .execute(pool)
                 .await?;
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 sqlx::query(
                     "CREATE TABLE IF NOT EXISTS accounts (
                         id TEXT PRIMARY KEY,
@@ -99,6 +98,7 @@ impl Db {
                 .execute(pool)
                 .await?;
             }
+            other => return Err(unsupported(other)),
         }
         Ok(())
     }
@@ -113,8 +113,8 @@ impl Db {
         let id = Uuid::new_v4();
         let secret = SignInSecret(random_text());
         let digest = secret_digest(&secret.0);
-        match self {
-            Db::Sqlite(pool) => {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
                 sqlx::query(
                     "INSERT INTO accounts (id, secret_digest, created_at) VALUES (?, ?, ?)",
                 )
@@ -124,7 +124,7 @@ impl Db {
                 .execute(pool)
                 .await?;
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 sqlx::query(
                     "INSERT INTO accounts (id, secret_digest, created_at) VALUES ($1, $2, $3)",
                 )
@@ -134,6 +134,7 @@ impl Db {
                 .execute(pool)
                 .await?;
             }
+            other => return Err(unsupported(other)),
         }
         Ok((
             User {
@@ -145,19 +146,20 @@ impl Db {
     }
 
     async fn find_row(&self, id: Uuid) -> Result<Option<(User, Vec<u8>)>, sqlx::Error> {
-        let row: Option<(String, Vec<u8>, OffsetDateTime)> = match self {
-            Db::Sqlite(pool) => {
+        let row: Option<(String, Vec<u8>, OffsetDateTime)> = match &self.pool {
+            Pool::Sqlite(pool) => {
                 sqlx::query_as("SELECT id, secret_digest, created_at FROM accounts WHERE id = ?")
                     .bind(id.to_string())
                     .fetch_optional(pool)
                     .await?
             }
-            Db::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 sqlx::query_as("SELECT id, secret_digest, created_at FROM accounts WHERE id = $1")
                     .bind(id.to_string())
                     .fetch_optional(pool)
                     .await?
             }
+            other => return Err(unsupported(other)),
         };
         Ok(row.map(|(_, digest, created_at)| (User { id, created_at }, digest)))
     }
@@ -183,26 +185,17 @@ impl Db {
 
     /// The number of users.
     pub async fn count_users(&self) -> Result<i64, sqlx::Error> {
-        match self {
-            Db::Sqlite(pool) => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
-                    .fetch_one(pool)
-                    .await
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
-                    .fetch_one(pool)
-                    .await
-            }
+        let count = "SELECT COUNT(*) FROM accounts";
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
+            Pool::Postgres(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
+            other => Err(unsupported(other)),
         }
     }
 
     /// Closes the pool.
     pub async fn close(&self) {
-        match self {
-            Db::Sqlite(pool) => pool.close().await,
-            Db::Postgres(pool) => pool.close().await,
-        }
+        self.pool.close().await;
     }
 }
 

@@ -19,23 +19,24 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Client, between, pg_required};
+use common::{Client, between};
 use sqlx_sessions_demo::csrf::CsrfKey;
 use sqlx_sessions_demo::db::Db;
 use sqlx_sessions_demo::{AppState, app};
+use sqlx_sessions_test_support::pg_required;
 use tower::ServiceExt as _;
 
 // ---------------------------------------------------------------------------------------
 // Captured logs (one subscriber for the whole binary).
 // ---------------------------------------------------------------------------------------
 
-fn logs() -> Arc<Mutex<Vec<u8>>> {
+fn logs() -> sqlx_sessions_test_support::Logs {
     // `sqlx=warn` alone would also hide `sqlx_sessions` (targets match by prefix).
-    common::captured_logs("info,sqlx=warn,sqlx_sessions=info")
+    sqlx_sessions_test_support::capture_logs("info,sqlx=warn,sqlx_sessions=info")
 }
 
 fn log_text() -> String {
-    String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
+    logs().text()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -311,7 +312,7 @@ async fn postgres_outage_under_load_then_recovery() {
     for i in 0..12 {
         tokens.push(signed_up(&state, &format!("ua-{i}")).await.1);
     }
-    let Db::Postgres(pool) = &db else {
+    let sqlx_sessions::Pool::Postgres(pool) = db.pool() else {
         unreachable!()
     };
     let before = pg_snapshot(pool).await;
@@ -663,7 +664,7 @@ async fn sqlite_write_lock_held_elsewhere() {
     let app = app(state.clone());
 
     // Another connection (as another process would) takes the write lock and keeps it.
-    let options = sqlx_sessions::backend::sqlite::connect_options(path.to_str().unwrap()).unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
     let mut other = sqlx::ConnectOptions::connect(&options).await.unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut other)

@@ -2,7 +2,6 @@
 //! database: sign-up and sign-in, devices, CSRF, the API with sessions and keys, stats, and
 //! a database outage; and the demo's findings of the security review (issue 13).
 
-#[macro_use]
 mod common;
 
 use axum::http::StatusCode;
@@ -580,7 +579,7 @@ async fn secure_cookies_are_host_prefixed(db: TestDb) {
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 }
 
-db_tests!(
+sqlx_sessions_test_support::backend_tests!(
     secure_cookies_are_host_prefixed,
     sign_up_sign_in_and_devices,
     sign_in_needs_the_secret_and_says_nothing_about_ids,

@@ -50,7 +50,7 @@ async fn the_startup_log_shows_no_database_password() {
     // The test server trusts loopback connections, so the passwords are never checked:
     // they only have to stay out of the log.
     let url = db
-        .url
+        .url()
         .replacen("://postgres@", "://postgres:userinfo-pw-1@", 1);
     let sep = if url.contains('?') { '&' } else { '?' };
     let url = format!("{url}{sep}password=query-pw-2");

@@ -9,6 +9,8 @@
 
 use std::io;
 
+use sqlx_sessions::error_chain;
+
 use sqlx::error::DatabaseError;
 use sqlx_sessions::redact::redact_password;
 
@@ -81,12 +83,25 @@ impl From<sqlx_sessions::Error> for CliError {
         use sqlx_sessions::Error as E;
         match err {
             E::Database(db) | E::Conflict(db) => db.into(),
+            E::TableMismatch {
+                table,
+                column: None,
+                ..
+            } => CliError::Usage(format!(
+                "no table `{table}` in the database (check --table and --schema, or run \
+                 `sqlx-sessions migrate` first)"
+            )),
+            E::TableMismatch { .. } => CliError::Usage(format!(
+                "{err} (check --table, --schema and --extra-column, or run `sqlx-sessions migrate` first)"
+            )),
+            E::InvalidUrl(reason) => CliError::Usage(format!("invalid --database-url: {reason}")),
             E::Config { .. }
             | E::UnknownColumn(_)
             | E::InvalidValue { .. }
             | E::MissingColumn(_)
             | E::InvalidToken(_)
             | E::Unsupported { .. }
+            | E::Refused(_)
             | E::Json(_) => CliError::Usage(err.to_string()),
             other => CliError::Failed(error_chain(&other)),
         }
@@ -139,21 +154,6 @@ fn table_mismatch(db: &dyn DatabaseError) -> bool {
     } else {
         UNDEFINED.contains(&code.as_ref())
     }
-}
-
-/// An error and its sources on one line, each message once.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// Collapses line breaks so every message stays on one line.

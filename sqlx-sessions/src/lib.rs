@@ -45,8 +45,8 @@
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
-//! | `sqlite` | yes | the SQLite backend ([`backend::sqlite`]), bundled libsqlite3 |
-//! | `postgres` | no | the PostgreSQL backend (`backend::postgres`), also for ecto_sessions tables |
+//! | `sqlite` | yes | the SQLite backend ([`Pool::Sqlite`]), bundled libsqlite3 |
+//! | `postgres` | no | the PostgreSQL backend (`Pool::Postgres`), also for ecto_sessions tables |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
 //!
 //! ## How it works
@@ -68,9 +68,10 @@
 //!   [`SessionStore::expire`] writes `expires_at` and `updated_at` from the same instant, and
 //!   no lookup, filter or extension accepts a row whose expiry is not after its last write,
 //!   so an instance whose clock lags the revoker's (or steps back) still refuses it.
-//! - **Backends** ([`backend::Backend`]): the store writes its statements once, with `$n`
-//!   placeholders and quoted identifiers from the validated table spec; each database's file
-//!   binds parameters to its own types. No SQL is ever built from a caller's strings.
+//! - **Databases** ([`Pool`]): the store writes its statements once, with `$n`
+//!   placeholders and quoted identifiers from the validated table spec, from one list of
+//!   the table's columns; each database's file binds parameters to its own types and types
+//!   the columns of its DDL. No SQL is ever built from a caller's strings.
 //! - **Absolute timeout**: no session outlives `max_lifetime` after its creation (30 days
 //!   by default, so a stolen token replayed now and then still dies; lift it explicitly
 //!   with [`StoreBuilder::max_lifetime`]`(None)`).
@@ -87,8 +88,9 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
-pub mod backend;
+mod backend;
 mod clock;
+mod columns;
 pub mod digest;
 mod error;
 mod extend;
@@ -101,17 +103,17 @@ pub mod redact;
 pub mod schema;
 mod session;
 pub mod settings;
-pub mod sql;
+mod sql;
 mod store;
 pub mod token;
 mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use digest::{Hashing, Secret};
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_chain};
 pub use filter::{Filter, Status};
 pub use migrate::Migration;
-pub use pool::{Pool, PoolOptions};
+pub use pool::{DatabaseKind, Pool, PoolOptions};
 pub use pruner::Pruner;
 pub use schema::{ColumnType, ExtraColumn, TableSpec};
 pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};

@@ -4,13 +4,16 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
+use crate::error::error_chain;
 use crate::store::SessionStore;
 
-/// The handle of a running pruner. [`Pruner::stop`] ends it and waits for the task;
+/// The handle of a running pruner, to keep for as long as pruning should run. [`Pruner::stop`] ends it and waits for the task;
 /// dropping the handle ends it too. A round in progress is abandoned between statements:
 /// each batch is its own `DELETE`, so nothing is left half-done.
 #[derive(Debug)]
+#[must_use = "dropping the handle stops the pruner at once: keep it while the application runs"]
 pub struct Pruner {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -42,7 +45,9 @@ impl SessionStore {
                 }
             }
             tracing::debug!(table = %store.spec().table, "pruner stopped");
-        });
+        }
+        // Its log lines carry the span of the code that started it.
+        .in_current_span());
         Pruner {
             stop: Some(stop),
             task: Some(task),
@@ -73,16 +78,4 @@ impl Drop for Pruner {
             let _ = stop.send(());
         }
     }
-}
-
-/// An error with its sources, `a: b: c`.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }

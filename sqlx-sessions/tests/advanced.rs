@@ -1,13 +1,10 @@
 //! Beyond ecto_sessions: API-key tokens, salt rotation, HMAC, absolute lifetime, activity,
 //! freshness, revocation that reports, and adopting an ecto_sessions table.
 
-#[macro_use]
-mod common;
-
-use common::TestDb;
 use sqlx_sessions::{
     Clock, Error, Filter, GetOptions, Hashing, ManualClock, NewSession, SessionStore, Status,
 };
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::Duration;
 use time::macros::datetime;
 
@@ -16,11 +13,7 @@ fn clock() -> ManualClock {
 }
 
 async fn close(db: &TestDb) {
-    match db {
-        TestDb::Sqlite { pool, .. } => pool.close().await,
-        #[cfg(feature = "postgres")]
-        TestDb::Postgres { pool, .. } => pool.close().await,
-    }
+    db.close().await;
 }
 
 async fn api_keys_are_checked_before_any_query(db: TestDb) {
@@ -47,7 +40,7 @@ async fn api_keys_are_checked_before_any_query(db: TestDb) {
     let listed = keys.list(&Filter::new()).await.unwrap();
     assert_eq!(listed[0].token_hint.as_deref(), Some(hint.as_str()));
     assert!(
-        !db.dump("api_keys").await.contains(&key[..20]),
+        !db.dump(&["api_keys"]).await.contains(&key[..20]),
         "only the hint is kept"
     );
     assert!(keys.lookup(&key).await.unwrap().is_some());
@@ -412,6 +405,7 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
         .build()
         .unwrap();
     store.migrate().await.unwrap(); // idempotent on the existing table; adds nothing
+    store.check_table().await.expect("the adopted table fits");
     let s = store
         .lookup("elixir-issued-token-0123456789abcdefghij")
         .await
@@ -490,4 +484,5 @@ backend_tests!(
 mod ecto {
     backend_tests!(adopts_an_ecto_sessions_table);
     use super::adopts_an_ecto_sessions_table;
+    use sqlx_sessions_test_support::backend_tests;
 }

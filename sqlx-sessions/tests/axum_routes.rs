@@ -3,18 +3,15 @@
 //! test runs on a fresh SQLite file and a fresh PostgreSQL database, through `oneshot`.
 #![cfg(feature = "axum")]
 
-#[macro_use]
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use common::TestDb;
 use sqlx_sessions::axum::{CookieConfig, CurrentSession, SessionAuth, TokenSource};
 use sqlx_sessions::{ManualClock, NewSession, SessionStore};
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::Duration;
 use time::macros::datetime;
 use tower::ServiceExt as _;
@@ -218,11 +215,7 @@ async fn bad_input_is_refused_without_a_query(db: TestDb) {
     let clock = clock();
     let store = store(&db, &clock).await;
     let app = app(&SessionAuth::new(store));
-    match &db {
-        TestDb::Sqlite { pool, .. } => pool.close().await,
-        #[cfg(feature = "postgres")]
-        TestDb::Postgres { pool, .. } => pool.close().await,
-    }
+    db.close().await;
     let long = "a".repeat(5000);
     let long_bearer = format!("Bearer {long}");
     let huge_cookie = format!("auth_token={}; pad={}", "a".repeat(64), "p".repeat(9000));
@@ -352,11 +345,7 @@ async fn duplicate_session_cookies_are_refused(db: TestDb) {
         );
     }
     // No query: with the pool closed they are still a 401, not a 503.
-    match &db {
-        TestDb::Sqlite { pool, .. } => pool.close().await,
-        #[cfg(feature = "postgres")]
-        TestDb::Postgres { pool, .. } => pool.close().await,
-    }
+    db.close().await;
     for headers in &cases {
         let (status, _, _) = call(&app, get_with("/maybe", headers)).await;
         assert_eq!(status, StatusCode::OK, "{headers:?}");

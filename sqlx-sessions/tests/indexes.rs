@@ -2,19 +2,17 @@
 //! index exists after `migrate()`, and the queries a store runs use them (`EXPLAIN` on
 //! PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite).
 
-#[macro_use]
-mod common;
-
-use common::TestDb;
 use sqlx::Row as _;
+use sqlx_sessions::Pool;
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 
 /// The columns the store indexes by default (`user_id` is the default extra column).
 const INDEXED: [&str; 3] = ["auth_token_digest", "expires_at", "user_id"];
 
 /// `(index name, definition)` of every index on `table` but the primary key's.
 async fn indexes(db: &TestDb, table: &str) -> Vec<(String, String)> {
-    match db {
-        TestDb::Sqlite { pool, .. } => sqlx::query(
+    match db.pool() {
+        Pool::Sqlite(pool) => sqlx::query(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
         )
         .bind(table)
@@ -25,7 +23,7 @@ async fn indexes(db: &TestDb, table: &str) -> Vec<(String, String)> {
         .map(|r| (r.get(0), r.get(1)))
         .collect(),
         #[cfg(feature = "postgres")]
-        TestDb::Postgres { pool, .. } => sqlx::query(
+        Pool::Postgres(pool) => sqlx::query(
             "SELECT indexname::text, indexdef FROM pg_indexes WHERE tablename = $1 AND indexdef NOT LIKE '%(id)'",
         )
         .bind(table)
@@ -35,13 +33,14 @@ async fn indexes(db: &TestDb, table: &str) -> Vec<(String, String)> {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect(),
+        other => panic!("no index query for {other:?}"),
     }
 }
 
 /// The plan of `SELECT id FROM table WHERE <condition>`, as one text.
 async fn plan(db: &TestDb, table: &str, condition: &str) -> String {
-    match db {
-        TestDb::Sqlite { pool, .. } => {
+    match db.pool() {
+        Pool::Sqlite(pool) => {
             let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM \"{table}\" WHERE {condition}");
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .fetch_all(pool)
@@ -53,7 +52,7 @@ async fn plan(db: &TestDb, table: &str, condition: &str) -> String {
                 .join("\n")
         }
         #[cfg(feature = "postgres")]
-        TestDb::Postgres { pool, .. } => {
+        Pool::Postgres(pool) => {
             // An empty table is cheaper to scan than to search: ask for the index plan.
             let mut conn = pool.acquire().await.unwrap();
             sqlx::query("SET enable_seqscan = off")
@@ -70,6 +69,7 @@ async fn plan(db: &TestDb, table: &str, condition: &str) -> String {
                 .collect::<Vec<_>>()
                 .join("\n")
         }
+        other => panic!("no query plan for {other:?}"),
     }
 }
 
