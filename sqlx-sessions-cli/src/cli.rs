@@ -8,6 +8,9 @@ use time::Duration;
 use crate::commands;
 
 const AFTER_HELP: &str = "\
+Give the database URL in the environment (export DATABASE_URL=...) rather than with
+--database-url: command lines are visible to other users in `ps`.
+
 The secret salt (or HMAC key) is read from the environment variable SESSIONS_SECRET_SALT only,
 never from a flag, so it does not land in shell history.
 
@@ -31,7 +34,9 @@ pub(crate) struct Cli {
 #[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
     /// The database: `sqlite:path/to/file.db` (or a file path) or
-    /// `postgres://user:password@host/database`.
+    /// `postgres://user:password@host/database`. Prefer the environment variable
+    /// DATABASE_URL: a flag is visible to every user of the machine in `ps` and lands in
+    /// shell history. Passwords are never printed (shown as `***`).
     #[arg(
         long,
         env = "DATABASE_URL",

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! export DATABASE_URL=postgres://app@db/app        # or sqlite:/var/lib/app/sessions.db
+//!                                                  # (the environment, not --database-url: `ps`)
 //! sqlx-sessions migrate --print > sessions.sql     # the DDL, for your migration tool
 //! sqlx-sessions migrate                            # or create the table directly
 //! TOKEN=$(sqlx-sessions create --user 42 --data '{"note":"ci key"}' --ttl 30d)
@@ -33,7 +34,9 @@
 //! | 2 | bad usage or bad input: flags, values, URL, `--data` JSON, a table or column that does not exist |
 //! | 3 | the database is unreachable or failing |
 //!
-//! Every error is one line on standard error; the tool never panics on bad input.
+//! Every error is one line on standard error; the tool never panics on bad input. No
+//! message shows the database password, and text from the database is printed with its
+//! control characters escaped (`\x1b`), so a stored value cannot drive the terminal.
 //!
 //! ## Secrets
 //!
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
+    let url = cli.global.database_url.clone().unwrap_or_default();
     if cli.global.hashing == Hashing::None
         && matches.value_source("hashing") == Some(ValueSource::EnvVariable)
     {
@@ -88,12 +92,12 @@ fn main() -> ExitCode {
         let err = CliError::usage(
             "SESSIONS_HASHING=none is refused: hashing `none` stores tokens in plaintext; pass --hashing none to mean it",
         );
-        return ExitCode::from(err.report());
+        return ExitCode::from(err.report(&url));
     }
     let result = std::panic::catch_unwind(|| run(cli));
     let code = match result {
         Ok(Ok(outcome)) => outcome.exit_code(),
-        Ok(Err(err)) => err.report(),
+        Ok(Err(err)) => err.report(&url),
         // The panic hook already printed a one-line message.
         Err(_) => CliError::INTERNAL_EXIT_CODE,
     };

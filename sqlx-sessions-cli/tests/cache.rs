@@ -160,7 +160,7 @@ fn expire_and_revoke_reach_the_running_cached_demo_within_the_bound(db: &TestDb)
         let addr = listener.local_addr().expect("address");
         let router = app(state.clone());
         tokio::spawn(serve(listener, router, std::future::pending()));
-        let user = state.db.create_user().await.expect("user").id.to_string();
+        let user = state.db.create_user().await.expect("user").0.id.to_string();
         (state, addr, user)
     });
     let (session, key) = runtime.block_on(async {

@@ -27,6 +27,7 @@ backend_tests! {
     stats_reports_totals_users_and_times,
     salt_comes_from_the_environment,
     schema_option_per_database,
+    control_characters_from_the_database_are_escaped,
 }
 
 /// JSON lines of `list --json ...`.
@@ -701,5 +702,59 @@ fn schema_option_per_database(db: &TestDb) {
                 .expect("run");
             assert_error(&out, 2, "no table `other.api_keys`");
         }
+    }
+}
+
+/// Issue 13, finding 11: a stored value with terminal escape codes (clear the screen, set
+/// the title, C1 CSI, DEL, a bidirectional override) is printed escaped in tables and field
+/// lines, and as the same JSON value in JSON lines.
+fn control_characters_from_the_database_are_escaped(db: &TestDb) {
+    db.migrated();
+    let user = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}H\u{7f}\u{202e}x";
+    let data = r#"{"note":"\u009b2J\u001b[31mred"}"#;
+    let out = db
+        .cmd()
+        .args(["create", "--user", user, "--data", data])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out).trim().to_owned();
+    let raw = ['\u{1b}', '\u{7}', '\u{9b}', '\u{7f}', '\u{202e}'];
+    let table = db.cmd().arg("list").output().expect("run");
+    assert!(table.status.success(), "{}", stderr(&table));
+    let fields = db
+        .cmd()
+        .args(["get", "--token-stdin"])
+        .write_stdin(token.as_str())
+        .output()
+        .expect("run");
+    assert!(fields.status.success(), "{}", stderr(&fields));
+    for out in [&table, &fields] {
+        let text = stdout(out);
+        for c in raw {
+            assert!(!text.contains(c), "a raw {c:?} in {text:?}");
+        }
+        assert!(
+            text.contains(r"\x1b]0;pwned\x07\x1b[2J\u{9b}H\x7f\u{202e}x"),
+            "{text}"
+        );
+    }
+    let json = db
+        .cmd()
+        .args(["get", "--token-stdin", "--json"])
+        .write_stdin(token.as_str())
+        .output()
+        .expect("run");
+    for out in [
+        json,
+        db.cmd().args(["list", "--json"]).output().expect("run"),
+    ] {
+        let text = stdout(&out);
+        for c in raw {
+            assert!(!text.contains(c), "a raw {c:?} in {text:?}");
+        }
+        let session: Json = serde_json::from_str(text.trim()).expect("exact JSON");
+        assert_eq!(session["extras"]["user_id"], user);
+        assert_eq!(session["data"]["note"], "\u{9b}2J\u{1b}[31mred");
     }
 }

@@ -102,6 +102,7 @@ mod migrate;
 mod pool;
 mod pruner;
 mod query;
+pub mod redact;
 pub mod schema;
 mod session;
 pub mod settings;
