@@ -97,11 +97,15 @@ fn expire_and_revoke_reach_a_cached_store_within_the_bound(db: &TestDb) {
 
 /// `GET path` on the demo at `addr`, with `X-Auth-Token: token`: the whole response.
 async fn get(addr: std::net::SocketAddr, path: &str, token: &str) -> String {
+    send(addr, path, &format!("X-Auth-Token: {token}")).await
+}
+
+/// `GET path` with one more header line, answered 200: the response.
+async fn send(addr: std::net::SocketAddr, path: &str, header: &str) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {token}\r\nConnection: close\r\n\r\n"
-    );
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{header}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("send");
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read");
@@ -194,7 +198,12 @@ fn expire_and_revoke_reach_the_running_cached_demo_within_the_bound(db: &TestDb)
         }
     });
     let bound = state.sessions().cache_stats().expect("cache").bound;
-    let stats = runtime.block_on(get(addr, "/stats", ""));
+    // `/stats` is for signed-in users: the browser session's cookie.
+    let stats = runtime.block_on(send(
+        addr,
+        "/stats",
+        &format!("Cookie: auth_token={session}"),
+    ));
     for id in [
         "cache-sessions-hits",
         "cache-keys-hits",
