@@ -2,10 +2,9 @@
 //! index exists after `migrate()`, and the queries a store runs use them (`EXPLAIN` on
 //! PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite).
 
-
+use sqlx::Row as _;
 use sqlx_sessions::Pool;
 use sqlx_sessions_test_support::{TestDb, backend_tests};
-use sqlx::Row as _;
 
 /// The columns the store indexes by default (`user_id` is the default extra column).
 const INDEXED: [&str; 3] = ["auth_token_digest", "expires_at", "user_id"];

@@ -4,12 +4,11 @@
 //! returns, the session is never accepted again and never gets a later expiry. On
 //! PostgreSQL every check also runs on an adopted ecto_sessions table (naive timestamps).
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use sqlx_sessions_test_support::{TestDb, backend_tests};
 use sqlx_sessions::{Filter, GetOptions, ManualClock, NewSession, SessionStore, Status};
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Semaphore;
