@@ -8,8 +8,9 @@ use time::Duration;
 use crate::commands;
 
 const AFTER_HELP: &str = "\
-The secret salt (or HMAC key) is read from the environment variable SESSIONS_SECRET_SALT only,
-never from a flag, so it does not land in shell history.
+The secret salt (or HMAC key) is read from the environment variable SQLX_SESSIONS_SECRET_SALT
+only, never from a flag, so it does not land in shell history. The earlier names without the
+SQLX_ prefix (SESSIONS_SECRET_SALT, SESSIONS_HASHING, ...) are still read, with a warning.
 
 Exit codes: 0 success, 1 nothing found, 2 bad usage or bad input, 3 database unreachable or failing.";
 
@@ -61,10 +62,10 @@ pub(crate) struct GlobalArgs {
     pub(crate) extra_columns: Vec<ExtraColumn>,
 
     /// The digest algorithm of the tokens (sha256, sha3_256, hmac_sha256, none, ...).
-    /// `none` is taken from this flag only, never from SESSIONS_HASHING alone.
+    /// `none` is taken from this flag only, never from SQLX_SESSIONS_HASHING alone.
     #[arg(
         long,
-        env = "SESSIONS_HASHING",
+        env = "SQLX_SESSIONS_HASHING",
         default_value = "sha256",
         value_parser = parse_hashing,
         global = true,
@@ -75,7 +76,7 @@ pub(crate) struct GlobalArgs {
     /// The API-key prefix of the tokens (such as `myapp_sk_`), when the application uses one.
     #[arg(
         long,
-        env = "SESSIONS_TOKEN_PREFIX",
+        env = "SQLX_SESSIONS_TOKEN_PREFIX",
         global = true,
         value_name = "PREFIX"
     )]
@@ -84,7 +85,7 @@ pub(crate) struct GlobalArgs {
     /// Random characters in a new token.
     #[arg(
         long,
-        env = "SESSIONS_TOKEN_LENGTH",
+        env = "SQLX_SESSIONS_TOKEN_LENGTH",
         default_value_t = 64,
         global = true,
         value_name = "N"
@@ -96,7 +97,7 @@ pub(crate) struct GlobalArgs {
     /// counts and pruning treat older sessions as expired, and `create` caps new ones.
     #[arg(
         long,
-        env = "SESSIONS_MAX_LIFETIME",
+        env = "SQLX_SESSIONS_MAX_LIFETIME",
         default_value = "30d",
         value_parser = parse_max_lifetime,
         global = true,
