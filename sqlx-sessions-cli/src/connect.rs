@@ -2,7 +2,7 @@
 
 use sqlx_sessions::{DatabaseKind, Pool, PoolOptions, SessionStore, StoreBuilder};
 
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
 use crate::error::CliError;
 
 /// Opens a lazy pool: nothing connects until the first statement, so `migrate --print`

@@ -47,8 +47,11 @@
 //! ## How it works
 //!
 //! - One module per subcommand (`commands/`), each with its clap `Args` and a `run`
-//!   function; `output` formats everything printed, `error` maps every failure to its
-//!   message and exit code.
+//!   function; `args` holds the global options and the values several subcommands parse;
+//!   `cli` puts them together and dispatches (the dependency runs one way: `cli` uses
+//!   `commands` and `args`, `commands` uses `args`); `env` names the environment variables;
+//!   `output` formats everything printed, `error` maps every failure to its message and
+//!   exit code.
 //! - `connect` opens a lazy pool (nothing connects before the first statement, so
 //!   `migrate --print` needs no server) and builds the library's `SessionStore`; every
 //!   read and write goes through the store, so the tool sees sessions exactly as the
@@ -60,6 +63,7 @@
 //! - The tool writes no SQL of its own: the stored digests for `--show-digest` come from
 //!   the store too.
 
+mod args;
 mod cli;
 mod commands;
 mod connect;
@@ -111,5 +115,5 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(commands::run(cli))
+    runtime.block_on(cli::run(cli))
 }
