@@ -117,7 +117,7 @@ pub use pruner::Pruner;
 pub use schema::{ColumnType, ExtraColumn, TableSpec};
 pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};
 pub use settings::Settings;
-pub use store::{GetOptions, SessionStore, StoreBuilder};
+pub use store::{GetOptions, Lookup, SessionStore, StoreBuilder};
 pub use token::{Token, TokenFormat};
 pub use value::Value;
 
