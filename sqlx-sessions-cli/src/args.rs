@@ -3,8 +3,9 @@
 //! neither.
 
 use clap::{Args, ValueEnum};
-use sqlx_sessions::settings::{parse_duration, parse_optional_duration};
-use sqlx_sessions::{ExtraColumn, Hashing, Status};
+use sqlx_sessions::{
+    ColumnType, ExtraColumn, Hashing, Status, parse_duration, parse_optional_duration,
+};
 use time::Duration;
 
 /// Where the sessions are and how their table and tokens look.
@@ -138,8 +139,36 @@ pub(crate) fn parse_column_value(text: &str) -> Result<ColumnValue, String> {
     }
 }
 
+/// Parses `NAME:TYPE`, then the flags `optional` and `noindex` (`NAME:TYPE:optional`).
 fn parse_extra_column(text: &str) -> Result<ExtraColumn, String> {
-    ExtraColumn::parse_spec(text).map_err(|e| e.to_string())
+    let mut parts = text.split(':');
+    let name = parts.next().unwrap_or_default();
+    let ty = parts
+        .next()
+        .ok_or_else(|| format!("invalid setting `extra_column`: `{text}` is not NAME:TYPE"))?;
+    let ty: ColumnType = ty
+        .parse()
+        .map_err(|e: sqlx_sessions::Error| e.to_string())?;
+    let (mut optional, mut indexed) = (false, true);
+    for flag in parts {
+        match flag {
+            "optional" => optional = true,
+            "noindex" => indexed = false,
+            _ => {
+                return Err(format!(
+                    "invalid setting `extra_column`: unknown flag `{flag}` in `{text}`"
+                ));
+            }
+        }
+    }
+    let mut col = ExtraColumn::new(name, ty);
+    if optional {
+        col = col.optional();
+    }
+    if indexed {
+        col = col.indexed();
+    }
+    Ok(col)
 }
 
 fn parse_hashing(text: &str) -> Result<Hashing, String> {

@@ -1,8 +1,7 @@
 //! Tokens, digests and settings: no database needed.
 
-use sqlx_sessions::settings::Settings;
-use sqlx_sessions::token::{TokenFormat, checksum, looks_like_api_key};
 use sqlx_sessions::{Error, Hashing};
+use sqlx_sessions::{Settings, TokenFormat, checksum, looks_like_api_key};
 
 #[test]
 fn digest_vectors_from_the_design() {
