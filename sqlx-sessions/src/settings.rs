@@ -160,9 +160,11 @@ impl Settings {
         Ok(s)
     }
 
-    /// Refuses bad combinations, naming the setting and the reason.
-    pub fn validate(&self) -> Result<()> {
-        self.token_format()?;
+    /// Refuses bad combinations, naming the setting and the reason; gives the token format
+    /// the settings describe. The only check of the settings: [`StoreBuilder::build`](crate::StoreBuilder::build)
+    /// calls it and adds only the checks about the table.
+    pub fn validate(&self) -> Result<TokenFormat> {
+        let format = self.token_format()?;
         match (self.hashing, &self.secret_salt) {
             (Hashing::None, Some(_)) => {
                 return Err(Error::config(
@@ -182,6 +184,12 @@ impl Settings {
             return Err(Error::config(
                 "previous_salts",
                 "salt rotation needs a hashing algorithm",
+            ));
+        }
+        if !self.previous_salts.is_empty() && self.secret_salt.is_none() {
+            return Err(Error::config(
+                "previous_salts",
+                "previous salts need a current secret_salt to rotate to",
             ));
         }
         if self.previous_salts.iter().any(|s| s.expose().is_empty()) {
@@ -239,7 +247,7 @@ impl Settings {
                 "must be between 1 and 100000",
             ));
         }
-        Ok(())
+        Ok(format)
     }
 
     /// The token format these settings describe.

@@ -194,6 +194,14 @@ fn settings_refusals_name_the_setting() {
         },
         "secret_salt",
     );
+    // Checked by the settings themselves, not only when a store is built.
+    refuse(
+        Settings {
+            previous_salts: vec!["an-old-salt".into()],
+            ..d()
+        },
+        "previous_salts",
+    );
     refuse(
         Settings {
             ttl: Some(time::Duration::ZERO),

@@ -206,7 +206,8 @@ impl StoreBuilder {
     /// [`SessionStore::migrate`] to create the table.
     pub fn build(self) -> Result<SessionStore> {
         let s = &self.settings;
-        s.validate()?;
+        // The settings' own rules live in one place; what follows is about the table.
+        let format = s.validate()?;
         check_identifier("table", &self.table)?;
         if let Some(schema) = &self.schema {
             check_identifier("schema", schema)?;
@@ -233,12 +234,6 @@ impl StoreBuilder {
             return Err(Error::config(
                 "token_hint",
                 "a token hint needs a token prefix (plain tokens have no displayable part)",
-            ));
-        }
-        if !s.previous_salts.is_empty() && s.secret_salt.is_none() {
-            return Err(Error::config(
-                "previous_salts",
-                "previous salts need a current secret_salt to rotate to",
             ));
         }
         if self.optional.salt_id && s.secret_salt.is_none() {
@@ -274,7 +269,6 @@ impl StoreBuilder {
             digest_format,
             time_format,
         });
-        let format = self.settings.token_format()?;
         let backend = (self.connect)(spec.clone())?;
         Ok(SessionStore {
             inner: Arc::new(Inner::new(backend, spec, self.settings, format, self.clock)),
