@@ -143,8 +143,7 @@ impl Config {
 
 /// A positive duration such as `90s` or `5m`.
 fn prune_interval(text: &str) -> Result<Duration, String> {
-    let d = sqlx_sessions::settings::parse_duration("prune_interval", text)
-        .map_err(|e| e.to_string())?;
+    let d = sqlx_sessions::parse_duration("prune_interval", text).map_err(|e| e.to_string())?;
     u64::try_from(d.whole_seconds())
         .ok()
         .filter(|&s| s > 0)

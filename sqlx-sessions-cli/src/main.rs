@@ -19,11 +19,13 @@
 //!
 //! Global options name the table as the application declares it: `--table`, `--schema`
 //! (PostgreSQL), `--extra-column NAME:TYPE` (repeatable, default `user_id:text`),
-//! `--hashing` (`none` from the flag only, never from `SESSIONS_HASHING` alone),
+//! `--hashing` (`none` from the flag only, never from `SQLX_SESSIONS_HASHING` alone),
 //! `--token-prefix`/`--token-length`, and `--max-lifetime` (30 days unless the application
 //! lifts it: pass `none` then, or pruning would delete its older sessions). The secret salt
-//! comes from `SESSIONS_SECRET_SALT` only, never from a flag, so it does not land in shell
-//! history, and has at least 32 bytes.
+//! comes from `SQLX_SESSIONS_SECRET_SALT` only, never from a flag, so it does not land in
+//! shell history, and has at least 32 bytes. The variables are the library's
+//! (`SQLX_SESSIONS_*`); the earlier `SESSIONS_*` names still work, with a warning on
+//! standard error, and the new name wins when both are set.
 //!
 //! ## Exit codes
 //!
@@ -48,8 +50,11 @@
 //! ## How it works
 //!
 //! - One module per subcommand (`commands/`), each with its clap `Args` and a `run`
-//!   function; `output` formats everything printed, `error` maps every failure to its
-//!   message and exit code.
+//!   function; `args` holds the global options and the values several subcommands parse;
+//!   `cli` puts them together and dispatches (the dependency runs one way: `cli` uses
+//!   `commands` and `args`, `commands` uses `args`); `env` names the environment variables;
+//!   `output` formats everything printed, `error` maps every failure to its message and
+//!   exit code.
 //! - `connect` opens a lazy pool (nothing connects before the first statement, so
 //!   `migrate --print` needs no server) and builds the library's `SessionStore`; every
 //!   read and write goes through the store, so the tool sees sessions exactly as the
@@ -61,9 +66,11 @@
 //! - The tool writes no SQL of its own: the stored digests for `--show-digest` come from
 //!   the store too.
 
+mod args;
 mod cli;
 mod commands;
 mod connect;
+mod env;
 mod error;
 mod output;
 
@@ -79,7 +86,8 @@ use crate::error::{CliError, Outcome};
 fn main() -> ExitCode {
     error::install_panic_hook();
     // Help and version exit 0, usage errors 2 (clap's own codes match ours).
-    let matches = Cli::command().get_matches();
+    let command = env::read_legacy(Cli::command());
+    let matches = command.clone().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
@@ -89,9 +97,10 @@ fn main() -> ExitCode {
         && matches.value_source("hashing") == Some(ValueSource::EnvVariable)
     {
         // One stray variable must not make the tool write plaintext tokens.
-        let err = CliError::usage(
-            "SESSIONS_HASHING=none is refused: hashing `none` stores tokens in plaintext; pass --hashing none to mean it",
-        );
+        let name = env::of_option(&command, "hashing").unwrap_or_default();
+        let err = CliError::usage(format!(
+            "{name}=none is refused: hashing `none` stores tokens in plaintext; pass --hashing none to mean it",
+        ));
         return ExitCode::from(err.report(&url));
     }
     let result = std::panic::catch_unwind(|| run(cli));
@@ -110,5 +119,5 @@ fn run(cli: Cli) -> Result<Outcome, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(commands::run(cli))
+    runtime.block_on(cli::run(cli))
 }

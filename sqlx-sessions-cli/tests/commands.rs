@@ -5,6 +5,7 @@ mod common;
 
 use common::{CliDb as _, assert_error, assert_no_panic, stderr, stdout};
 use serde_json::Value as Json;
+use sqlx_sessions::{NewSession, Pool, SessionStore, Settings};
 use sqlx_sessions_test_support::{Backend, TestDb, backend_tests};
 
 backend_tests! {
@@ -26,6 +27,8 @@ backend_tests! {
     prune_draws_a_progress_bar_on_a_terminal,
     stats_reports_totals_users_and_times,
     salt_comes_from_the_environment,
+    the_apps_salt_variable_finds_the_apps_session,
+    legacy_variable_names_still_read_with_a_warning,
     schema_option_per_database,
     control_characters_from_the_database_are_escaped,
 }
@@ -620,7 +623,10 @@ fn salt_comes_from_the_environment(db: &TestDb) {
     db.migrated();
     let out = db
         .cmd()
-        .env("SESSIONS_SECRET_SALT", "pepper-pepper-pepper-pepper-pepper")
+        .env(
+            "SQLX_SESSIONS_SECRET_SALT",
+            "pepper-pepper-pepper-pepper-pepper",
+        )
         .args(["create", "--user", "alice"])
         .output()
         .expect("run");
@@ -628,7 +634,7 @@ fn salt_comes_from_the_environment(db: &TestDb) {
     let get = |salt: Option<&str>| {
         let mut cmd = db.cmd();
         if let Some(salt) = salt {
-            cmd.env("SESSIONS_SECRET_SALT", salt);
+            cmd.env("SQLX_SESSIONS_SECRET_SALT", salt);
         }
         cmd.args(["get", "--token-stdin"])
             .write_stdin(token.as_str())
@@ -650,7 +656,10 @@ fn salt_comes_from_the_environment(db: &TestDb) {
     assert_error(&out, 2, "secret_salt");
     let out = db
         .cmd()
-        .env("SESSIONS_SECRET_SALT", "an-hmac-key-of-at-least-32-bytes")
+        .env(
+            "SQLX_SESSIONS_SECRET_SALT",
+            "an-hmac-key-of-at-least-32-bytes",
+        )
         .args(["--hashing", "hmac_sha256", "count"])
         .output()
         .expect("run");
@@ -658,19 +667,127 @@ fn salt_comes_from_the_environment(db: &TestDb) {
     // Hashing `none` only from the flag, never from the variable alone.
     let out = db
         .cmd()
-        .env("SESSIONS_HASHING", "none")
+        .env("SQLX_SESSIONS_HASHING", "none")
         .args(["count"])
         .output()
         .expect("run");
-    assert_error(&out, 2, "SESSIONS_HASHING=none");
+    assert_error(&out, 2, "SQLX_SESSIONS_HASHING=none");
     // A short salt or key is refused, naming the setting.
     let out = db
         .cmd()
-        .env("SESSIONS_SECRET_SALT", "pepper")
+        .env("SQLX_SESSIONS_SECRET_SALT", "pepper")
         .args(["count"])
         .output()
         .expect("run");
     assert_error(&out, 2, "secret_salt");
+}
+
+const APP_SALT: &str = "the-apps-salt-of-at-least-32-bytes";
+
+/// The application configures its store from `SQLX_SESSIONS_*`; the operator exports the
+/// same variable and the tool finds the application's session.
+fn the_apps_salt_variable_finds_the_apps_session(db: &TestDb) {
+    db.migrated();
+    let token = sqlx_sessions_test_support::block_on(async {
+        let settings =
+            Settings::from_lookup(|name| (name == "SECRET_SALT").then(|| APP_SALT.to_owned()))
+                .expect("settings");
+        let pool = Pool::connect(db.url()).await.expect("pool");
+        let store = SessionStore::builder(pool.clone())
+            .settings(settings)
+            .build()
+            .expect("store");
+        let created = store
+            .create(NewSession::new().extra("user_id", "app-user"))
+            .await
+            .expect("create");
+        pool.close().await;
+        created.token.into_string()
+    });
+    let get = |cmd: &mut assert_cmd::Command| {
+        cmd.args(["get", "--token-stdin"])
+            .write_stdin(token.as_str())
+            .output()
+            .expect("run")
+    };
+    let found = get(db.cmd().env("SQLX_SESSIONS_SECRET_SALT", APP_SALT));
+    assert!(found.status.success(), "{}", stderr(&found));
+    assert!(stdout(&found).contains("app-user"), "{}", stdout(&found));
+    assert!(!stderr(&found).contains("warning"), "{}", stderr(&found));
+    // Without the salt the digest differs: nobody's token.
+    assert_eq!(get(&mut db.cmd()).status.code(), Some(1));
+}
+
+/// The tool's earlier `SESSIONS_*` names still work, with a warning naming the new
+/// variable; when both are set the new name wins.
+fn legacy_variable_names_still_read_with_a_warning(db: &TestDb) {
+    db.migrated();
+    let created = db
+        .cmd()
+        .env("SQLX_SESSIONS_SECRET_SALT", APP_SALT)
+        .args(["create", "--user", "alice"])
+        .output()
+        .expect("run");
+    let token = stdout(&created).trim().to_owned();
+    let get = |cmd: &mut assert_cmd::Command| {
+        cmd.args(["get", "--token-stdin"])
+            .write_stdin(token.as_str())
+            .output()
+            .expect("run")
+    };
+    let legacy = get(db.cmd().env("SESSIONS_SECRET_SALT", APP_SALT));
+    assert!(legacy.status.success(), "{}", stderr(&legacy));
+    assert!(
+        stderr(&legacy).contains(
+            "warning: SESSIONS_SECRET_SALT is deprecated: set SQLX_SESSIONS_SECRET_SALT instead"
+        ),
+        "{}",
+        stderr(&legacy)
+    );
+    let both = get(db
+        .cmd()
+        .env("SQLX_SESSIONS_SECRET_SALT", APP_SALT)
+        .env("SESSIONS_SECRET_SALT", "a-stale-salt-of-at-least-32-bytes"));
+    assert!(both.status.success(), "{}", stderr(&both));
+    assert!(
+        stderr(&both).contains("SESSIONS_SECRET_SALT is ignored: SQLX_SESSIONS_SECRET_SALT is set"),
+        "{}",
+        stderr(&both)
+    );
+    let wrong_new = get(db
+        .cmd()
+        .env(
+            "SQLX_SESSIONS_SECRET_SALT",
+            "a-stale-salt-of-at-least-32-bytes",
+        )
+        .env("SESSIONS_SECRET_SALT", APP_SALT));
+    assert_eq!(wrong_new.status.code(), Some(1), "{}", stderr(&wrong_new));
+
+    // Options read through clap: the legacy name counts, the new one wins.
+    let listed = |cmd: &mut assert_cmd::Command| {
+        let out = cmd.args(["count"]).output().expect("run");
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    let (code, _, err) = listed(db.cmd().env("SESSIONS_MAX_LIFETIME", "forever"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "warning: SESSIONS_MAX_LIFETIME is deprecated: set SQLX_SESSIONS_MAX_LIFETIME instead"
+        ),
+        "{err}"
+    );
+    let (code, out, err) = listed(
+        db.cmd()
+            .env("SESSIONS_MAX_LIFETIME", "forever")
+            .env("SQLX_SESSIONS_MAX_LIFETIME", "none"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "1");
+    assert!(err.contains("SESSIONS_MAX_LIFETIME is ignored"), "{err}");
+    let (code, _, err) = listed(db.cmd().env("SESSIONS_HASHING", "none"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("SESSIONS_HASHING=none is refused"), "{err}");
+    assert!(!err.contains("SQLX_SESSIONS_HASHING=none"), "{err}");
 }
 
 fn schema_option_per_database(db: &TestDb) {

@@ -28,7 +28,7 @@ fn every_subcommand_has_help() {
     for sub in SUBCOMMANDS {
         assert!(help.contains(sub), "{sub} missing from --help");
     }
-    assert!(help.contains("SESSIONS_SECRET_SALT") && help.contains("Exit codes"));
+    assert!(help.contains("SQLX_SESSIONS_SECRET_SALT") && help.contains("Exit codes"));
     for sub in SUBCOMMANDS {
         let out = bin().args([sub, "--help"]).output().expect("run");
         assert!(out.status.success(), "{sub} --help");

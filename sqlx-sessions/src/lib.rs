@@ -52,7 +52,7 @@
 //!
 //! ## How it works
 //!
-//! - **Tokens** ([`token`]) are `token_length` URL-safe base64 characters from the OS random
+//! - **Tokens** ([`TokenFormat`]) are `token_length` URL-safe base64 characters from the OS random
 //!   source; API-key stores add a prefix and a CRC32 checksum so leaked keys are
 //!   recognisable and mistyped ones are refused before any query (a checksum anyone can
 //!   compute: it screens typos, it is no defence against forged keys).
@@ -94,7 +94,7 @@ mod backend;
 pub mod cache;
 mod clock;
 mod columns;
-pub mod digest;
+mod digest;
 mod error;
 mod extend;
 mod filter;
@@ -103,12 +103,12 @@ mod pool;
 mod pruner;
 mod query;
 pub mod redact;
-pub mod schema;
+mod schema;
 mod session;
-pub mod settings;
+mod settings;
 mod sql;
 mod store;
-pub mod token;
+mod token;
 mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -120,10 +120,19 @@ pub use pool::{DatabaseKind, Pool, PoolOptions};
 pub use pruner::Pruner;
 pub use schema::{ColumnType, ExtraColumn, TableSpec};
 pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};
-pub use settings::Settings;
-pub use store::{GetOptions, SessionStore, StoreBuilder};
-pub use token::{Token, TokenFormat};
+pub use settings::{Settings, parse_duration, parse_optional_duration};
+pub use store::{GetOptions, Lookup, SessionStore, StoreBuilder};
+pub use token::{
+    CHECKSUM_LENGTH, HINT_RANDOM_CHARS, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, Token, TokenFormat,
+    checksum, looks_like_api_key,
+};
 pub use value::Value;
 
 /// Re-exported so applications use the same sqlx as the store.
+///
+/// The crate is built on sqlx 0.9: [`SessionStore::builder`] takes a 0.9 pool (or a
+/// [`Pool`]). An application that depends on sqlx 0.8 itself gets another crate's
+/// `SqlitePool`/`PgPool`, and `SessionStore::builder(pool)` fails with E0277 (the trait
+/// bound `Pool: From<sqlx::Pool<...>>` is not satisfied). Build the pool with
+/// `sqlx_sessions::sqlx` (or [`Pool::connect`]), or move the application to sqlx 0.9.
 pub use sqlx;

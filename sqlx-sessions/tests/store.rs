@@ -527,7 +527,36 @@ async fn distinct_values_and_creation_range(db: TestDb) {
     assert_eq!(newest_valid, first + Duration::minutes(2));
 }
 
+/// `Display` carries the database's own message, not just "database error", and the
+/// cause is still the error's `source`.
+async fn a_database_error_displays_the_databases_message(db: TestDb) {
+    let store = db.builder().table("never_migrated").build().unwrap();
+    let err = store
+        .create(NewSession::new().extra("user_id", "u1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Database(_)), "{err:?}");
+    let cause = std::error::Error::source(&err)
+        .expect("a database error has a source")
+        .to_string();
+    let shown = err.to_string();
+    let expected = if db.is_postgres() {
+        "relation \"never_migrated\" does not exist"
+    } else {
+        "no such table: never_migrated"
+    };
+    assert!(cause.contains(expected), "{cause}");
+    assert!(shown.starts_with("database error: "), "{shown}");
+    assert!(shown.contains(expected), "{shown}");
+    // The chain shows the cause once, not twice.
+    assert_eq!(
+        sqlx_sessions::error_chain(&err).matches(expected).count(),
+        1
+    );
+}
+
 backend_tests!(
+    a_database_error_displays_the_databases_message,
     distinct_values_and_creation_range,
     a_declared_column_missing_from_the_table_is_an_error_not_a_string,
     a_store_in_its_own_schema,

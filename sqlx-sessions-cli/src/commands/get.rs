@@ -7,7 +7,7 @@ use sqlx_sessions::{Filter, GetOptions};
 use uuid::Uuid;
 
 use super::Context;
-use crate::cli::StatusArg;
+use crate::args::StatusArg;
 use crate::error::{CliError, Outcome};
 use crate::output;
 

@@ -119,7 +119,7 @@ impl StoreBuilder {
     }
 
     /// The secret salt (pepper), or the HMAC key with [`Hashing::HmacSha256`]: at least
-    /// [`MIN_SECRET_BYTES`](crate::settings::MIN_SECRET_BYTES) bytes, such as 32 random
+    /// [`Settings::MIN_SECRET_BYTES`] bytes, such as 32 random
     /// bytes or a 43-character base64 string of them.
     pub fn secret_salt(mut self, salt: impl Into<Secret>) -> Self {
         self.settings.secret_salt = Some(salt.into());
@@ -151,7 +151,7 @@ impl StoreBuilder {
     }
 
     /// The absolute lifetime since creation that no extension passes (default 30 days:
-    /// [`DEFAULT_MAX_LIFETIME`](crate::settings::DEFAULT_MAX_LIFETIME)). `None` lifts it,
+    /// [`Settings::DEFAULT_MAX_LIFETIME`]). `None` lifts it,
     /// for stores of API keys that live until revoked, say.
     pub fn max_lifetime(mut self, max: Option<Duration>) -> Self {
         self.settings.max_lifetime = max;
@@ -220,7 +220,8 @@ impl StoreBuilder {
     /// [`SessionStore::migrate`] to create the table.
     pub fn build(self) -> Result<SessionStore> {
         let s = &self.settings;
-        s.validate()?;
+        // The settings' own rules live in one place; what follows is about the table.
+        let format = s.validate()?;
         check_identifier("table", &self.table)?;
         if let Some(schema) = &self.schema {
             check_identifier("schema", schema)?;
@@ -247,12 +248,6 @@ impl StoreBuilder {
             return Err(Error::config(
                 "token_hint",
                 "a token hint needs a token prefix (plain tokens have no displayable part)",
-            ));
-        }
-        if !s.previous_salts.is_empty() && s.secret_salt.is_none() {
-            return Err(Error::config(
-                "previous_salts",
-                "previous salts need a current secret_salt to rotate to",
             ));
         }
         if self.optional.salt_id && s.secret_salt.is_none() {
@@ -288,7 +283,6 @@ impl StoreBuilder {
             digest_format,
             time_format,
         });
-        let format = self.settings.token_format()?;
         let backend = (self.connect)(spec.clone())?;
         #[cfg(feature = "cache")]
         let cache = match &self.cache {

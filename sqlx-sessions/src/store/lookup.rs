@@ -29,6 +29,20 @@ impl GetOptions {
     }
 }
 
+/// What a lookup found, and whether it extended it
+/// ([`SessionStore::lookup_outcome`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Lookup {
+    /// The valid session.
+    pub session: Session,
+    /// True when this lookup wrote a new expiry (its `UPDATE` changed the row, so the
+    /// stored session now expires at `session.expires_at`): a cookie carrying the old
+    /// expiry is due for a refresh. False when nothing was due, or when a concurrent
+    /// write made the compare-and-set a no-op.
+    pub extended: bool,
+}
+
 /// Whether the store accepts previous salts (lookups then select the stored digest).
 fn rotating(store: &SessionStore) -> bool {
     store.inner.salts.len() > 1
@@ -47,6 +61,15 @@ impl SessionStore {
 
     /// [`SessionStore::lookup`] with per-call options.
     pub async fn lookup_with(&self, token: &str, options: GetOptions) -> Result<Option<Session>> {
+        Ok(self
+            .lookup_outcome(token, options)
+            .await?
+            .map(|found| found.session))
+    }
+
+    /// [`SessionStore::lookup_with`], also saying whether the lookup extended the session
+    /// (what the axum layer refreshes the cookie from).
+    pub async fn lookup_outcome(&self, token: &str, options: GetOptions) -> Result<Option<Lookup>> {
         let Some(digests) = self.token_digests(token) else {
             return Ok(None);
         };
@@ -56,7 +79,12 @@ impl SessionStore {
         #[cfg(feature = "cache")]
         let ticket = match self.cache() {
             Some(cache) => match cache.get(&digests[0], |s| self.servable(s, now, extend)) {
-                Ok(session) => return Ok(Some(session)),
+                Ok(session) => {
+                    return Ok(Some(Lookup {
+                        session,
+                        extended: false,
+                    }));
+                }
                 Err(ticket) => Some((cache, ticket, digests[0].clone())),
             },
             None => None,
@@ -82,18 +110,18 @@ impl SessionStore {
             (Some(stored), Some(current)) => stored == current,
             _ => true,
         };
-        let (session, wrote) = self.after_read(fetched, now, extend, current).await?;
+        let (found, wrote) = self.after_read(fetched, now, extend, current).await?;
         #[cfg(feature = "cache")]
         if let Some((cache, ticket, key)) = ticket {
             if wrote {
                 cache.invalidate(&key);
-            } else if stored_current && !session.is_expired {
-                cache.fill(ticket, &key, &session);
+            } else if stored_current && !found.session.is_expired {
+                cache.fill(ticket, &key, &found.session);
             }
         }
         #[cfg(not(feature = "cache"))]
         let _ = wrote;
-        Ok(Some(session))
+        Ok(Some(found))
     }
 
     /// One session matching `filter` (the newest, if several), extended per the store's
@@ -104,6 +132,10 @@ impl SessionStore {
 
     /// [`SessionStore::get`] with per-call options.
     pub async fn get_with(&self, filter: &Filter, options: GetOptions) -> Result<Option<Session>> {
+        if let Some(token) = filter.only_token() {
+            // The same question as a lookup's: its prebuilt statement answers it.
+            return self.lookup_with(token, options).await;
+        }
         let now = self.now();
         let expiry = self.expiry(now);
         let rotating = rotating(self);
@@ -127,11 +159,11 @@ impl SessionStore {
                     }
                     _ => None,
                 };
-                let (session, wrote) = self.after_read(f, now, extend, current).await?;
+                let (found, wrote) = self.after_read(f, now, extend, current).await?;
                 if wrote {
                     self.invalidate_after_write().await;
                 }
-                Ok(Some(session))
+                Ok(Some(found.session))
             }
         }
     }
@@ -184,11 +216,15 @@ impl SessionStore {
         now: OffsetDateTime,
         extend: bool,
         current_digest: Option<Vec<u8>>,
-    ) -> Result<(Session, bool)> {
+    ) -> Result<(Lookup, bool)> {
         let mut s = fetched.session;
         s.is_expired = self.expiry(now).is_expired(&s);
+        let unwritten = |session| Lookup {
+            session,
+            extended: false,
+        };
         if s.is_expired {
-            return Ok((s, false));
+            return Ok((unwritten(s), false));
         }
         let inner = &self.inner;
         // The write uses a "now" read after the row: a concurrent expire that committed
@@ -201,7 +237,7 @@ impl SessionStore {
             _ => None,
         };
         if new_expires.is_none() && !touch && redigest.is_none() {
-            return Ok((s, false));
+            return Ok((unwritten(s), false));
         }
         let mut b = StmtBuilder::new(&format!("UPDATE {} SET ", inner.spec.qualified()));
         b.push("\"updated_at\" = ").bind(Param::Time(Some(now)));
@@ -247,6 +283,12 @@ impl SessionStore {
             }
             tracing::trace!(session_id = %s.id, extended = new_expires.is_some(), touched = touch, redigested = redigest.is_some(), "session written after lookup");
         }
-        Ok((s, true))
+        Ok((
+            Lookup {
+                session: s,
+                extended: written && new_expires.is_some(),
+            },
+            true,
+        ))
     }
 }

@@ -2,7 +2,7 @@
 
 mod builder;
 mod lookup;
-pub use lookup::GetOptions;
+pub use lookup::{GetOptions, Lookup};
 mod aggregate;
 mod inspect;
 mod write;
