@@ -69,6 +69,11 @@
 //!   [`SessionStore::spawn_pruner`] runs it in the background.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Without a database feature `Pool` has no variant: everything past it is unreachable.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, unused_variables, unreachable_code)
+)]
 
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -79,6 +84,7 @@ mod error;
 mod extend;
 mod filter;
 mod migrate;
+mod pool;
 mod pruner;
 mod query;
 pub mod schema;
@@ -94,6 +100,7 @@ pub use digest::{Hashing, Secret};
 pub use error::{Error, Result};
 pub use filter::{Filter, Status};
 pub use migrate::Migration;
+pub use pool::{Pool, PoolOptions};
 pub use pruner::Pruner;
 pub use schema::{ColumnType, ExtraColumn, TableSpec};
 pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};

@@ -7,7 +7,6 @@
 #![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 use std::fmt;
-use std::sync::Arc;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -72,17 +71,6 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 
     /// Runs a statement and returns the number of rows it affected.
     async fn execute(&self, stmt: Stmt) -> Result<u64>;
-}
-
-/// A connection pool that can serve a store: `SqlitePool` and `PgPool`.
-pub trait Driver: Send + 'static {
-    /// Binds the pool to a table.
-    fn into_backend(self, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>>;
-
-    /// Whether the database can hold an adopted ecto_sessions table.
-    fn supports_ecto_compat(&self) -> bool {
-        false
-    }
 }
 
 /// Reads one typed column of a row by position; each backend implements it for its rows.

@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, Postgres, Row as _};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
-use super::{Backend, Driver, Fetched, RowReader, decode_session};
+use super::{Backend, Fetched, RowReader, decode_session};
 use crate::error::Result;
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, DigestFormat, OptionalKind, TableSpec, TimeFormat};
@@ -26,14 +26,9 @@ pub struct PgBackend {
     spec: Arc<TableSpec>,
 }
 
-impl Driver for PgPool {
-    fn into_backend(self, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
-        Ok(Arc::new(PgBackend { pool: self, spec }))
-    }
-
-    fn supports_ecto_compat(&self) -> bool {
-        true
-    }
+/// Binds `pool` to the table `spec`.
+pub(crate) fn backend(pool: PgPool, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(PgBackend { pool, spec }))
 }
 
 type Query = sqlx::query::Query<'static, Postgres, PgArguments>;

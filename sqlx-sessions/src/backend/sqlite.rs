@@ -13,7 +13,7 @@ use sqlx::{AssertSqlSafe, Row as _, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Backend, Driver, Fetched, RowReader, decode_session};
+use super::{Backend, Fetched, RowReader, decode_session};
 use crate::error::{Error, Result};
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, OptionalKind, TableSpec};
@@ -46,16 +46,15 @@ pub struct SqliteBackend {
     spec: Arc<TableSpec>,
 }
 
-impl Driver for SqlitePool {
-    fn into_backend(self, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
-        if spec.schema.is_some() {
-            return Err(Error::config(
-                "schema",
-                "SQLite has no schemas; use a table name of its own instead",
-            ));
-        }
-        Ok(Arc::new(SqliteBackend { pool: self, spec }))
+/// Binds `pool` to the table `spec`.
+pub(crate) fn backend(pool: SqlitePool, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
+    if spec.schema.is_some() {
+        return Err(Error::config(
+            "schema",
+            "SQLite has no schemas; use a table name of its own instead",
+        ));
     }
+    Ok(Arc::new(SqliteBackend { pool, spec }))
 }
 
 type Query = sqlx::query::Query<'static, Sqlite, SqliteArguments>;

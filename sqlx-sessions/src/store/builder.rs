@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::backend::{Backend, Driver};
+use crate::backend::Backend;
 use crate::clock::{Clock, SystemClock};
 use crate::digest::{Hashing, Secret};
 use crate::error::{Error, Result};
+use crate::pool::Pool;
 use crate::schema::{
     BUILTIN_COLUMNS, DigestFormat, ExtraColumn, OptionalColumns, TableSpec, TimeFormat,
     check_identifier,
@@ -45,10 +46,10 @@ impl std::fmt::Debug for StoreBuilder {
 }
 
 impl StoreBuilder {
-    pub(crate) fn new(driver: impl Driver) -> Self {
+    pub(crate) fn new(pool: Pool) -> Self {
         StoreBuilder {
-            ecto_supported: driver.supports_ecto_compat(),
-            connect: Box::new(move |spec| driver.into_backend(spec)),
+            ecto_supported: pool.supports_ecto_compat(),
+            connect: Box::new(move |spec| pool.into_backend(spec)),
             table: "sessions".into(),
             schema: None,
             extras: None,

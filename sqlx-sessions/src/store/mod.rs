@@ -11,13 +11,14 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::backend::{Backend, Driver};
+use crate::backend::Backend;
 use crate::clock::Clock;
 use crate::digest::Secret;
 use crate::error::{Error, Result};
 use crate::extend::initial_expiry;
 use crate::filter::{Filter, Status};
 use crate::migrate::Migration;
+use crate::pool::Pool;
 use crate::query::{Expiry, push_digest_match, push_where, refuse_paging, select_list};
 use crate::schema::{DigestFormat, TableSpec};
 use crate::session::{CreatedSession, Extras, NewSession, Session, SessionData};
@@ -151,9 +152,9 @@ fn insert_sql(spec: &TableSpec) -> String {
 }
 
 impl SessionStore {
-    /// Starts building a store on a `SqlitePool` or a `PgPool`.
-    pub fn builder(pool: impl Driver) -> StoreBuilder {
-        StoreBuilder::new(pool)
+    /// Starts building a store on a [`Pool`] (or a `SqlitePool` or `PgPool`, converted).
+    pub fn builder(pool: impl Into<Pool>) -> StoreBuilder {
+        StoreBuilder::new(pool.into())
     }
 
     /// The store's settings.

@@ -1,0 +1,265 @@
+//! The database a store lives in: one connection pool on one of the supported databases.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::schema::TableSpec;
+
+/// A connection pool on one of the supported databases, the one answer to "which database".
+///
+/// [`Pool::connect`] chooses the database by the URL's scheme; an application that already
+/// has a sqlx pool converts it with `From` (`SessionStore::builder` takes either).
+/// More databases may be added: match with a wildcard arm.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sqlx_sessions::{Pool, SessionStore};
+///
+/// let pool = Pool::connect("sqlite::memory:").await?;
+/// let store = SessionStore::builder(pool.clone()).build()?;
+/// store.migrate().await?;
+/// pool.close().await;
+/// # Ok(()) }
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug)]
+pub enum Pool {
+    /// A SQLite database.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    /// A PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+/// How [`Pool::connect_with`] opens a pool. The defaults are sqlx's, except that a missing
+/// SQLite file is created.
+///
+/// ```
+/// use std::time::Duration;
+/// use sqlx_sessions::PoolOptions;
+///
+/// let options = PoolOptions::new()
+///     .max_connections(4)
+///     .acquire_timeout(Duration::from_secs(2))
+///     .lazy(true)
+///     .create_if_missing(false);
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolOptions {
+    max_connections: Option<u32>,
+    acquire_timeout: Option<Duration>,
+    lazy: bool,
+    create_if_missing: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: None,
+            acquire_timeout: None,
+            lazy: false,
+            create_if_missing: true,
+        }
+    }
+}
+
+impl PoolOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The most connections the pool opens (default: sqlx's default).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// How long a statement waits for a free connection before failing (default: sqlx's).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether to connect at the first statement instead of at once (default false).
+    pub fn lazy(mut self, lazy: bool) -> Self {
+        self.lazy = lazy;
+        self
+    }
+
+    /// Whether a missing SQLite file is created (default true; no effect on other databases).
+    pub fn create_if_missing(mut self, create: bool) -> Self {
+        self.create_if_missing = create;
+        self
+    }
+
+    fn apply<DB: sqlx::Database>(
+        &self,
+        mut pool: sqlx::pool::PoolOptions<DB>,
+    ) -> sqlx::pool::PoolOptions<DB> {
+        if let Some(n) = self.max_connections {
+            pool = pool.max_connections(n);
+        }
+        if let Some(t) = self.acquire_timeout {
+            pool = pool.acquire_timeout(t);
+        }
+        pool
+    }
+}
+
+/// The databases a URL can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// The scheme of a URL (`sqlite`, `postgres`, ...), or `None` for a plain file path.
+fn scheme(url: &str) -> Option<&str> {
+    let (scheme, _) = url.split_once(':')?;
+    let is_scheme = scheme
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.');
+    // `C:\sessions.db` is a Windows path, not a URL with the scheme `c`.
+    (is_scheme && scheme.len() > 1).then_some(scheme)
+}
+
+fn kind(url: &str) -> Result<Kind> {
+    match scheme(url) {
+        None | Some("sqlite") => Ok(Kind::Sqlite),
+        Some("postgres" | "postgresql") => Ok(Kind::Postgres),
+        Some(other) => Err(Error::config(
+            "database_url",
+            format!("unsupported scheme `{other}` (use sqlite: or postgres://)"),
+        )),
+    }
+}
+
+impl Pool {
+    /// Connects to `url` with the default [`PoolOptions`]: `sqlite:` URLs and plain file
+    /// paths open SQLite (the file is created when missing), `postgres://` and
+    /// `postgresql://` open PostgreSQL; any other scheme is refused with an error naming it.
+    pub async fn connect(url: &str) -> Result<Pool> {
+        Self::connect_with(url, &PoolOptions::default()).await
+    }
+
+    /// Connects to `url` (see [`Pool::connect`]) with `options`.
+    pub async fn connect_with(url: &str, options: &PoolOptions) -> Result<Pool> {
+        match kind(url.trim())? {
+            Kind::Sqlite => Self::sqlite(url.trim(), options).await,
+            Kind::Postgres => Self::postgres(url.trim(), options).await,
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn sqlite(url: &str, options: &PoolOptions) -> Result<Pool> {
+        let connect = crate::backend::sqlite::connect_options(url)?
+            .create_if_missing(options.create_if_missing);
+        let pool = options.apply(sqlx::sqlite::SqlitePoolOptions::new());
+        Ok(Pool::Sqlite(if options.lazy {
+            pool.connect_lazy_with(connect)
+        } else {
+            pool.connect_with(connect).await?
+        }))
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    async fn sqlite(_: &str, _: &PoolOptions) -> Result<Pool> {
+        Err(missing_feature("sqlite"))
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn postgres(url: &str, options: &PoolOptions) -> Result<Pool> {
+        use std::str::FromStr as _;
+        let connect = sqlx::postgres::PgConnectOptions::from_str(url)?;
+        let pool = options.apply(sqlx::postgres::PgPoolOptions::new());
+        Ok(Pool::Postgres(if options.lazy {
+            pool.connect_lazy_with(connect)
+        } else {
+            pool.connect_with(connect).await?
+        }))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn postgres(_: &str, _: &PoolOptions) -> Result<Pool> {
+        Err(missing_feature("postgres"))
+    }
+
+    /// Closes the pool: waits for connections in use to return, finishing any write the
+    /// database still buffers.
+    pub async fn close(&self) {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(ref pool) => pool.close().await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(ref pool) => pool.close().await,
+        }
+    }
+
+    /// Binds the pool to a table.
+    pub(crate) fn into_backend(self, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => crate::backend::sqlite::backend(pool, spec),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => crate::backend::postgres::backend(pool, spec),
+        }
+    }
+
+    /// Whether the database can hold an adopted ecto_sessions table.
+    pub(crate) fn supports_ecto_compat(&self) -> bool {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => false,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => true,
+        }
+    }
+}
+
+#[cfg(any(not(feature = "sqlite"), not(feature = "postgres")))]
+fn missing_feature(feature: &'static str) -> Error {
+    Error::config(
+        "database_url",
+        format!("this build has no {feature} support (enable the cargo feature `{feature}`)"),
+    )
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::SqlitePool> for Pool {
+    fn from(pool: sqlx::SqlitePool) -> Self {
+        Pool::Sqlite(pool)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<sqlx::PgPool> for Pool {
+    fn from(pool: sqlx::PgPool) -> Self {
+        Pool::Postgres(pool)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes() {
+        assert_eq!(scheme("sqlite:sessions.db"), Some("sqlite"));
+        assert_eq!(scheme("sqlite://sessions.db"), Some("sqlite"));
+        assert_eq!(scheme("postgres://u@h/db"), Some("postgres"));
+        assert_eq!(scheme("mysql://u@h/db"), Some("mysql"));
+        assert_eq!(scheme("sessions.db"), None);
+        assert_eq!(scheme("./dir:x/sessions.db"), None);
+        assert_eq!(scheme("C:\\sessions.db"), None);
+        assert_eq!(kind("postgresql://h/db").ok(), Some(Kind::Postgres));
+        assert_eq!(kind("sessions.db").ok(), Some(Kind::Sqlite));
+        let err = kind("mysql://h/db").unwrap_err().to_string();
+        assert!(err.contains("`mysql`"), "{err}");
+    }
+}
