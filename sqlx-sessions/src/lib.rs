@@ -47,6 +47,7 @@
 //! | --- | --- | --- |
 //! | `sqlite` | yes | the SQLite backend ([`backend::sqlite`]), bundled libsqlite3 |
 //! | `postgres` | no | the PostgreSQL backend (`backend::postgres`), also for ecto_sessions tables |
+//! | `mysql` | no | the MySQL 8 / MariaDB 10.6+ backend, also for ecto_sessions tables |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
 //!
 //! ## How it works
@@ -71,7 +72,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Without a database feature `Pool` has no variant: everything past it is unreachable.
 #![cfg_attr(
-    not(any(feature = "sqlite", feature = "postgres")),
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
     allow(dead_code, unused_variables, unreachable_code)
 )]
 

@@ -33,6 +33,9 @@ pub enum Pool {
     /// A PostgreSQL database.
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
+    /// A MySQL or MariaDB database.
+    #[cfg(feature = "mysql")]
+    Mysql(sqlx::MySqlPool),
 }
 
 /// How [`Pool::connect_with`] opens a pool. The defaults are sqlx's, except that a missing
@@ -117,6 +120,7 @@ impl PoolOptions {
 enum Kind {
     Sqlite,
     Postgres,
+    Mysql,
 }
 
 /// The scheme of a URL (`sqlite`, `postgres`, ...), or `None` for a plain file path.
@@ -133,9 +137,10 @@ fn kind(url: &str) -> Result<Kind> {
     match scheme(url) {
         None | Some("sqlite") => Ok(Kind::Sqlite),
         Some("postgres" | "postgresql") => Ok(Kind::Postgres),
+        Some("mysql" | "mariadb") => Ok(Kind::Mysql),
         Some(other) => Err(Error::config(
             "database_url",
-            format!("unsupported scheme `{other}` (use sqlite: or postgres://)"),
+            format!("unsupported scheme `{other}` (use sqlite:, postgres:// or mysql://)"),
         )),
     }
 }
@@ -143,7 +148,8 @@ fn kind(url: &str) -> Result<Kind> {
 impl Pool {
     /// Connects to `url` with the default [`PoolOptions`]: `sqlite:` URLs and plain file
     /// paths open SQLite (the file is created when missing), `postgres://` and
-    /// `postgresql://` open PostgreSQL; any other scheme is refused with an error naming it.
+    /// `postgresql://` open PostgreSQL, `mysql://` and `mariadb://` open MySQL or MariaDB;
+    /// any other scheme is refused with an error naming it.
     pub async fn connect(url: &str) -> Result<Pool> {
         Self::connect_with(url, &PoolOptions::default()).await
     }
@@ -153,6 +159,7 @@ impl Pool {
         match kind(url.trim())? {
             Kind::Sqlite => Self::sqlite(url.trim(), options).await,
             Kind::Postgres => Self::postgres(url.trim(), options).await,
+            Kind::Mysql => Self::mysql(url.trim(), options).await,
         }
     }
 
@@ -190,6 +197,25 @@ impl Pool {
         Err(missing_feature("postgres"))
     }
 
+    #[cfg(feature = "mysql")]
+    async fn mysql(url: &str, options: &PoolOptions) -> Result<Pool> {
+        use std::str::FromStr as _;
+        // sqlx sets the session time zone to UTC on every connection (its default),
+        // which the DATETIME columns rely on.
+        let connect = sqlx::mysql::MySqlConnectOptions::from_str(url)?;
+        let pool = options.apply(sqlx::mysql::MySqlPoolOptions::new());
+        Ok(Pool::Mysql(if options.lazy {
+            pool.connect_lazy_with(connect)
+        } else {
+            pool.connect_with(connect).await?
+        }))
+    }
+
+    #[cfg(not(feature = "mysql"))]
+    async fn mysql(_: &str, _: &PoolOptions) -> Result<Pool> {
+        Err(missing_feature("mysql"))
+    }
+
     /// Closes the pool: waits for connections in use to return, finishing any write the
     /// database still buffers.
     pub async fn close(&self) {
@@ -198,6 +224,8 @@ impl Pool {
             Pool::Sqlite(ref pool) => pool.close().await,
             #[cfg(feature = "postgres")]
             Pool::Postgres(ref pool) => pool.close().await,
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(ref pool) => pool.close().await,
         }
     }
 
@@ -208,6 +236,8 @@ impl Pool {
             Pool::Sqlite(pool) => crate::backend::sqlite::backend(pool, spec),
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => crate::backend::postgres::backend(pool, spec),
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(pool) => crate::backend::mysql::backend(pool, spec),
         }
     }
 
@@ -218,11 +248,17 @@ impl Pool {
             Pool::Sqlite(_) => false,
             #[cfg(feature = "postgres")]
             Pool::Postgres(_) => true,
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(_) => true,
         }
     }
 }
 
-#[cfg(any(not(feature = "sqlite"), not(feature = "postgres")))]
+#[cfg(any(
+    not(feature = "sqlite"),
+    not(feature = "postgres"),
+    not(feature = "mysql")
+))]
 fn missing_feature(feature: &'static str) -> Error {
     Error::config(
         "database_url",
@@ -244,6 +280,13 @@ impl From<sqlx::PgPool> for Pool {
     }
 }
 
+#[cfg(feature = "mysql")]
+impl From<sqlx::MySqlPool> for Pool {
+    fn from(pool: sqlx::MySqlPool) -> Self {
+        Pool::Mysql(pool)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,7 +302,9 @@ mod tests {
         assert_eq!(scheme("C:\\sessions.db"), None);
         assert_eq!(kind("postgresql://h/db").ok(), Some(Kind::Postgres));
         assert_eq!(kind("sessions.db").ok(), Some(Kind::Sqlite));
-        let err = kind("mysql://h/db").unwrap_err().to_string();
-        assert!(err.contains("`mysql`"), "{err}");
+        assert_eq!(kind("mysql://h/db").ok(), Some(Kind::Mysql));
+        assert_eq!(kind("mariadb://h/db").ok(), Some(Kind::Mysql));
+        let err = kind("mssql://h/db").unwrap_err().to_string();
+        assert!(err.contains("`mssql`"), "{err}");
     }
 }

@@ -85,6 +85,11 @@ impl StmtBuilder {
         self
     }
 
+    /// The length of the SQL written so far.
+    pub(crate) fn len(&self) -> usize {
+        self.sql.len()
+    }
+
     pub(crate) fn finish(self) -> Stmt {
         Stmt {
             sql: self.sql.into(),

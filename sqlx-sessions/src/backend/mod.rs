@@ -4,7 +4,10 @@
 //! binds their parameters to its own types, runs them and decodes rows. Everything that
 //! differs between SQLite and PostgreSQL (column types, timestamp encoding, DDL) lives in
 //! that database's file, behind its cargo feature.
-#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 
 use std::fmt;
 
@@ -15,9 +18,11 @@ use crate::error::Result;
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, TableSpec};
 use crate::session::{Extras, Session, SessionData};
-use crate::sql::Stmt;
+use crate::sql::{Param, Stmt};
 use crate::value::Value;
 
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -30,6 +35,21 @@ pub struct Fetched {
     pub session: Session,
     /// The stored digest (raw bytes, or the bytes of the hex text), when selected.
     pub digest: Option<Vec<u8>>,
+}
+
+/// An `UPDATE` or `DELETE` that reports the rows it changed.
+#[derive(Debug)]
+pub struct Change {
+    /// The quoted, qualified table.
+    pub table: String,
+    /// The assignments of an `UPDATE` (`"a" = $1, ...`); `None` for a `DELETE`.
+    pub set: Option<String>,
+    /// ` WHERE ...`, selecting the rows to change.
+    pub filter: String,
+    /// The parameters of `set` and `filter`, numbered across both.
+    pub params: Vec<Param>,
+    /// The columns to report, as [`select_list`](crate::query::select_list) writes them.
+    pub returning: String,
 }
 
 /// One database's way of running a store's statements on one table.
@@ -71,6 +91,20 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 
     /// Runs a statement and returns the number of rows it affected.
     async fn execute(&self, stmt: Stmt) -> Result<u64>;
+
+    /// Runs `change` and returns the changed rows (after an `UPDATE`, as it left them). The
+    /// default is one statement with `RETURNING`.
+    async fn change_returning(&self, change: Change) -> Result<Vec<Session>> {
+        let sql = match &change.set {
+            Some(set) => format!("UPDATE {} SET {set}{}", change.table, change.filter),
+            None => format!("DELETE FROM {}{}", change.table, change.filter),
+        };
+        self.fetch_all(Stmt {
+            sql: format!("{sql} RETURNING {}", change.returning).into(),
+            params: change.params,
+        })
+        .await
+    }
 }
 
 /// Reads one typed column of a row by position; each backend implements it for its rows.
@@ -146,11 +180,7 @@ pub(crate) fn decode_session(
 /// and one per indexed extra column.
 pub(crate) fn index_statements(spec: &TableSpec) -> Vec<String> {
     let table = spec.qualified();
-    let name = |col: &str| {
-        let mut n = format!("{}_{col}_index", spec.table);
-        n.truncate(63);
-        crate::sql::quote(&n)
-    };
+    let name = |col: &str| index_name(spec, col);
     let mut out = vec![
         format!(
             "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {table} (\"auth_token_digest\")",
@@ -169,4 +199,11 @@ pub(crate) fn index_statements(spec: &TableSpec) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The quoted name of the index on `col`: `<table>_<col>_index`, at most 63 bytes.
+pub(crate) fn index_name(spec: &TableSpec, col: &str) -> String {
+    let mut n = format!("{}_{col}_index", spec.table);
+    n.truncate(63);
+    crate::sql::quote(&n)
 }

@@ -48,6 +48,8 @@ pub enum TestDb {
     },
     #[cfg(feature = "postgres")]
     Postgres { pool: sqlx::PgPool, url: String },
+    #[cfg(feature = "mysql")]
+    Mysql { pool: sqlx::MySqlPool, name: String },
 }
 
 /// Whether PostgreSQL tests must run (CI): then a missing server fails them.
@@ -102,16 +104,77 @@ impl TestDb {
         Some(TestDb::Postgres { pool, url })
     }
 
+    /// A fresh MySQL/MariaDB database, or `None` (skip) when no server is configured.
+    #[cfg(feature = "mysql")]
+    pub async fn mysql() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("MYSQL_TEST_URL") else {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+                || std::env::var("SQLX_SESSIONS_REQUIRE_MYSQL").is_ok_and(|v| v == "1")
+            {
+                panic!("MYSQL_TEST_URL is not set but MySQL tests are required (CI)");
+            }
+            eprintln!("note: MYSQL_TEST_URL not set; skipping a MySQL test");
+            return None;
+        };
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::MySqlPool::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("MySQL at MYSQL_TEST_URL unreachable: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let url = with_database(&admin_url, &name);
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(16)
+            .connect(&url)
+            .await
+            .expect("connect test database");
+        Some(TestDb::Mysql { pool, name })
+    }
+
+    /// A schema name of this test's own: `name` on PostgreSQL (schemas live in the test's
+    /// database), `<test database>_name` on MySQL (where a schema is a database).
+    pub fn schema_name(&self, name: &str) -> String {
+        #[cfg(feature = "mysql")]
+        if let TestDb::Mysql { name: db, .. } = self {
+            return format!("{db}_{name}");
+        }
+        name.to_owned()
+    }
+
+    pub fn is_mysql(&self) -> bool {
+        #[cfg(feature = "mysql")]
+        if let TestDb::Mysql { .. } = self {
+            return true;
+        }
+        false
+    }
+
+    /// Closes the pool: every later query fails.
+    pub async fn close(&self) {
+        match self {
+            TestDb::Sqlite { pool, .. } => pool.close().await,
+            #[cfg(feature = "postgres")]
+            TestDb::Postgres { pool, .. } => pool.close().await,
+            #[cfg(feature = "mysql")]
+            TestDb::Mysql { pool, .. } => pool.close().await,
+        }
+    }
+
     pub fn builder(&self) -> StoreBuilder {
         match self {
             TestDb::Sqlite { pool, .. } => SessionStore::builder(pool.clone()),
             #[cfg(feature = "postgres")]
             TestDb::Postgres { pool, .. } => SessionStore::builder(pool.clone()),
+            #[cfg(feature = "mysql")]
+            TestDb::Mysql { pool, .. } => SessionStore::builder(pool.clone()),
         }
     }
 
     pub fn is_postgres(&self) -> bool {
-        !matches!(self, TestDb::Sqlite { .. })
+        !matches!(self, TestDb::Sqlite { .. }) && !self.is_mysql()
     }
 
     /// Runs a statement directly (test set-up and inspection only).
@@ -125,6 +188,13 @@ impl TestDb {
             }
             #[cfg(feature = "postgres")]
             TestDb::Postgres { pool, .. } => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(pool)
+                    .await
+                    .expect("exec");
+            }
+            #[cfg(feature = "mysql")]
+            TestDb::Mysql { pool, .. } => {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
                     .execute(pool)
                     .await
@@ -147,6 +217,23 @@ impl TestDb {
                     .await
                     .expect("scalar")
             }
+            #[cfg(feature = "mysql")]
+            TestDb::Mysql { pool, .. } => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(pool)
+                .await
+                .expect("scalar"),
+        }
+    }
+
+    /// The text values of a one-column query (test inspection only; MySQL only for now).
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
+        match self {
+            #[cfg(feature = "mysql")]
+            TestDb::Mysql { pool, .. } => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_all(pool)
+                .await
+                .expect("texts"),
+            _ => unimplemented!("texts on MySQL only"),
         }
     }
 
@@ -164,6 +251,11 @@ impl TestDb {
                     .await
                     .expect("scalar")
             }
+            #[cfg(feature = "mysql")]
+            TestDb::Mysql { pool, .. } => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_one(pool)
+                .await
+                .expect("scalar"),
         }
     }
 
@@ -188,11 +280,39 @@ impl TestDb {
                 .expect("dump");
                 rows.join("\n")
             }
+            #[cfg(feature = "mysql")]
+            TestDb::Mysql { pool, .. } => {
+                use sqlx::Row as _;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
+                    .fetch_all(pool)
+                    .await
+                    .expect("dump");
+                let mut out = String::new();
+                for row in rows {
+                    for i in 0..row.len() {
+                        let text = match row.try_get::<Option<Vec<u8>>, _>(i) {
+                            Ok(v) => String::from_utf8_lossy(&v.unwrap_or_default()).into_owned(),
+                            Err(_) => row
+                                .try_get::<Option<i64>, _>(i)
+                                .map(|v| format!("{v:?}"))
+                                .or_else(|_| {
+                                    row.try_get::<Option<time::OffsetDateTime>, _>(i)
+                                        .map(|v| format!("{v:?}"))
+                                })
+                                .unwrap_or_default(),
+                        };
+                        out.push_str(&text);
+                        out.push(',');
+                    }
+                    out.push('\n');
+                }
+                out
+            }
         }
     }
 }
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 fn with_database(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
@@ -227,6 +347,17 @@ macro_rules! backend_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     if let Some(db) = $crate::common::TestDb::postgres().await {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+        #[cfg(feature = "mysql")]
+        mod mysql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = $crate::common::TestDb::mysql().await {
                         super::$name(db).await;
                     }
                 }
