@@ -19,23 +19,24 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Client, between, pg_required};
+use common::{Client, between};
 use sqlx_sessions_demo::csrf::CsrfKey;
 use sqlx_sessions_demo::db::Db;
 use sqlx_sessions_demo::{AppState, app};
+use sqlx_sessions_test_support::pg_required;
 use tower::ServiceExt as _;
 
 // ---------------------------------------------------------------------------------------
 // Captured logs (one subscriber for the whole binary).
 // ---------------------------------------------------------------------------------------
 
-fn logs() -> Arc<Mutex<Vec<u8>>> {
+fn logs() -> sqlx_sessions_test_support::Logs {
     // `sqlx=warn` alone would also hide `sqlx_sessions` (targets match by prefix).
-    common::captured_logs("info,sqlx=warn,sqlx_sessions=info")
+    sqlx_sessions_test_support::capture_logs("info,sqlx=warn,sqlx_sessions=info")
 }
 
 fn log_text() -> String {
-    String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
+    logs().text()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 //! database: sign-up and sign-in, devices, CSRF, the API with sessions and keys, stats, and
 //! a database outage.
 
-#[macro_use]
 mod common;
 
 use axum::http::StatusCode;
@@ -279,7 +278,7 @@ async fn database_outage_is_a_503(db: TestDb) {
     );
 }
 
-db_tests!(
+sqlx_sessions_test_support::backend_tests!(
     sign_up_sign_in_and_devices,
     forms_need_a_valid_csrf_token,
     api_me_with_sessions_and_keys,

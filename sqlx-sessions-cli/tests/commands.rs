@@ -1,13 +1,14 @@
 //! Every subcommand, run as the real binary on a fresh database, once on SQLite and once
 //! on PostgreSQL.
 
-#[macro_use]
 mod common;
 
-use common::{Kind, TestDb, assert_error, assert_no_panic, stderr, stdout};
+use common::{CliDb as _, assert_error, assert_no_panic, stderr, stdout};
 use serde_json::Value as Json;
+use sqlx_sessions_test_support::{Backend, TestDb, backend_tests};
 
-db_tests! {
+backend_tests! {
+    blocking:
     migrate_creates_is_idempotent_and_drops,
     migrate_print_shows_ddl_without_running_it,
     create_prints_the_token_alone_on_stdout,
@@ -73,9 +74,10 @@ fn migrate_print_shows_ddl_without_running_it(db: &TestDb) {
         "{ddl}"
     );
     assert!(ddl.contains("\"user_id\""), "{ddl}");
-    let digest_type = match db.kind {
-        Kind::Sqlite => "BLOB",
-        Kind::Postgres => "bytea",
+    let digest_type = match db.backend() {
+        Backend::Sqlite => "BLOB",
+        Backend::Postgres => "bytea",
+        Backend::Mysql => "VARBINARY",
     };
     assert!(ddl.contains(digest_type), "{ddl}");
 
@@ -88,9 +90,9 @@ fn migrate_print_shows_ddl_without_running_it(db: &TestDb) {
 
     // Nothing was run: the table does not exist.
     let out = db.cmd().arg("count").output().expect("run");
-    let code = match db.kind {
-        Kind::Sqlite => 3, // not even the file was created
-        Kind::Postgres => 2,
+    let code = match db.backend() {
+        Backend::Sqlite => 3, // not even the file was created
+        Backend::Postgres | Backend::Mysql => 2,
     };
     assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
 }
@@ -654,17 +656,19 @@ fn salt_comes_from_the_environment(db: &TestDb) {
 }
 
 fn schema_option_per_database(db: &TestDb) {
+    // A MySQL schema is a database of the server: one of this test's own.
+    let schema = db.schema_name("auth");
     let with_schema = |args: &[&str]| {
         let mut cmd = db.cmd();
-        cmd.args(["--schema", "auth", "--table", "api_keys"])
+        cmd.args(["--schema", &schema, "--table", "api_keys"])
             .args(args);
         cmd.output().expect("run")
     };
-    match db.kind {
-        Kind::Sqlite => {
+    match db.backend() {
+        Backend::Sqlite => {
             assert_error(&with_schema(&["migrate"]), 2, "SQLite has no schemas");
         }
-        Kind::Postgres => {
+        Backend::Postgres | Backend::Mysql => {
             assert!(with_schema(&["migrate"]).status.success());
             let out = with_schema(&["create", "--user", "ci"]);
             assert!(out.status.success(), "{}", stderr(&out));

@@ -1,12 +1,13 @@
 //! Exit codes and error messages: bad usage and input (2), an unreachable or failing
 //! database (3), help and version (0). One line on stderr, never a panic or a backtrace.
 
-#[macro_use]
 mod common;
 
-use common::{Kind, TestDb, assert_error, bin, stdout};
+use common::{CliDb as _, assert_error, bin, stdout};
+use sqlx_sessions_test_support::{Backend, TestDb, backend_tests};
 
-db_tests! {
+backend_tests! {
+    blocking:
     unknown_columns_are_bad_usage,
     a_table_without_the_declared_column_is_bad_usage,
     a_missing_table_is_bad_usage,
@@ -264,15 +265,15 @@ fn bad_values_are_bad_usage(db: &TestDb) {
 }
 
 fn a_failing_database_exits_3(db: &TestDb) {
-    let url = match db.kind {
-        Kind::Sqlite => {
+    let url = match db.backend() {
+        Backend::Sqlite => {
             // Not a database at all.
             let path = db.scratch().join("garbage.db");
             std::fs::write(&path, vec![0x5a; 8192]).expect("write");
             format!("sqlite:{}", path.display())
         }
         // A database that does not exist on a reachable server.
-        Kind::Postgres => {
+        Backend::Postgres | Backend::Mysql => {
             let base = db.url().rsplit_once('/').expect("a path").0;
             format!("{base}/no_such_database_here")
         }

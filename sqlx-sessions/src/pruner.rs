@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use crate::store::SessionStore;
 
@@ -42,7 +43,9 @@ impl SessionStore {
                 }
             }
             tracing::debug!(table = %store.spec().table, "pruner stopped");
-        });
+        }
+        // Its log lines carry the span of the code that started it.
+        .in_current_span());
         Pruner {
             stop: Some(stop),
             task: Some(task),

@@ -1,13 +1,10 @@
 //! Beyond ecto_sessions: API-key tokens, salt rotation, HMAC, absolute lifetime, activity,
 //! freshness, revocation that reports, and adopting an ecto_sessions table.
 
-#[macro_use]
-mod common;
-
-use common::TestDb;
 use sqlx_sessions::{
     Clock, Error, Filter, GetOptions, Hashing, ManualClock, NewSession, SessionStore, Status,
 };
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::Duration;
 use time::macros::datetime;
 
@@ -43,7 +40,7 @@ async fn api_keys_are_checked_before_any_query(db: TestDb) {
     let listed = keys.list(&Filter::new()).await.unwrap();
     assert_eq!(listed[0].token_hint.as_deref(), Some(hint.as_str()));
     assert!(
-        !db.dump("api_keys").await.contains(&key[..20]),
+        !db.dump(&["api_keys"]).await.contains(&key[..20]),
         "only the hint is kept"
     );
     assert!(keys.lookup(&key).await.unwrap().is_some());
@@ -505,4 +502,5 @@ backend_tests!(
 mod ecto {
     backend_tests!(adopts_an_ecto_sessions_table);
     use super::adopts_an_ecto_sessions_table;
+    use sqlx_sessions_test_support::backend_tests;
 }

@@ -3,18 +3,15 @@
 //! test runs on a fresh SQLite file and a fresh PostgreSQL database, through `oneshot`.
 #![cfg(feature = "axum")]
 
-#[macro_use]
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use common::TestDb;
 use sqlx_sessions::axum::{CurrentSession, SessionAuth, TokenSource};
 use sqlx_sessions::{ManualClock, NewSession, SessionStore};
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::Duration;
 use time::macros::datetime;
 use tower::ServiceExt as _;

@@ -2,17 +2,14 @@
 //! headers, sign out. Runs on a fresh SQLite file and a fresh PostgreSQL database.
 #![cfg(feature = "axum")]
 
-#[macro_use]
-mod common;
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use common::TestDb;
 use sqlx_sessions::NewSession;
 use sqlx_sessions::axum::{CurrentSession, SessionAuth};
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 
 async fn sign_in(State(auth): State<SessionAuth>, body: String) -> Response {
     let created = auth

@@ -1,12 +1,9 @@
 //! Sliding expiry through a real database, and races that must never revive a session.
 
-#[macro_use]
-mod common;
-
 use std::sync::Arc;
 
-use common::TestDb;
 use sqlx_sessions::{Clock, Filter, GetOptions, ManualClock, NewSession, SessionStore, Status};
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::Duration;
 use time::macros::datetime;
 

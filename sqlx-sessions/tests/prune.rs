@@ -1,12 +1,9 @@
 //! Deleting expired sessions in batches, and the background pruner.
 
-#[macro_use]
-mod common;
-
 use std::time::Duration as StdDuration;
 
-use common::TestDb;
 use sqlx_sessions::{Filter, ManualClock, NewSession, SessionStore, Status};
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::Duration;
 use time::macros::datetime;
 
@@ -100,8 +97,8 @@ impl Now for ManualClock {
     }
 }
 
-fn logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    common::captured_logs()
+fn logs() -> sqlx_sessions_test_support::Logs {
+    sqlx_sessions_test_support::capture_logs("trace")
 }
 
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
@@ -138,7 +135,7 @@ async fn pruner_runs_survives_errors_and_stops(db: TestDb) {
     // The table disappears: rounds fail, are logged, and the pruner carries on.
     store.migrate_down().await.unwrap();
     eventually("a failed round logged", async || {
-        String::from_utf8_lossy(&logs.lock().unwrap()).contains("pruning failed")
+        logs.text().contains("pruning failed")
     })
     .await;
     assert!(!pruner.is_finished());
@@ -158,7 +155,7 @@ async fn pruner_runs_survives_errors_and_stops(db: TestDb) {
             == 0
     })
     .await;
-    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let text = logs.text();
     assert!(
         text.contains("pruned expired sessions"),
         "rounds are logged"

@@ -3,15 +3,12 @@
 //! that extend at every use racing an expire and a delete of the same session (it never
 //! comes back). Concurrency is bounded by a semaphore so CI stays fast.
 
-#[macro_use]
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use common::TestDb;
 use sqlx_sessions::{Clock, Filter, ManualClock, NewSession, SessionStore, Status};
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::Duration;
 use time::macros::datetime;
 use tokio::sync::Semaphore;

@@ -1,14 +1,11 @@
 //! No plaintext token in any `Debug` output of the library's types, in the database, or in
 //! the logs of every operation (captured at TRACE, sqlx's own statements included).
 
-#[macro_use]
-mod common;
-
-use common::TestDb;
 use sqlx_sessions::{Filter, GetOptions, NewSession, Status};
+use sqlx_sessions_test_support::{TestDb, backend_tests};
 
-fn logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    common::captured_logs()
+fn logs() -> sqlx_sessions_test_support::Logs {
+    sqlx_sessions_test_support::capture_logs("trace")
 }
 
 /// Asserts that no token (nor its first 24 characters) appears in `haystack`.
@@ -83,9 +80,9 @@ async fn no_plaintext_token_anywhere(db: TestDb) {
     debug.push(format!("{e:?} {e}"));
 
     assert_clean("Debug output", &debug.join("\n"), &tokens);
-    assert_clean("the sessions table", &db.dump("sessions").await, &tokens);
-    assert_clean("the api_keys table", &db.dump("api_keys").await, &tokens);
-    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert_clean("the sessions table", &db.dump(&["sessions"]).await, &tokens);
+    assert_clean("the api_keys table", &db.dump(&["api_keys"]).await, &tokens);
+    let logged = logs.text();
     assert!(logged.contains("session created"), "the logs were captured");
     assert_clean("the logs", &logged, &tokens);
 }

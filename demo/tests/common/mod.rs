@@ -1,6 +1,5 @@
-//! Test support: a fresh database per test (a SQLite file, or a PostgreSQL database on the
-//! server of `PG_TEST_URL`, read at run time) and a tiny cookie-keeping client for the
-//! router.
+//! What the demo's tests add to the shared test support: the demo's database and app
+//! state on a test's fresh database, and a tiny cookie-keeping client for the router.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
@@ -11,56 +10,36 @@ use axum::http::{Method, Request, StatusCode, header};
 use sqlx_sessions_demo::csrf::CsrfKey;
 use sqlx_sessions_demo::db::Db;
 use sqlx_sessions_demo::{AppState, app};
+use sqlx_sessions_test_support::Fixture;
 use tower::ServiceExt as _;
 
-/// Whether PostgreSQL tests must run (CI): then a missing server fails them.
-pub fn pg_required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-        || std::env::var("SQLX_SESSIONS_REQUIRE_PG").is_ok_and(|v| v == "1")
-}
+/// The tables of the demo, for scans of everything the database holds.
+const TABLES: [&str; 3] = ["sessions", "api_keys", "users"];
 
-/// A fresh database, kept alive for the test.
+/// The demo's database on a fresh test database (which outlives it).
 pub struct TestDb {
     pub db: Db,
-    _dir: Option<tempfile::TempDir>,
+    fresh: sqlx_sessions_test_support::TestDb,
+}
+
+impl Fixture for TestDb {
+    async fn setup(fresh: sqlx_sessions_test_support::TestDb) -> Self {
+        let db = Db::connect(fresh.url())
+            .await
+            .expect("connect the test database");
+        TestDb { db, fresh }
+    }
 }
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("demo.db");
-        let db = Db::connect(path.to_str().unwrap())
-            .await
-            .expect("open sqlite");
-        TestDb {
-            db,
-            _dir: Some(dir),
-        }
+        Self::setup(sqlx_sessions_test_support::TestDb::sqlite().await).await
     }
 
     /// A fresh PostgreSQL database, or `None` (skip, with a note) when `PG_TEST_URL` is not
     /// set outside CI.
     pub async fn postgres() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var("PG_TEST_URL") else {
-            if pg_required() {
-                panic!("PG_TEST_URL is not set but PostgreSQL tests are required (CI)");
-            }
-            eprintln!("note: PG_TEST_URL not set; skipping a PostgreSQL test");
-            return None;
-        };
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let admin = sqlx::PgPool::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at PG_TEST_URL unreachable: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .expect("create test database");
-        admin.close().await;
-        let db = Db::connect(&with_database(&admin_url, &name))
-            .await
-            .expect("connect test database");
-        Some(TestDb { db, _dir: None })
+        Some(Self::setup(sqlx_sessions_test_support::TestDb::postgres().await?).await)
     }
 
     pub async fn state(&self) -> AppState {
@@ -68,47 +47,11 @@ impl TestDb {
             .await
             .expect("state")
     }
-}
 
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
+    /// Every byte the database holds (see [`sqlx_sessions_test_support::TestDb::dump`]).
+    pub async fn bytes(&self) -> String {
+        self.fresh.dump(&TABLES).await
     }
-}
-
-/// Generates one `#[tokio::test]` per database for each listed `async fn(TestDb)`.
-#[macro_export]
-macro_rules! db_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::common::TestDb::sqlite().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = $crate::common::TestDb::postgres().await {
-                        super::$name(db).await;
-                    }
-                }
-            )*
-        }
-    };
 }
 
 /// A response, read whole.
@@ -251,39 +194,4 @@ fn encode(value: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// Every log line of this test binary that passes `filter` (an `EnvFilter` directive such as
-/// `trace`), captured by one global subscriber installed on first use; later calls return the
-/// same buffer whatever filter they name.
-pub fn captured_logs(filter: &str) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
-    use std::sync::{Arc, Mutex, OnceLock};
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(move || LogCapture(writer.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        buf
-    })
-    .clone()
-}
-
-struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogCapture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
