@@ -19,19 +19,12 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use sqlx::types::Json as SqlJson;
-use sqlx::{PgPool, SqlitePool};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-/// The database the raw app reads.
-#[derive(Clone, Debug)]
-pub enum RawDb {
-    /// The demo's SQLite file.
-    Sqlite(SqlitePool),
-    /// The demo's PostgreSQL database.
-    Postgres(PgPool),
-}
+/// The database the raw app reads: the demo's.
+pub type RawDb = sqlx_sessions::Pool;
 
 /// One valid session row.
 struct Row {
@@ -62,63 +55,68 @@ fn from_micros(us: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000).ok()
 }
 
-impl RawDb {
-    async fn session(&self, digest: &[u8]) -> Result<Option<Row>, sqlx::Error> {
-        let now = OffsetDateTime::now_utc();
-        match self {
-            RawDb::Sqlite(pool) => {
-                let now_us = (now.unix_timestamp_nanos() / 1_000) as i64;
-                let row: Option<SqliteRow> = sqlx::query_as(SQLITE_SESSION)
-                    .bind(digest)
-                    .bind(now_us)
-                    .fetch_optional(pool)
-                    .await?;
-                Ok(
-                    row.and_then(|(id, data, expires_at, inserted_at, user_id)| {
-                        Some(Row {
-                            id: id.parse().ok()?,
-                            data: serde_json::from_str(&data).ok()?,
-                            expires_at: expires_at.and_then(from_micros),
-                            inserted_at: from_micros(inserted_at)?,
-                            user_id,
-                        })
-                    }),
-                )
-            }
-            RawDb::Postgres(pool) => {
-                let row: Option<PgRow> = sqlx::query_as(PG_SESSION)
-                    .bind(digest)
-                    .bind(now)
-                    .fetch_optional(pool)
-                    .await?;
-                Ok(row.map(
-                    |(id, SqlJson(data), expires_at, inserted_at, user_id)| Row {
-                        id,
-                        data,
-                        expires_at,
-                        inserted_at,
-                        user_id,
-                    },
-                ))
-            }
-        }
-    }
+/// The error for a database the raw app has no SQL for.
+fn unsupported(db: &RawDb) -> sqlx::Error {
+    sqlx::Error::Configuration(format!("the raw app has no SQL for {}", db.kind()).into())
+}
 
-    async fn user(&self, id: i64) -> Result<Option<(i64, OffsetDateTime)>, sqlx::Error> {
-        match self {
-            RawDb::Sqlite(pool) => {
-                sqlx::query_as("SELECT id, created_at FROM users WHERE id = ?")
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-            }
-            RawDb::Postgres(pool) => {
-                sqlx::query_as("SELECT id, created_at FROM users WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-            }
+async fn session(db: &RawDb, digest: &[u8]) -> Result<Option<Row>, sqlx::Error> {
+    let now = OffsetDateTime::now_utc();
+    match db {
+        RawDb::Sqlite(pool) => {
+            let now_us = (now.unix_timestamp_nanos() / 1_000) as i64;
+            let row: Option<SqliteRow> = sqlx::query_as(SQLITE_SESSION)
+                .bind(digest)
+                .bind(now_us)
+                .fetch_optional(pool)
+                .await?;
+            Ok(
+                row.and_then(|(id, data, expires_at, inserted_at, user_id)| {
+                    Some(Row {
+                        id: id.parse().ok()?,
+                        data: serde_json::from_str(&data).ok()?,
+                        expires_at: expires_at.and_then(from_micros),
+                        inserted_at: from_micros(inserted_at)?,
+                        user_id,
+                    })
+                }),
+            )
         }
+        RawDb::Postgres(pool) => {
+            let row: Option<PgRow> = sqlx::query_as(PG_SESSION)
+                .bind(digest)
+                .bind(now)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.map(
+                |(id, SqlJson(data), expires_at, inserted_at, user_id)| Row {
+                    id,
+                    data,
+                    expires_at,
+                    inserted_at,
+                    user_id,
+                },
+            ))
+        }
+        other => Err(unsupported(other)),
+    }
+}
+
+async fn user(db: &RawDb, id: i64) -> Result<Option<(i64, OffsetDateTime)>, sqlx::Error> {
+    match db {
+        RawDb::Sqlite(pool) => {
+            sqlx::query_as("SELECT id, created_at FROM users WHERE id = ?")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        }
+        RawDb::Postgres(pool) => {
+            sqlx::query_as("SELECT id, created_at FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        }
+        other => Err(unsupported(other)),
     }
 }
 
@@ -144,7 +142,7 @@ async fn lookup(db: &RawDb, headers: &HeaderMap) -> Result<Option<Row>, StatusCo
         return Ok(None);
     };
     let digest = Sha256::digest(token.as_bytes());
-    db.session(&digest)
+    session(db, &digest)
         .await
         .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)
 }
@@ -165,8 +163,7 @@ async fn me(State(db): State<Arc<RawDb>>, headers: HeaderMap) -> Response {
     let Some(user_id) = s.user_id.as_deref().and_then(|id| id.parse().ok()) else {
         return Ok(anonymous());
     };
-    let Some((id, created_at)) = db
-        .user(user_id)
+    let Some((id, created_at)) = user(&db, user_id)
         .await
         .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?
     else {

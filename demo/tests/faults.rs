@@ -311,7 +311,7 @@ async fn postgres_outage_under_load_then_recovery() {
     for i in 0..12 {
         tokens.push(signed_up(&state, &format!("ua-{i}")).await.1);
     }
-    let Db::Postgres(pool) = &db else {
+    let sqlx_sessions::Pool::Postgres(pool) = db.pool() else {
         unreachable!()
     };
     let before = pg_snapshot(pool).await;
@@ -659,7 +659,7 @@ async fn sqlite_write_lock_held_elsewhere() {
     let app = app(state.clone());
 
     // Another connection (as another process would) takes the write lock and keeps it.
-    let options = sqlx_sessions::backend::sqlite::connect_options(path.to_str().unwrap()).unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
     let mut other = sqlx::ConnectOptions::connect(&options).await.unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut other)

@@ -10,7 +10,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use common::{Client, TestDb, between};
-use sqlx_sessions_demo::db::Db;
 use sqlx_sessions_demo::{AppState, app};
 use tower::ServiceExt as _;
 
@@ -57,8 +56,8 @@ async fn world() -> World {
 }
 
 fn pool(state: &AppState) -> &sqlx::SqlitePool {
-    match &state.db {
-        Db::Sqlite(pool) => pool,
+    match state.db.pool() {
+        sqlx_sessions::Pool::Sqlite(pool) => pool,
         other => panic!("these cases run on SQLite, not {other:?}"),
     }
 }

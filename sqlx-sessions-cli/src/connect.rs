@@ -1,10 +1,6 @@
 //! Opening the database named by `--database-url` and the store on its table.
 
-use std::str::FromStr as _;
-
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
-use sqlx_sessions::{SessionStore, StoreBuilder};
+use sqlx_sessions::{DatabaseKind, Pool, PoolOptions, SessionStore, StoreBuilder};
 
 use crate::cli::GlobalArgs;
 use crate::error::CliError;
@@ -12,85 +8,38 @@ use crate::error::CliError;
 /// The environment variable holding the secret salt (never a flag: shell history).
 pub(crate) const SALT_ENV: &str = "SESSIONS_SECRET_SALT";
 
-/// A connection pool on one of the supported databases.
-#[derive(Clone, Debug)]
-pub(crate) enum Database {
-    /// A SQLite file.
-    Sqlite(SqlitePool),
-    /// A PostgreSQL database.
-    Postgres(PgPool),
-}
-
-impl Database {
-    /// Opens a lazy pool: nothing connects until the first statement, so `migrate --print`
-    /// works without a database. A SQLite file is created only when `create_file` is set
-    /// (by `migrate`); every other command on a missing file fails as unreachable.
-    pub(crate) fn open(global: &GlobalArgs, create_file: bool) -> Result<Self, CliError> {
-        let url = global.database_url.as_deref().map(str::trim).unwrap_or("");
-        if url.is_empty() {
-            return Err(CliError::usage(
-                "no database: pass --database-url or set DATABASE_URL",
-            ));
-        }
-        let timeout = std::time::Duration::try_from(global.connect_timeout)
-            .map_err(|_| CliError::usage("--connect-timeout must be positive"))?;
-        match scheme(url) {
-            Some("postgres" | "postgresql") => {
-                let options = PgConnectOptions::from_str(url)
-                    .map_err(|e| CliError::usage(format!("invalid --database-url: {}", e)))?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(2)
-                    .acquire_timeout(timeout)
-                    .connect_lazy_with(options);
-                Ok(Database::Postgres(pool))
-            }
-            Some("sqlite") | None => {
-                let options = sqlx_sessions::backend::sqlite::connect_options(url)
-                    .map_err(|e| CliError::usage(format!("invalid --database-url: {e}")))?
-                    .create_if_missing(create_file);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(timeout)
-                    .connect_lazy_with(options);
-                Ok(Database::Sqlite(pool))
-            }
-            Some(other) => Err(CliError::usage(format!(
-                "invalid --database-url: unsupported scheme `{other}` (use sqlite: or postgres://)"
-            ))),
-        }
+/// Opens a lazy pool: nothing connects until the first statement, so `migrate --print`
+/// works without a database. A SQLite file is created only when `create_file` is set
+/// (by `migrate`); every other command on a missing file fails as unreachable.
+pub(crate) async fn open(global: &GlobalArgs, create_file: bool) -> Result<Pool, CliError> {
+    let url = global.database_url.as_deref().map(str::trim).unwrap_or("");
+    if url.is_empty() {
+        return Err(CliError::usage(
+            "no database: pass --database-url or set DATABASE_URL",
+        ));
     }
-
-    /// Closes the pool, finishing any write the database still buffers.
-    pub(crate) async fn close(&self) {
-        match self {
-            Database::Sqlite(pool) => pool.close().await,
-            Database::Postgres(pool) => pool.close().await,
-        }
-    }
-}
-
-/// The scheme of a URL (`sqlite`, `postgres`, ...), or `None` for a plain file path.
-fn scheme(url: &str) -> Option<&str> {
-    let (scheme, _) = url.split_once(':')?;
-    let is_scheme = !scheme.is_empty()
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.');
-    // `C:\sessions.db` is a Windows path, not a URL with the scheme `c`.
-    (is_scheme && scheme.len() > 1).then_some(scheme)
+    let timeout = std::time::Duration::try_from(global.connect_timeout)
+        .map_err(|_| CliError::usage("--connect-timeout must be positive"))?;
+    // One connection writes a SQLite file; PostgreSQL gets a second for overlapping reads.
+    let connections = match DatabaseKind::of_url(url)? {
+        DatabaseKind::Sqlite => 1,
+        _ => 2,
+    };
+    let options = PoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(timeout)
+        .lazy(true)
+        .create_if_missing(create_file);
+    Ok(Pool::connect_with(url, &options).await?)
 }
 
 /// Builds the store the global options describe, on `db`.
 pub(crate) fn store(
     global: &GlobalArgs,
-    db: &Database,
+    db: &Pool,
     prune_batch_size: Option<u32>,
 ) -> Result<SessionStore, CliError> {
-    let mut builder = match db {
-        Database::Sqlite(pool) => SessionStore::builder(pool.clone()),
-        Database::Postgres(pool) => SessionStore::builder(pool.clone()),
-    };
-    builder = configure(builder, global);
+    let mut builder = configure(SessionStore::builder(db.clone()), global);
     if let Some(n) = prune_batch_size {
         builder = builder.prune_batch_size(n);
     }
@@ -129,20 +78,4 @@ pub(crate) fn user_column(store: &SessionStore) -> Result<String, CliError> {
         .or_else(|| extras.first())
         .map(|c| c.name().to_owned())
         .ok_or_else(|| CliError::usage("--user needs an extra column (see --extra-column)"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::scheme;
-
-    #[test]
-    fn schemes() {
-        assert_eq!(scheme("sqlite:sessions.db"), Some("sqlite"));
-        assert_eq!(scheme("sqlite://sessions.db"), Some("sqlite"));
-        assert_eq!(scheme("postgres://u@h/db"), Some("postgres"));
-        assert_eq!(scheme("mysql://u@h/db"), Some("mysql"));
-        assert_eq!(scheme("sessions.db"), None);
-        assert_eq!(scheme("./dir:x/sessions.db"), None);
-        assert_eq!(scheme("C:\\sessions.db"), None);
-    }
 }

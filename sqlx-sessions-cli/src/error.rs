@@ -76,12 +76,25 @@ impl From<sqlx_sessions::Error> for CliError {
         use sqlx_sessions::Error as E;
         match err {
             E::Database(db) | E::Conflict(db) => db.into(),
+            E::TableMismatch {
+                table,
+                column: None,
+                ..
+            } => CliError::Usage(format!(
+                "no table `{table}` in the database (check --table and --schema, or run \
+                 `sqlx-sessions migrate` first)"
+            )),
+            E::TableMismatch { .. } => CliError::Usage(format!(
+                "{err} (check --table, --schema and --extra-column, or run `sqlx-sessions migrate` first)"
+            )),
+            E::InvalidUrl(reason) => CliError::Usage(format!("invalid --database-url: {reason}")),
             E::Config { .. }
             | E::UnknownColumn(_)
             | E::InvalidValue { .. }
             | E::MissingColumn(_)
             | E::InvalidToken(_)
             | E::Unsupported { .. }
+            | E::Refused(_)
             | E::Json(_) => CliError::Usage(err.to_string()),
             other => CliError::Failed(error_chain(&other)),
         }

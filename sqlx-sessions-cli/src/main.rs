@@ -48,20 +48,18 @@
 //!   `migrate --print` needs no server) and builds the library's `SessionStore`; every
 //!   read and write goes through the store, so the tool sees sessions exactly as the
 //!   application does.
-//! - Before any command but `migrate`, `table_check` verifies that the table and its
-//!   declared extra columns exist, so a wrong `--table` or `--extra-column` is a usage
-//!   error on both databases (and, on SQLite, a filter on an unknown column can never
-//!   match every row).
-//! - Two reads go around the store: that table check, and the stored digests for
-//!   `--show-digest` (`digests`), because a `Session` never carries its digest.
+//! - Before any command but `migrate`, the store's table check verifies that the table
+//!   and every declared column exist with fitting types, so a wrong `--table` or
+//!   `--extra-column` is a usage error on both databases (and, on SQLite, a filter on an
+//!   unknown column can never match every row).
+//! - The tool writes no SQL of its own: the stored digests for `--show-digest` come from
+//!   the store too.
 
 mod cli;
 mod commands;
 mod connect;
-mod digests;
 mod error;
 mod output;
-mod table_check;
 
 use std::process::ExitCode;
 

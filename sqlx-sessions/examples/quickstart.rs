@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo run -p sqlx-sessions --example quickstart`.
 
-use sqlx_sessions::{Filter, ManualClock, NewSession, SessionStore, Status};
+use sqlx_sessions::{Filter, ManualClock, NewSession, Pool, SessionStore, Status};
 use time::Duration;
 
 #[tokio::main]
@@ -10,9 +10,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("sqlx-sessions-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("sessions.db");
-    let options =
-        sqlx_sessions::backend::sqlite::connect_options(path.to_str().unwrap_or("sessions.db"))?;
-    let pool = sqlx::SqlitePool::connect_with(options).await?;
+    let pool = Pool::connect(path.to_str().unwrap_or("sessions.db")).await?;
 
     // A clock we can move, to show extension without waiting a day.
     let clock = ManualClock::new(time::OffsetDateTime::now_utc());

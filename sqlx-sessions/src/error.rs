@@ -43,6 +43,22 @@ pub enum Error {
         /// The column it needs.
         column: &'static str,
     },
+    /// A database URL was refused: an unsupported scheme, or options that do not parse.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// The table does not fit the store's spec ([`SessionStore::check_table`](crate::SessionStore::check_table)).
+    #[error("table `{table}` does not fit the store: {reason}")]
+    TableMismatch {
+        /// The table (`schema.table` with a schema).
+        table: String,
+        /// The missing or mismatched column; `None` when the table is missing.
+        column: Option<String>,
+        /// What does not fit.
+        reason: String,
+    },
+    /// An operation was refused because its result would expose a secret.
+    #[error("refused: {0}")]
+    Refused(&'static str),
     /// A row conflicts with an existing one (a unique index refused it).
     #[error("a session with the same unique key already exists")]
     Conflict(#[source] sqlx::Error),

@@ -45,9 +45,9 @@
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
-//! | `sqlite` | yes | the SQLite backend ([`backend::sqlite`]), bundled libsqlite3 |
-//! | `postgres` | no | the PostgreSQL backend (`backend::postgres`), also for ecto_sessions tables |
-//! | `mysql` | no | the MySQL 8 / MariaDB 10.6+ backend, also for ecto_sessions tables |
+//! | `sqlite` | yes | the SQLite backend ([`Pool::Sqlite`]), bundled libsqlite3 |
+//! | `postgres` | no | the PostgreSQL backend (`Pool::Postgres`), also for ecto_sessions tables |
+//! | `mysql` | no | the MySQL 8 / MariaDB 10.6+ backend (`Pool::Mysql`), also for ecto_sessions tables |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
 //!
 //! ## How it works
@@ -62,9 +62,10 @@
 //!   is due for extension (`now + ttl > expires_at + extend_stale_time`), one conditional
 //!   `UPDATE` follows, a compare-and-set on the expiry that was read, so a concurrent expire
 //!   or delete is never undone.
-//! - **Backends** ([`backend::Backend`]): the store writes its statements once, with `$n`
-//!   placeholders and quoted identifiers from the validated table spec; each database's file
-//!   binds parameters to its own types. No SQL is ever built from a caller's strings.
+//! - **Databases** ([`Pool`]): the store writes its statements once, with `$n`
+//!   placeholders and quoted identifiers from the validated table spec, from one list of
+//!   the table's columns; each database's file binds parameters to its own types and types
+//!   the columns of its DDL. No SQL is ever built from a caller's strings.
 //! - **Time** comes from a [`Clock`], which tests replace with a [`ManualClock`].
 //! - **Pruning**: [`SessionStore::delete_expired`] deletes in bounded batches;
 //!   [`SessionStore::spawn_pruner`] runs it in the background.
@@ -78,8 +79,9 @@
 
 #[cfg(feature = "axum")]
 pub mod axum;
-pub mod backend;
+mod backend;
 mod clock;
+mod columns;
 pub mod digest;
 mod error;
 mod extend;
@@ -91,7 +93,7 @@ mod query;
 pub mod schema;
 mod session;
 pub mod settings;
-pub mod sql;
+mod sql;
 mod store;
 pub mod token;
 mod value;
@@ -101,7 +103,7 @@ pub use digest::{Hashing, Secret};
 pub use error::{Error, Result};
 pub use filter::{Filter, Status};
 pub use migrate::Migration;
-pub use pool::{Pool, PoolOptions};
+pub use pool::{DatabaseKind, Pool, PoolOptions};
 pub use pruner::Pruner;
 pub use schema::{ColumnType, ExtraColumn, TableSpec};
 pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};

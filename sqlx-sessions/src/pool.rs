@@ -115,12 +115,57 @@ impl PoolOptions {
     }
 }
 
-/// The databases a URL can name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+/// The databases a [`Pool`] can be on, named by a URL's scheme.
+///
+/// ```
+/// use sqlx_sessions::DatabaseKind;
+/// assert_eq!(DatabaseKind::of_url("postgres://app@db/app")?, DatabaseKind::Postgres);
+/// assert_eq!(DatabaseKind::of_url("sqlite:sessions.db")?, DatabaseKind::Sqlite);
+/// assert_eq!(DatabaseKind::of_url("sessions.db")?, DatabaseKind::Sqlite);
+/// assert_eq!(DatabaseKind::of_url("mariadb://app@db/app")?, DatabaseKind::Mysql);
+/// assert!(DatabaseKind::of_url("mssql://app@db/app").is_err());
+/// # Ok::<(), sqlx_sessions::Error>(())
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DatabaseKind {
+    /// SQLite: `sqlite:` URLs and plain file paths.
     Sqlite,
+    /// PostgreSQL: `postgres://` and `postgresql://` URLs.
     Postgres,
+    /// MySQL or MariaDB: `mysql://` and `mariadb://` URLs.
     Mysql,
+}
+
+impl DatabaseKind {
+    /// The database `url` names: `sqlite:` URLs and plain file paths are SQLite,
+    /// `postgres://` and `postgresql://` PostgreSQL, `mysql://` and `mariadb://` MySQL or
+    /// MariaDB; any other scheme is refused with an error naming it. Whether this build supports the database is not checked here.
+    pub fn of_url(url: &str) -> Result<DatabaseKind> {
+        match scheme(url.trim()) {
+            None | Some("sqlite") => Ok(DatabaseKind::Sqlite),
+            Some("postgres" | "postgresql") => Ok(DatabaseKind::Postgres),
+            Some("mysql" | "mariadb") => Ok(DatabaseKind::Mysql),
+            Some(other) => Err(Error::InvalidUrl(format!(
+                "unsupported scheme `{other}` (use sqlite:, postgres:// or mysql://)"
+            ))),
+        }
+    }
+
+    /// The lowercase name: `sqlite`, `postgres` or `mysql`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatabaseKind::Sqlite => "sqlite",
+            DatabaseKind::Postgres => "postgres",
+            DatabaseKind::Mysql => "mysql",
+        }
+    }
+}
+
+impl std::fmt::Display for DatabaseKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// The scheme of a URL (`sqlite`, `postgres`, ...), or `None` for a plain file path.
@@ -131,18 +176,6 @@ fn scheme(url: &str) -> Option<&str> {
         .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.');
     // `C:\sessions.db` is a Windows path, not a URL with the scheme `c`.
     (is_scheme && scheme.len() > 1).then_some(scheme)
-}
-
-fn kind(url: &str) -> Result<Kind> {
-    match scheme(url) {
-        None | Some("sqlite") => Ok(Kind::Sqlite),
-        Some("postgres" | "postgresql") => Ok(Kind::Postgres),
-        Some("mysql" | "mariadb") => Ok(Kind::Mysql),
-        Some(other) => Err(Error::config(
-            "database_url",
-            format!("unsupported scheme `{other}` (use sqlite:, postgres:// or mysql://)"),
-        )),
-    }
 }
 
 impl Pool {
@@ -156,10 +189,10 @@ impl Pool {
 
     /// Connects to `url` (see [`Pool::connect`]) with `options`.
     pub async fn connect_with(url: &str, options: &PoolOptions) -> Result<Pool> {
-        match kind(url.trim())? {
-            Kind::Sqlite => Self::sqlite(url.trim(), options).await,
-            Kind::Postgres => Self::postgres(url.trim(), options).await,
-            Kind::Mysql => Self::mysql(url.trim(), options).await,
+        match DatabaseKind::of_url(url)? {
+            DatabaseKind::Sqlite => Self::sqlite(url.trim(), options).await,
+            DatabaseKind::Postgres => Self::postgres(url.trim(), options).await,
+            DatabaseKind::Mysql => Self::mysql(url.trim(), options).await,
         }
     }
 
@@ -183,7 +216,8 @@ impl Pool {
     #[cfg(feature = "postgres")]
     async fn postgres(url: &str, options: &PoolOptions) -> Result<Pool> {
         use std::str::FromStr as _;
-        let connect = sqlx::postgres::PgConnectOptions::from_str(url)?;
+        let connect = sqlx::postgres::PgConnectOptions::from_str(url)
+            .map_err(|e| Error::InvalidUrl(e.to_string()))?;
         let pool = options.apply(sqlx::postgres::PgPoolOptions::new());
         Ok(Pool::Postgres(if options.lazy {
             pool.connect_lazy_with(connect)
@@ -216,6 +250,18 @@ impl Pool {
         Err(missing_feature("mysql"))
     }
 
+    /// The database this pool is on.
+    pub fn kind(&self) -> DatabaseKind {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => DatabaseKind::Sqlite,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => DatabaseKind::Postgres,
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(_) => DatabaseKind::Mysql,
+        }
+    }
+
     /// Closes the pool: waits for connections in use to return, finishing any write the
     /// database still buffers.
     pub async fn close(&self) {
@@ -243,14 +289,7 @@ impl Pool {
 
     /// Whether the database can hold an adopted ecto_sessions table.
     pub(crate) fn supports_ecto_compat(&self) -> bool {
-        match *self {
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(_) => false,
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(_) => true,
-            #[cfg(feature = "mysql")]
-            Pool::Mysql(_) => true,
-        }
+        matches!(self.kind(), DatabaseKind::Postgres | DatabaseKind::Mysql)
     }
 }
 
@@ -260,10 +299,9 @@ impl Pool {
     not(feature = "mysql")
 ))]
 fn missing_feature(feature: &'static str) -> Error {
-    Error::config(
-        "database_url",
-        format!("this build has no {feature} support (enable the cargo feature `{feature}`)"),
-    )
+    Error::InvalidUrl(format!(
+        "this build has no {feature} support (enable the cargo feature `{feature}`)"
+    ))
 }
 
 #[cfg(feature = "sqlite")]
@@ -300,10 +338,11 @@ mod tests {
         assert_eq!(scheme("sessions.db"), None);
         assert_eq!(scheme("./dir:x/sessions.db"), None);
         assert_eq!(scheme("C:\\sessions.db"), None);
-        assert_eq!(kind("postgresql://h/db").ok(), Some(Kind::Postgres));
-        assert_eq!(kind("sessions.db").ok(), Some(Kind::Sqlite));
-        assert_eq!(kind("mysql://h/db").ok(), Some(Kind::Mysql));
-        assert_eq!(kind("mariadb://h/db").ok(), Some(Kind::Mysql));
+        let kind = DatabaseKind::of_url;
+        assert_eq!(kind("postgresql://h/db").ok(), Some(DatabaseKind::Postgres));
+        assert_eq!(kind(" sessions.db").ok(), Some(DatabaseKind::Sqlite));
+        assert_eq!(kind("mysql://h/db").ok(), Some(DatabaseKind::Mysql));
+        assert_eq!(kind("mariadb://h/db").ok(), Some(DatabaseKind::Mysql));
         let err = kind("mssql://h/db").unwrap_err().to_string();
         assert!(err.contains("`mssql`"), "{err}");
     }

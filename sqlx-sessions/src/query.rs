@@ -12,19 +12,7 @@ use crate::sql::{Param, StmtBuilder, quote};
 
 /// The columns every session query selects, in the order backends decode them.
 pub(crate) fn select_list(spec: &TableSpec, with_digest: bool) -> String {
-    let mut cols = vec!["id", "data", "expires_at", "inserted_at", "updated_at"];
-    let optional = spec.optional.columns();
-    cols.extend(
-        optional
-            .iter()
-            .map(|(name, _)| *name)
-            .filter(|name| *name != "salt_id"),
-    );
-    cols.extend(spec.extras.iter().map(|c| c.name()));
-    if with_digest {
-        cols.push("auth_token_digest");
-    }
-    cols.into_iter().map(quote).collect::<Vec<_>>().join(", ")
+    crate::columns::name_list(&spec.selected_columns(with_digest))
 }
 
 /// The moment before which a session is past its absolute lifetime.

@@ -142,20 +142,6 @@ impl ExtraColumn {
     }
 }
 
-/// Column names the store owns; extra columns cannot take them.
-pub(crate) const BUILTIN_COLUMNS: [&str; 10] = [
-    "id",
-    "auth_token_digest",
-    "data",
-    "expires_at",
-    "inserted_at",
-    "updated_at",
-    "last_used_at",
-    "authenticated_at",
-    "token_hint",
-    "salt_id",
-];
-
 /// How the digest column is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DigestFormat {
@@ -181,34 +167,6 @@ pub(crate) struct OptionalColumns {
     pub(crate) authenticated_at: bool,
     pub(crate) token_hint: bool,
     pub(crate) salt_id: bool,
-}
-
-/// What an optional column holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OptionalKind {
-    Time,
-    Text,
-}
-
-impl OptionalColumns {
-    /// The optional columns present, in table order. `salt_id` comes last and is never
-    /// selected into a [`Session`](crate::Session).
-    pub(crate) fn columns(&self) -> Vec<(&'static str, OptionalKind)> {
-        [
-            (self.last_used_at, "last_used_at", OptionalKind::Time),
-            (
-                self.authenticated_at,
-                "authenticated_at",
-                OptionalKind::Time,
-            ),
-            (self.token_hint, "token_hint", OptionalKind::Text),
-            (self.salt_id, "salt_id", OptionalKind::Text),
-        ]
-        .into_iter()
-        .filter(|(present, ..)| *present)
-        .map(|(_, name, kind)| (name, kind))
-        .collect()
-    }
 }
 
 /// The validated shape of one store's table.
@@ -237,6 +195,14 @@ impl TableSpec {
     /// The declared extra columns.
     pub fn extras(&self) -> &[ExtraColumn] {
         &self.extras
+    }
+
+    /// `schema.table`, or the table name without a schema, for messages.
+    pub fn display_name(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("{schema}.{}", self.table),
+            None => self.table.clone(),
+        }
     }
 
     /// The quoted, schema-qualified table name for SQL.

@@ -16,7 +16,7 @@ use crate::value::Value;
 /// A parameter of a statement.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub enum Param {
+pub(crate) enum Param {
     /// Text.
     Text(String),
     /// A stored digest (raw bytes, or the bytes of its hex text in hex tables).
@@ -51,48 +51,74 @@ impl From<Value> for Param {
 
 /// A statement: SQL text and its parameters.
 #[derive(Clone, Debug)]
-pub struct Stmt {
+pub(crate) struct Stmt {
     /// The SQL text.
-    pub sql: Arc<str>,
+    pub(crate) sql: Arc<str>,
     /// The parameters, in placeholder order (`$1`, `$2`, ...).
-    pub params: Vec<Param>,
+    pub(crate) params: Vec<Param>,
 }
 
 /// Builds a [`Stmt`] piece by piece.
+///
+/// A statement prepared once is written by one function twice: with SQL text when the
+/// store is built, then [`params_only`](StmtBuilder::params_only) for each call, so its
+/// parameters always come in the order of its placeholders.
 #[derive(Debug, Default)]
 pub(crate) struct StmtBuilder {
-    sql: String,
+    /// `None` when only the parameters are collected.
+    sql: Option<String>,
     params: Vec<Param>,
 }
 
 impl StmtBuilder {
     pub(crate) fn new(sql: &str) -> Self {
         StmtBuilder {
-            sql: sql.to_owned(),
+            sql: Some(sql.to_owned()),
+            params: Vec::new(),
+        }
+    }
+
+    /// A builder that collects parameters and skips the text, for a prepared statement.
+    pub(crate) fn params_only() -> Self {
+        StmtBuilder {
+            sql: None,
             params: Vec::new(),
         }
     }
 
     pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
-        self.sql.push_str(sql);
+        if let Some(text) = &mut self.sql {
+            text.push_str(sql);
+        }
         self
     }
 
     /// Appends the placeholder of a new parameter.
     pub(crate) fn bind(&mut self, param: Param) -> &mut Self {
         self.params.push(param);
-        let _ = write!(self.sql, "${}", self.params.len());
+        if let Some(text) = &mut self.sql {
+            let _ = write!(text, "${}", self.params.len());
+        }
         self
     }
 
     /// The length of the SQL written so far.
     pub(crate) fn len(&self) -> usize {
-        self.sql.len()
+        self.sql.as_ref().map_or(0, String::len)
     }
 
     pub(crate) fn finish(self) -> Stmt {
         Stmt {
-            sql: self.sql.into(),
+            sql: self.sql.unwrap_or_default().into(),
+            params: self.params,
+        }
+    }
+
+    /// The collected parameters with the text of the statement prepared from the same
+    /// writer.
+    pub(crate) fn finish_prepared(self, sql: Arc<str>) -> Stmt {
+        Stmt {
+            sql,
             params: self.params,
         }
     }

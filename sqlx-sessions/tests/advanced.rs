@@ -422,6 +422,7 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
         .build()
         .unwrap();
     store.migrate().await.unwrap(); // idempotent on the existing table; adds nothing
+    store.check_table().await.expect("the adopted table fits");
     let s = store
         .lookup("elixir-issued-token-0123456789abcdefghij")
         .await

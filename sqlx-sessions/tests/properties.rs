@@ -212,12 +212,11 @@ fn runtime() -> tokio::runtime::Runtime {
 
 async fn sqlite_pool(dir: &tempfile::TempDir) -> sqlx::SqlitePool {
     let path = dir.path().join("props.db");
-    let options = sqlx_sessions::backend::sqlite::connect_options(path.to_str().unwrap()).unwrap();
-    sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await
-        .unwrap()
+    let options = sqlx_sessions::PoolOptions::new().max_connections(2);
+    match sqlx_sessions::Pool::connect_with(path.to_str().unwrap(), &options).await {
+        Ok(sqlx_sessions::Pool::Sqlite(pool)) => pool,
+        other => panic!("not a SQLite pool: {other:?}"),
+    }
 }
 
 /// The extension rule as the design states it, written again independently.

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use serde_json::Value;
+use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
+use sqlx_sessions::Pool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -28,12 +29,6 @@ pub struct Raw {
     pool: Pool,
     lookup_sql: Arc<str>,
     insert_sql: Arc<str>,
-}
-
-#[derive(Clone, Debug)]
-enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
 }
 
 type SqliteRow = (
@@ -115,6 +110,7 @@ impl Raw {
                      VALUES ($1, $2, $3, $4, $5, $6)"
                 ),
             ),
+            other => anyhow::bail!("no SQL for {}", other.kind()),
         };
         Ok(Self {
             seed: tokens::seed_for(&table),
@@ -193,6 +189,7 @@ impl Raw {
                     start = end;
                 }
             }
+            other => anyhow::bail!("no SQL for {}", other.kind()),
         }
         Ok(())
     }
@@ -219,6 +216,7 @@ impl Raw {
                     .await?;
                 std::hint::black_box(row).is_some()
             }
+            other => anyhow::bail!("no SQL for {}", other.kind()),
         };
         Ok(found)
     }
@@ -256,6 +254,7 @@ impl Raw {
                     .execute(pool)
                     .await?;
             }
+            other => anyhow::bail!("no SQL for {}", other.kind()),
         }
         Ok(token)
     }
@@ -280,6 +279,7 @@ impl Raw {
                     .await?
                     .rows_affected()
             }
+            other => anyhow::bail!("no SQL for {}", other.kind()),
         };
         Ok(done)
     }
@@ -298,15 +298,13 @@ impl Raw {
                     .fetch_one(pool)
                     .await?
             }
+            other => anyhow::bail!("no SQL for {}", other.kind()),
         };
         Ok(n as u64)
     }
 
     /// Closes the pool.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(pool) => pool.close().await,
-            Pool::Postgres(pool) => pool.close().await,
-        }
+        self.pool.close().await;
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use sha2::{Digest, Sha256};
-use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
+use sqlx::AssertSqlSafe;
+use sqlx_sessions::Pool;
 use sqlx_sessions::{NewSession, SessionStore, StoreBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -27,12 +28,6 @@ pub struct SqlxSessions {
     seed: u64,
     store: SessionStore,
     pool: Pool,
-}
-
-#[derive(Clone, Debug)]
-enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
 }
 
 fn builder(b: StoreBuilder, db: &Db, table: &str) -> StoreBuilder {
@@ -141,6 +136,7 @@ impl SqlxSessions {
                     start = end;
                 }
             }
+            other => anyhow::bail!("no SQL for {}", other.kind()),
         }
         Ok(())
     }
@@ -198,15 +194,13 @@ impl SqlxSessions {
                     .fetch_one(pool)
                     .await?
             }
+            other => anyhow::bail!("no SQL for {}", other.kind()),
         };
         Ok(n as u64)
     }
 
     /// Closes the pool.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(pool) => pool.close().await,
-            Pool::Postgres(pool) => pool.close().await,
-        }
+        self.pool.close().await;
     }
 }

@@ -15,8 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use serde::Serialize;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::SqlitePoolOptions;
-use sqlx_sessions::NewSession;
+use sqlx_sessions::{NewSession, Pool, PoolOptions};
 use sqlx_sessions_demo::AppState;
 use sqlx_sessions_demo::csrf::CsrfKey;
 use sqlx_sessions_demo::db::{Db as DemoDb, PG_POOL_SIZE, SQLITE_POOL_SIZE};
@@ -165,15 +164,10 @@ async fn open(db: &Db) -> Result<(DemoDb, RawDb)> {
         DbKind::Sqlite => {
             let path = db.sqlite_file("http_demo");
             let url = format!("sqlite:{}?mode=rwc", path.display());
-            let options = sqlx_sessions::backend::sqlite::connect_options(&url)?;
-            let pool = || {
-                SqlitePoolOptions::new()
-                    .max_connections(SQLITE_POOL_SIZE)
-                    .connect_with(options.clone())
-            };
-            let demo = pool().await?;
-            let raw = pool().await?;
-            (DemoDb::Sqlite(demo), RawDb::Sqlite(raw))
+            let options = PoolOptions::new().max_connections(SQLITE_POOL_SIZE);
+            let demo = Pool::connect_with(&url, &options).await?;
+            let raw = Pool::connect_with(&url, &options).await?;
+            (DemoDb::from(demo), raw)
         }
         DbKind::Postgres => {
             let options = db.pg_options()?;
@@ -184,7 +178,7 @@ async fn open(db: &Db) -> Result<(DemoDb, RawDb)> {
             };
             let demo = pool().await?;
             let raw = pool().await?;
-            (DemoDb::Postgres(demo), RawDb::Postgres(raw))
+            (DemoDb::from(Pool::from(demo)), Pool::from(raw))
         }
     })
 }
@@ -295,10 +289,7 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<HttpResult>> {
     demo.stop().await?;
     raw.stop().await?;
     state.db.close().await;
-    match raw_db {
-        RawDb::Sqlite(p) => p.close().await,
-        RawDb::Postgres(p) => p.close().await,
-    }
+    raw_db.close().await;
     Ok(out)
 }
 

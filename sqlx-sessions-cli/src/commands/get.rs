@@ -8,7 +8,6 @@ use uuid::Uuid;
 
 use super::Context;
 use crate::cli::StatusArg;
-use crate::digests;
 use crate::error::{CliError, Outcome};
 use crate::output;
 
@@ -49,7 +48,7 @@ pub(crate) async fn run(
 ) -> Result<Outcome, CliError> {
     let store = &ctx.store;
     if args.show_digest {
-        digests::check_showable(store)?;
+        super::check_showable(store)?;
     }
     let mut filter = Filter::new().status(args.status.into());
     if args.token_stdin {
@@ -63,7 +62,7 @@ pub(crate) async fn run(
         return Ok(Outcome::NothingFound);
     };
     let digest = if args.show_digest {
-        let found = digests::stored_digests(&ctx.db, store, std::slice::from_ref(&session)).await?;
+        let found = store.stored_digests(&[session.id]).await?;
         found.get(&session.id).cloned()
     } else {
         None

@@ -5,7 +5,6 @@ use std::io::Write;
 use clap::Args;
 
 use super::{Context, FilterArgs};
-use crate::digests;
 use crate::error::{CliError, Outcome};
 use crate::output::{self, Format};
 
@@ -40,7 +39,7 @@ pub(crate) async fn run(
 ) -> Result<Outcome, CliError> {
     let store = &ctx.store;
     if args.show_digest {
-        digests::check_showable(store)?;
+        super::check_showable(store)?;
     }
     let mut filter = args.filter.filter(store)?;
     if let Some(n) = args.limit {
@@ -48,7 +47,8 @@ pub(crate) async fn run(
     }
     let sessions = store.list(&filter).await?;
     let digests = if args.show_digest {
-        Some(digests::stored_digests(&ctx.db, store, &sessions).await?)
+        let ids: Vec<_> = sessions.iter().map(|s| s.id).collect();
+        Some(store.stored_digests(&ids).await?)
     } else {
         None
     };

@@ -13,19 +13,20 @@ pub(crate) mod stats;
 use std::io::{self, BufWriter, Write as _};
 
 use clap::Args;
-use sqlx_sessions::{Filter, SessionStore};
+use sqlx_sessions::{Filter, Hashing, SessionStore};
 use uuid::Uuid;
 
 use crate::cli::{Cli, ColumnValue, Command, StatusArg, parse_column_value};
-use crate::connect::{self, Database};
+use sqlx_sessions::Pool;
+
+use crate::connect;
 use crate::error::{CliError, Outcome};
-use crate::table_check;
 
 /// What every subcommand works with.
 #[derive(Debug)]
 pub(crate) struct Context {
-    /// The database pool (for the few reads the store does not offer).
-    pub(crate) db: Database,
+    /// The database pool, closed after the command.
+    pub(crate) db: Pool,
     /// The store on the table the global options describe.
     pub(crate) store: SessionStore,
 }
@@ -33,14 +34,17 @@ pub(crate) struct Context {
 /// Opens the database and the store, runs the subcommand, closes the pool.
 pub(crate) async fn run(cli: Cli) -> Result<Outcome, CliError> {
     let creates_table = matches!(&cli.command, Command::Migrate(a) if !a.print && !a.down);
-    let db = Database::open(&cli.global, creates_table)?;
+    let db = connect::open(&cli.global, creates_table).await?;
     let batch = match &cli.command {
         Command::Prune(a) => a.batch,
         _ => None,
     };
     let store = connect::store(&cli.global, &db, batch)?;
     if !matches!(cli.command, Command::Migrate(_)) {
-        table_check::check_columns(&db, &store).await?;
+        // Before any statement: a wrong --table, --schema or --extra-column is a usage
+        // error naming it, and on SQLite a filter on a missing column (a double-quoted
+        // name SQLite would read as a string) never runs.
+        store.check_table().await?;
     }
     let ctx = Context { db, store };
     let mut out = BufWriter::new(io::stdout().lock());
@@ -144,6 +148,16 @@ fn user_filter(
         filter = filter.eq(c.name.clone(), c.value.clone());
     }
     Ok(filter)
+}
+
+/// Refuses `--show-digest` where the "digest" is the token itself (hashing `none`).
+pub(crate) fn check_showable(store: &SessionStore) -> Result<(), CliError> {
+    if store.settings().hashing == Hashing::None {
+        return Err(CliError::usage(
+            "--show-digest with hashing `none` would print plaintext tokens; refused",
+        ));
+    }
+    Ok(())
 }
 
 /// `Done` when something was affected, `NothingFound` otherwise.

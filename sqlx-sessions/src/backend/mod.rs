@@ -1,9 +1,9 @@
 //! The seam between the store and each database.
 //!
-//! The store writes statements ([`Stmt`]) that both databases understand; a [`Backend`]
-//! binds their parameters to its own types, runs them and decodes rows. Everything that
-//! differs between SQLite and PostgreSQL (column types, timestamp encoding, DDL) lives in
-//! that database's file, behind its cargo feature.
+//! The store writes statements ([`Stmt`]) in one dialect; a [`Backend`] adapts them, binds
+//! their parameters to its own types, runs them and decodes rows. Everything that differs
+//! between SQLite, PostgreSQL and MySQL (column types, timestamp encoding, quoting, DDL,
+//! `RETURNING`) lives in that database's file, behind its cargo feature.
 #![cfg_attr(
     not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
     allow(dead_code)
@@ -14,52 +14,68 @@ use std::fmt;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::columns::{Field, Storage};
 use crate::error::Result;
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, TableSpec};
 use crate::session::{Extras, Session, SessionData};
-use crate::sql::{Param, Stmt};
+use crate::sql::{Param, Stmt, quote};
 use crate::value::Value;
 
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
-pub mod postgres;
+pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
+pub(crate) mod sqlite;
 
 /// A session row as a backend returns it, with its stored digest when it was selected.
 #[derive(Debug)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     /// The decoded session (`is_expired` is filled in by the store).
-    pub session: Session,
+    pub(crate) session: Session,
     /// The stored digest (raw bytes, or the bytes of the hex text), when selected.
-    pub digest: Option<Vec<u8>>,
+    pub(crate) digest: Option<Vec<u8>>,
 }
 
 /// An `UPDATE` or `DELETE` that reports the rows it changed.
 #[derive(Debug)]
-pub struct Change {
+pub(crate) struct Change {
     /// The quoted, qualified table.
-    pub table: String,
+    pub(crate) table: String,
     /// The assignments of an `UPDATE` (`"a" = $1, ...`); `None` for a `DELETE`.
-    pub set: Option<String>,
+    pub(crate) set: Option<String>,
     /// ` WHERE ...`, selecting the rows to change.
-    pub filter: String,
+    pub(crate) filter: String,
     /// The parameters of `set` and `filter`, numbered across both.
-    pub params: Vec<Param>,
+    pub(crate) params: Vec<Param>,
     /// The columns to report, as [`select_list`](crate::query::select_list) writes them.
-    pub returning: String,
+    pub(crate) returning: String,
 }
 
 /// One database's way of running a store's statements on one table.
 #[async_trait::async_trait]
-pub trait Backend: Send + Sync + fmt::Debug + 'static {
-    /// The table this backend serves.
-    fn spec(&self) -> &TableSpec;
-
+pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// The DDL that creates and drops the table and its indexes.
     fn migration(&self) -> Migration;
+
+    /// The SQL type of a column stored as `storage`, as the database reports it back.
+    fn sql_type(&self, storage: Storage) -> &'static str;
+
+    /// The literal of an empty JSON object, for the default of the `data` column.
+    fn empty_json(&self) -> &'static str;
+
+    /// Whether a column the database reports as `actual` can hold `storage`.
+    fn type_fits(&self, storage: Storage, actual: &str) -> bool {
+        actual.eq_ignore_ascii_case(self.sql_type(storage))
+    }
+
+    /// The table's columns as the database reports them (name, type); empty when the
+    /// table does not exist.
+    async fn table_columns(&self) -> Result<Vec<(String, String)>>;
+
+    /// Runs a query returning `(id, stored digest)` rows.
+    async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>>;
 
     /// Rewrites SQL written by the store (`"quoted"` identifiers, `$n` placeholders) into
     /// this database's dialect. Called once for the statements a store prepares up front.
@@ -117,7 +133,8 @@ pub(crate) trait RowReader {
     fn digest(&self, i: usize) -> Result<Vec<u8>>;
 }
 
-/// Decodes a row selected with [`select_list`](crate::query::select_list).
+/// Decodes a row selected with [`select_list`](crate::query::select_list), walking the
+/// same column list.
 pub(crate) fn decode_session(
     row: &impl RowReader,
     spec: &TableSpec,
@@ -127,53 +144,78 @@ pub(crate) fn decode_session(
         row.time(i)?
             .ok_or_else(|| sqlx::Error::Decode("unexpected NULL timestamp".into()).into())
     };
-    let mut i = 5;
-    let mut next_optional = |present: bool| {
-        let at = i;
-        if present {
-            i += 1;
-        }
-        present.then_some(at)
-    };
-    let opt = spec.optional;
-    let last_used = next_optional(opt.last_used_at);
-    let authenticated = next_optional(opt.authenticated_at);
-    let hint = next_optional(opt.token_hint);
-    let mut values = Vec::with_capacity(spec.extras.len());
-    for col in spec.extras.iter() {
-        values.push(row.value(i, col.column_type())?);
-        i += 1;
-    }
-    let session = Session {
-        id: row.uuid(0)?,
-        data: SessionData(row.json(1)?),
-        expires_at: row.time(2)?,
-        inserted_at: required(3)?,
-        updated_at: required(4)?,
-        last_used_at: match last_used {
-            Some(c) => row.time(c)?,
-            None => None,
-        },
-        authenticated_at_column: match authenticated {
-            Some(c) => row.time(c)?,
-            None => None,
-        },
-        token_hint: match hint {
-            Some(c) => row.text(c)?,
-            None => None,
-        },
+    let mut session = Session {
+        id: Uuid::nil(),
+        data: SessionData(String::new()),
+        expires_at: None,
+        inserted_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+        last_used_at: None,
+        authenticated_at_column: None,
+        token_hint: None,
         extras: Extras {
             columns: spec.extras.clone(),
-            values,
+            values: vec![Value::Null; spec.extras.len()],
         },
         is_expired: false,
     };
-    let digest = if with_digest {
-        Some(row.digest(i)?)
-    } else {
-        None
-    };
+    let mut digest = None;
+    for (i, col) in spec.selected_columns(with_digest).iter().enumerate() {
+        let s = &mut session;
+        match col.field {
+            Field::Id => s.id = row.uuid(i)?,
+            Field::Digest => digest = Some(row.digest(i)?),
+            Field::Data => s.data = SessionData(row.json(i)?),
+            Field::ExpiresAt => s.expires_at = row.time(i)?,
+            Field::InsertedAt => s.inserted_at = required(i)?,
+            Field::UpdatedAt => s.updated_at = required(i)?,
+            Field::LastUsedAt => s.last_used_at = row.time(i)?,
+            Field::AuthenticatedAt => s.authenticated_at_column = row.time(i)?,
+            Field::TokenHint => s.token_hint = row.text(i)?,
+            Field::SaltId => {}
+            Field::Extra(k) => {
+                s.extras.values[k] = row.value(i, spec.extras[k].column_type())?;
+            }
+        }
+    }
     Ok(Fetched { session, digest })
+}
+
+/// `CREATE TABLE` for `spec`, each column typed by `backend`.
+pub(crate) fn create_table(spec: &TableSpec, backend: &dyn Backend) -> String {
+    create_table_with(spec, backend, &[])
+}
+
+/// [`create_table`] with table-level definitions (keys) after the columns.
+pub(crate) fn create_table_with(
+    spec: &TableSpec,
+    backend: &dyn Backend,
+    keys: &[String],
+) -> String {
+    let mut cols: Vec<String> = spec
+        .columns()
+        .iter()
+        .map(|col| {
+            let mut def = format!("{} {}", quote(col.name), backend.sql_type(col.storage));
+            if col.field == Field::Id {
+                def.push_str(" PRIMARY KEY");
+            }
+            if col.not_null {
+                def.push_str(" NOT NULL");
+            }
+            if col.storage == Storage::Json {
+                def.push_str(" DEFAULT ");
+                def.push_str(backend.empty_json());
+            }
+            def
+        })
+        .collect();
+    cols.extend(keys.iter().cloned());
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
+        spec.qualified(),
+        cols.join(",\n  ")
+    )
 }
 
 /// The index statements every backend shares: the unique digest index, the expiry index
@@ -195,7 +237,7 @@ pub(crate) fn index_statements(spec: &TableSpec) -> Vec<String> {
         out.push(format!(
             "CREATE INDEX IF NOT EXISTS {} ON {table} ({})",
             name(col.name()),
-            crate::sql::quote(col.name())
+            quote(col.name())
         ));
     }
     out

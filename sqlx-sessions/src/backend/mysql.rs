@@ -26,17 +26,20 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Backend, Change, Fetched, RowReader, decode_session};
+use crate::columns::Storage;
 use crate::error::Result;
 use crate::migrate::Migration;
-use crate::schema::{ColumnType, DigestFormat, OptionalKind, TableSpec};
+use crate::schema::{ColumnType, DigestFormat, TableSpec};
 use crate::session::Session;
 use crate::sql::{Param, Stmt, quote};
 use crate::token::MAX_TOKEN_LENGTH;
 use crate::value::Value;
 
-/// The longest stored digest: with hashing `none` the token itself (a 64-byte prefix, the
-/// random part and a 6-character checksum); every hash is at most 64 bytes.
-const MAX_DIGEST_BYTES: usize = 64 + MAX_TOKEN_LENGTH + 6;
+/// The digest column: long enough for the longest stored digest, which with hashing
+/// `none` is the token itself (a 64-byte prefix, the random part and a 6-character
+/// checksum); every hash is at most 64 bytes.
+const DIGEST_TYPE: &str = "varbinary(1094)";
+const _: () = assert!(64 + MAX_TOKEN_LENGTH + 6 == 1094);
 
 /// The prefix of an indexed text column that its index covers (MySQL indexes no whole
 /// `BLOB`); equality is still decided on the whole value.
@@ -141,27 +144,9 @@ impl MySqlBackend {
         self.spec.digest_format == DigestFormat::Hex
     }
 
-    fn text_type(&self) -> &'static str {
-        if self.ecto() {
-            "varchar(255)"
-        } else {
-            "LONGBLOB"
-        }
-    }
-
-    fn column_type(&self, ty: ColumnType) -> &'static str {
-        match ty {
-            ColumnType::Text => self.text_type(),
-            ColumnType::Integer => "BIGINT",
-            ColumnType::Boolean => "BOOLEAN",
-            ColumnType::Uuid => "BINARY(16)",
-            ColumnType::Timestamp => "DATETIME(6)",
-        }
-    }
-
     /// An index on `col`: a prefix of a `BLOB`, the whole of anything else.
-    fn index_key(&self, col: &str, ty: ColumnType) -> String {
-        if ty == ColumnType::Text && !self.ecto() {
+    fn index_key(&self, col: &str, storage: Storage) -> String {
+        if self.sql_type(storage) == "longblob" {
             format!("{}({TEXT_INDEX_PREFIX})", quote(col))
         } else {
             quote(col)
@@ -325,61 +310,24 @@ impl RowReader for MySqlReader<'_> {
 
 #[async_trait::async_trait]
 impl Backend for MySqlBackend {
-    fn spec(&self) -> &TableSpec {
-        &self.spec
-    }
-
     fn migration(&self) -> Migration {
         let spec = &self.spec;
-        let table = spec.qualified();
-        let digest = if self.ecto() {
-            "varchar(255)".to_owned()
-        } else {
-            format!("VARBINARY({MAX_DIGEST_BYTES})")
-        };
-        let mut cols = vec![
-            "\"id\" BINARY(16) NOT NULL".to_owned(),
-            format!("\"auth_token_digest\" {digest} NOT NULL"),
-            // An expression default: MySQL 8 takes no literal default on JSON.
-            "\"data\" JSON NOT NULL DEFAULT ('{}')".to_owned(),
-            "\"expires_at\" DATETIME(6) NULL".to_owned(),
-            "\"inserted_at\" DATETIME(6) NOT NULL".to_owned(),
-            "\"updated_at\" DATETIME(6) NOT NULL".to_owned(),
-        ];
-        for (name, kind) in spec.optional.columns() {
-            let ty = match kind {
-                OptionalKind::Time => "DATETIME(6)",
-                OptionalKind::Text => "VARBINARY(255)",
-            };
-            cols.push(format!("{} {ty} NULL", quote(name)));
-        }
-        for col in spec.extras.iter() {
-            let null = if col.is_required() {
-                " NOT NULL"
-            } else {
-                " NULL"
-            };
-            cols.push(format!(
-                "{} {}{null}",
-                quote(col.name()),
-                self.column_type(col.column_type())
-            ));
-        }
         // Indexes inside CREATE TABLE: MySQL 8 has no CREATE INDEX IF NOT EXISTS.
-        cols.push("PRIMARY KEY (\"id\")".to_owned());
-        cols.push(format!(
-            "UNIQUE KEY {} (\"auth_token_digest\")",
-            super::index_name(spec, "auth_token_digest")
-        ));
-        cols.push(format!(
-            "KEY {} (\"expires_at\")",
-            super::index_name(spec, "expires_at")
-        ));
+        let mut keys = vec![
+            format!(
+                "UNIQUE KEY {} (\"auth_token_digest\")",
+                super::index_name(spec, "auth_token_digest")
+            ),
+            format!(
+                "KEY {} (\"expires_at\")",
+                super::index_name(spec, "expires_at")
+            ),
+        ];
         for col in spec.extras.iter().filter(|c| c.is_indexed()) {
-            cols.push(format!(
+            keys.push(format!(
                 "KEY {} ({})",
                 super::index_name(spec, col.name()),
-                self.index_key(col.name(), col.column_type())
+                self.index_key(col.name(), Storage::Value(col.column_type()))
             ));
         }
         let mut up = Vec::new();
@@ -390,14 +338,76 @@ impl Backend for MySqlBackend {
             ));
         }
         up.push(format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\n  {}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-            cols.join(",\n  ")
+            "{} ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            super::create_table_with(spec, self, &keys)
         ));
         let ticks = |s: &String| s.replace('"', "`");
         Migration {
             up: up.iter().map(ticks).collect(),
-            down: vec![ticks(&format!("DROP TABLE IF EXISTS {table}"))],
+            down: vec![ticks(&format!("DROP TABLE IF EXISTS {}", spec.qualified()))],
         }
+    }
+
+    /// Lowercase, as `information_schema.columns.column_type` shows them.
+    fn sql_type(&self, storage: Storage) -> &'static str {
+        match storage {
+            Storage::Digest if self.ecto() => "varchar(255)",
+            Storage::Digest => DIGEST_TYPE,
+            Storage::Json => "json",
+            Storage::Value(ColumnType::Text) if self.ecto() => "varchar(255)",
+            Storage::Value(ColumnType::Text) => "longblob",
+            Storage::Value(ColumnType::Integer) => "bigint",
+            Storage::Value(ColumnType::Boolean) => "boolean",
+            Storage::Value(ColumnType::Uuid) => "binary(16)",
+            Storage::Value(ColumnType::Timestamp) => "datetime(6)",
+        }
+    }
+
+    /// An expression default: MySQL 8 takes no literal default on a JSON column.
+    fn empty_json(&self) -> &'static str {
+        "('{}')"
+    }
+
+    /// As reported back: MariaDB's `JSON` is a `longtext`, integers carry a display width
+    /// (`bigint(20)`), `BOOLEAN` is `tinyint(1)`; text of any kind holds text.
+    fn type_fits(&self, storage: Storage, actual: &str) -> bool {
+        let actual = actual.trim().to_ascii_lowercase();
+        let base = actual.split('(').next().unwrap_or_default().trim();
+        let texty = |t: &str| {
+            t.ends_with("text") || t.ends_with("blob") || t.ends_with("char") || t == "varbinary"
+        };
+        match storage {
+            Storage::Digest => texty(base) || base == "binary",
+            Storage::Json => base == "json" || base == "longtext",
+            Storage::Value(ColumnType::Text) => texty(base),
+            Storage::Value(ColumnType::Integer) => base == "bigint",
+            Storage::Value(ColumnType::Boolean) => actual == "tinyint(1)" || base == "boolean",
+            Storage::Value(ColumnType::Uuid) => actual == "binary(16)",
+            Storage::Value(ColumnType::Timestamp) => base == "datetime",
+        }
+    }
+
+    async fn table_columns(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR) \
+             FROM information_schema.columns \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+             ORDER BY ordinal_position",
+        )
+        .bind(self.spec.schema.as_deref())
+        .bind(&self.spec.table)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
+        let rows = self.query(stmt).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let reader = MySqlReader(row);
+                Ok((reader.uuid(0)?, reader.digest(1)?))
+            })
+            .collect()
     }
 
     fn adapt_sql(&self, sql: String) -> String {

@@ -12,16 +12,17 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
 use super::{Backend, Fetched, RowReader, decode_session};
+use crate::columns::Storage;
 use crate::error::Result;
 use crate::migrate::Migration;
-use crate::schema::{ColumnType, DigestFormat, OptionalKind, TableSpec, TimeFormat};
+use crate::schema::{ColumnType, DigestFormat, TableSpec, TimeFormat};
 use crate::session::Session;
 use crate::sql::{Param, Stmt, quote};
 use crate::value::Value;
 
 /// A store's table on PostgreSQL.
 #[derive(Debug)]
-pub struct PgBackend {
+pub(crate) struct PgBackend {
     pool: PgPool,
     spec: Arc<TableSpec>,
 }
@@ -71,35 +72,27 @@ impl PgBackend {
         q
     }
 
-    fn column_type(&self, ty: ColumnType) -> &'static str {
-        match ty {
-            ColumnType::Text if self.ecto() => "varchar(255)",
-            ColumnType::Text => "text",
-            ColumnType::Integer => "bigint",
-            ColumnType::Boolean => "boolean",
-            ColumnType::Uuid => "uuid",
-            ColumnType::Timestamp => self.time_type(),
-        }
-    }
-
     fn ecto(&self) -> bool {
         self.spec.digest_format == DigestFormat::Hex
     }
 
     fn time_type(&self) -> &'static str {
         match self.spec.time_format {
-            TimeFormat::WithZone => "timestamptz",
+            TimeFormat::WithZone => "timestamp with time zone",
             TimeFormat::NaiveUtc => "timestamp without time zone",
         }
     }
 
-    fn decode(&self, row: &PgRow, with_digest: bool) -> Result<Fetched> {
-        let reader = PgReader {
+    fn reader<'r>(&self, row: &'r PgRow) -> PgReader<'r> {
+        PgReader {
             row,
             naive: self.spec.time_format == TimeFormat::NaiveUtc,
             hex: self.ecto(),
-        };
-        decode_session(&reader, &self.spec, with_digest)
+        }
+    }
+
+    fn decode(&self, row: &PgRow, with_digest: bool) -> Result<Fetched> {
+        decode_session(&self.reader(row), &self.spec, with_digest)
     }
 }
 
@@ -161,51 +154,69 @@ impl RowReader for PgReader<'_> {
 
 #[async_trait::async_trait]
 impl Backend for PgBackend {
-    fn spec(&self) -> &TableSpec {
-        &self.spec
-    }
-
     fn migration(&self) -> Migration {
         let spec = &self.spec;
-        let table = spec.qualified();
-        let ts = self.time_type();
-        let digest = if self.ecto() { "varchar(255)" } else { "bytea" };
-        let mut cols = vec![
-            "\"id\" uuid PRIMARY KEY".to_owned(),
-            format!("\"auth_token_digest\" {digest} NOT NULL"),
-            "\"data\" jsonb NOT NULL DEFAULT '{}'::jsonb".to_owned(),
-            format!("\"expires_at\" {ts}"),
-            format!("\"inserted_at\" {ts} NOT NULL"),
-            format!("\"updated_at\" {ts} NOT NULL"),
-        ];
-        for (name, kind) in spec.optional.columns() {
-            let ty = match kind {
-                OptionalKind::Time => ts,
-                OptionalKind::Text => "text",
-            };
-            cols.push(format!("{} {ty}", quote(name)));
-        }
-        for col in spec.extras.iter() {
-            let null = if col.is_required() { " NOT NULL" } else { "" };
-            cols.push(format!(
-                "{} {}{null}",
-                quote(col.name()),
-                self.column_type(col.column_type())
-            ));
-        }
         let mut up = Vec::new();
         if let Some(schema) = &spec.schema {
             up.push(format!("CREATE SCHEMA IF NOT EXISTS {}", quote(schema)));
         }
-        up.push(format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\n  {}\n)",
-            cols.join(",\n  ")
-        ));
+        up.push(super::create_table(spec, self));
         up.extend(super::index_statements(spec));
         Migration {
             up,
-            down: vec![format!("DROP TABLE IF EXISTS {table}")],
+            down: vec![format!("DROP TABLE IF EXISTS {}", spec.qualified())],
         }
+    }
+
+    fn sql_type(&self, storage: Storage) -> &'static str {
+        match storage {
+            Storage::Digest if self.ecto() => "character varying(255)",
+            Storage::Digest => "bytea",
+            Storage::Json => "jsonb",
+            Storage::Value(ColumnType::Text) if self.ecto() => "character varying(255)",
+            Storage::Value(ColumnType::Text) => "text",
+            Storage::Value(ColumnType::Integer) => "bigint",
+            Storage::Value(ColumnType::Boolean) => "boolean",
+            Storage::Value(ColumnType::Uuid) => "uuid",
+            Storage::Value(ColumnType::Timestamp) => self.time_type(),
+        }
+    }
+
+    fn empty_json(&self) -> &'static str {
+        "'{}'::jsonb"
+    }
+
+    /// Text of any length fits a text column: adopted tables use `varchar(255)`.
+    fn type_fits(&self, storage: Storage, actual: &str) -> bool {
+        let text = |t: &str| t == "text" || t.starts_with("character varying");
+        let expected = self.sql_type(storage);
+        actual == expected || (text(expected) && text(actual))
+    }
+
+    async fn table_columns(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2 \
+             AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+        )
+        .bind(self.spec.schema.as_deref())
+        .bind(&self.spec.table)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
+        let rows = self.query(stmt).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let reader = self.reader(row);
+                Ok((reader.uuid(0)?, reader.digest(1)?))
+            })
+            .collect()
     }
 
     fn bounded_delete(&self, table: &str, tail: &str) -> String {
@@ -249,11 +260,7 @@ impl Backend for PgBackend {
 
     async fn fetch_times(&self, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
         let row = self.query(stmt).fetch_one(&self.pool).await?;
-        let reader = PgReader {
-            row: &row,
-            naive: self.spec.time_format == TimeFormat::NaiveUtc,
-            hex: self.ecto(),
-        };
+        let reader = self.reader(&row);
         (0..row.len()).map(|i| reader.ts(i)).collect()
     }
 

@@ -14,20 +14,21 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Backend, Fetched, RowReader, decode_session};
+use crate::columns::Storage;
 use crate::error::{Error, Result};
 use crate::migrate::Migration;
-use crate::schema::{ColumnType, OptionalKind, TableSpec};
+use crate::schema::{ColumnType, TableSpec};
 use crate::session::Session;
-use crate::sql::{Param, Stmt, quote};
+use crate::sql::{Param, Stmt};
 use crate::value::Value;
 
 /// Options for a SQLite database file as sessions like it: created when missing, WAL
 /// journal, `synchronous = NORMAL`, a 5-second busy timeout, foreign keys on.
 ///
 /// `target` is a path or a `sqlite:` URL.
-pub fn connect_options(target: &str) -> Result<SqliteConnectOptions> {
+pub(crate) fn connect_options(target: &str) -> Result<SqliteConnectOptions> {
     let options = if target.starts_with("sqlite:") {
-        SqliteConnectOptions::from_str(target).map_err(Error::Database)?
+        SqliteConnectOptions::from_str(target).map_err(|e| Error::InvalidUrl(e.to_string()))?
     } else {
         SqliteConnectOptions::new().filename(target)
     };
@@ -41,7 +42,7 @@ pub fn connect_options(target: &str) -> Result<SqliteConnectOptions> {
 
 /// A store's table on SQLite.
 #[derive(Debug)]
-pub struct SqliteBackend {
+pub(crate) struct SqliteBackend {
     pool: SqlitePool,
     spec: Arc<TableSpec>,
 }
@@ -141,54 +142,49 @@ impl RowReader for SqliteRow {
     }
 }
 
-fn column_type(ty: ColumnType) -> &'static str {
-    match ty {
-        ColumnType::Text | ColumnType::Uuid => "TEXT",
-        ColumnType::Integer | ColumnType::Boolean | ColumnType::Timestamp => "INTEGER",
-    }
-}
-
 #[async_trait::async_trait]
 impl Backend for SqliteBackend {
-    fn spec(&self) -> &TableSpec {
-        &self.spec
-    }
-
     fn migration(&self) -> Migration {
         let spec = &self.spec;
-        let table = spec.qualified();
-        let mut cols = vec![
-            "\"id\" TEXT PRIMARY KEY NOT NULL".to_owned(),
-            "\"auth_token_digest\" BLOB NOT NULL".to_owned(),
-            "\"data\" TEXT NOT NULL DEFAULT '{}'".to_owned(),
-            "\"expires_at\" INTEGER".to_owned(),
-            "\"inserted_at\" INTEGER NOT NULL".to_owned(),
-            "\"updated_at\" INTEGER NOT NULL".to_owned(),
-        ];
-        for (name, kind) in spec.optional.columns() {
-            let ty = match kind {
-                OptionalKind::Time => "INTEGER",
-                OptionalKind::Text => "TEXT",
-            };
-            cols.push(format!("{} {ty}", quote(name)));
-        }
-        for col in spec.extras.iter() {
-            let null = if col.is_required() { " NOT NULL" } else { "" };
-            cols.push(format!(
-                "{} {}{null}",
-                quote(col.name()),
-                column_type(col.column_type())
-            ));
-        }
-        let mut up = vec![format!(
-            "CREATE TABLE IF NOT EXISTS {table} (\n  {}\n)",
-            cols.join(",\n  ")
-        )];
+        let mut up = vec![super::create_table(spec, self)];
         up.extend(super::index_statements(spec));
         Migration {
             up: up.iter().map(|s| backticks(s)).collect(),
-            down: vec![backticks(&format!("DROP TABLE IF EXISTS {table}"))],
+            down: vec![backticks(&format!(
+                "DROP TABLE IF EXISTS {}",
+                spec.qualified()
+            ))],
         }
+    }
+
+    fn sql_type(&self, storage: Storage) -> &'static str {
+        match storage {
+            Storage::Digest => "BLOB",
+            Storage::Json | Storage::Value(ColumnType::Text | ColumnType::Uuid) => "TEXT",
+            Storage::Value(ColumnType::Integer | ColumnType::Boolean | ColumnType::Timestamp) => {
+                "INTEGER"
+            }
+        }
+    }
+
+    fn empty_json(&self) -> &'static str {
+        "'{}'"
+    }
+
+    async fn table_columns(&self) -> Result<Vec<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT name, type FROM pragma_table_info($1)")
+                .bind(&self.spec.table)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
+        let rows = query(stmt).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| Ok((row.uuid(0)?, row.digest(1)?)))
+            .collect()
     }
 
     fn bounded_delete(&self, table: &str, tail: &str) -> String {

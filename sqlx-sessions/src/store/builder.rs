@@ -10,8 +10,7 @@ use crate::digest::{Hashing, Secret};
 use crate::error::{Error, Result};
 use crate::pool::Pool;
 use crate::schema::{
-    BUILTIN_COLUMNS, DigestFormat, ExtraColumn, OptionalColumns, TableSpec, TimeFormat,
-    check_identifier,
+    DigestFormat, ExtraColumn, OptionalColumns, TableSpec, TimeFormat, check_identifier,
 };
 use crate::settings::Settings;
 use crate::store::{Inner, SessionStore};
@@ -214,7 +213,7 @@ impl StoreBuilder {
             .unwrap_or_else(|| vec![ExtraColumn::text("user_id").indexed()]);
         for (i, col) in extras.iter().enumerate() {
             check_identifier("extra_column", col.name())?;
-            if BUILTIN_COLUMNS.contains(&col.name()) {
+            if crate::columns::is_builtin(col.name()) {
                 return Err(Error::config(
                     "extra_column",
                     format!("`{}` is a column the store owns", col.name()),

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::extend::new_expiry;
 use crate::filter::{Filter, Status};
 use crate::session::Session;
-use crate::sql::{Param, Stmt, StmtBuilder};
+use crate::sql::{Param, StmtBuilder};
 
 /// Per-call options of [`SessionStore::get_with`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -54,15 +54,9 @@ impl SessionStore {
         // With several salts, the current one's digest (the first) is kept to re-digest a
         // row found under an old salt, rather than hashing the token again.
         let current = rotating(self).then(|| digests[0].clone());
-        let mut params: Vec<Param> = digests.into_iter().map(Param::Digest).collect();
-        params.push(Param::Time(Some(now)));
-        if let Some(cutoff) = expiry.lifetime_cutoff {
-            params.push(Param::Time(Some(cutoff)));
-        }
-        let stmt = Stmt {
-            sql: self.inner.lookup.clone(),
-            params,
-        };
+        let mut b = StmtBuilder::params_only();
+        super::write_lookup(&mut b, digests, &expiry);
+        let stmt = b.finish_prepared(self.inner.lookup.clone());
         let fetched = self
             .inner
             .backend

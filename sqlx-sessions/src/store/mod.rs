@@ -4,6 +4,7 @@ mod builder;
 mod lookup;
 pub use lookup::GetOptions;
 mod aggregate;
+mod inspect;
 mod write;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::clock::Clock;
+use crate::columns::{Column, Field, name_list};
 use crate::digest::Secret;
 use crate::error::{Error, Result};
 use crate::extend::initial_expiry;
@@ -20,10 +22,10 @@ use crate::filter::{Filter, Status};
 use crate::migrate::Migration;
 use crate::pool::Pool;
 use crate::query::{Expiry, push_digest_match, push_where, refuse_paging, select_list};
-use crate::schema::{DigestFormat, TableSpec};
+use crate::schema::{ColumnType, DigestFormat, TableSpec};
 use crate::session::{CreatedSession, Extras, NewSession, Session, SessionData};
 use crate::settings::Settings;
-use crate::sql::{Param, StmtBuilder, quote};
+use crate::sql::{Param, StmtBuilder};
 use crate::token::TokenFormat;
 use crate::value::Value;
 
@@ -60,9 +62,9 @@ struct Inner {
     current_salt_id: Option<String>,
     /// `SELECT <columns> FROM <table>`, computed once.
     select: String,
-    /// The per-request lookup by digest, computed once (see [`lookup_sql`]).
+    /// The per-request lookup by digest, computed once (see [`write_lookup`]).
     lookup: Arc<str>,
-    /// `INSERT INTO ...` with every column, computed once.
+    /// `INSERT INTO ...` with every column, computed once (see [`write_insert`]).
     insert: Arc<str>,
 }
 
@@ -82,14 +84,17 @@ impl Inner {
             select_list(&spec, salts.len() > 1),
             spec.qualified()
         );
-        let insert = backend.adapt_sql(insert_sql(&spec)).into();
-        let lookup = backend
-            .adapt_sql(lookup_sql(
-                &select,
-                salts.len(),
-                settings.max_lifetime.is_some(),
-            ))
-            .into();
+        let mut insert = StmtBuilder::new("");
+        write_insert(&mut insert, &spec, |_| Param::Null(ColumnType::Text));
+        let insert = backend.adapt_sql(insert.finish().sql.to_string()).into();
+        let mut lookup = StmtBuilder::new(&select);
+        let any_time = OffsetDateTime::UNIX_EPOCH;
+        let expiry = Expiry {
+            now: any_time,
+            lifetime_cutoff: settings.max_lifetime.map(|_| any_time),
+        };
+        write_lookup(&mut lookup, vec![Vec::new(); salts.len()], &expiry);
+        let lookup = backend.adapt_sql(lookup.finish().sql.to_string()).into();
         Inner {
             backend,
             spec,
@@ -105,20 +110,35 @@ impl Inner {
     }
 }
 
-/// `SELECT ... WHERE digest IN ($1..$n) AND <valid at $n+1> [AND inserted_at > $n+2]`, written
-/// by the same pieces as every filtered query: the parameters are the digests under each
-/// salt, then now, then the lifetime cutoff.
-fn lookup_sql(select: &str, salts: usize, cutoff: bool) -> String {
-    let mut b = StmtBuilder::new(select);
+/// Writes the per-request lookup after `SELECT ... FROM table`: ` WHERE digest IN (...)`
+/// under each salt, then the validity condition at `expiry`. Written once with text when the
+/// store is built and once per lookup for its parameters only.
+fn write_lookup(b: &mut StmtBuilder, digests: Vec<Vec<u8>>, expiry: &Expiry) {
     b.push(" WHERE 1 = 1");
-    push_digest_match(&mut b, vec![Vec::new(); salts]);
-    let any_time = OffsetDateTime::UNIX_EPOCH;
-    let expiry = Expiry {
-        now: any_time,
-        lifetime_cutoff: cutoff.then_some(any_time),
-    };
-    expiry.push_status(&mut b, Status::Valid);
-    b.finish().sql.to_string()
+    push_digest_match(b, digests);
+    expiry.push_status(b, Status::Valid);
+}
+
+/// Writes `INSERT INTO table (every column) VALUES (...)`, each value given by `value`.
+/// Written once with text when the store is built and once per insert for its parameters.
+fn write_insert(
+    b: &mut StmtBuilder,
+    spec: &TableSpec,
+    mut value: impl FnMut(&Column<'_>) -> Param,
+) {
+    let columns = spec.columns();
+    b.push("INSERT INTO ")
+        .push(&spec.qualified())
+        .push(" (")
+        .push(&name_list(&columns))
+        .push(") VALUES (");
+    for (i, col) in columns.iter().enumerate() {
+        if i > 0 {
+            b.push(", ");
+        }
+        b.bind(value(col));
+    }
+    b.push(")");
 }
 
 /// Whether a JSON value holds a NUL character in any string or key.
@@ -129,26 +149,6 @@ fn has_nul(value: &serde_json::Value) -> bool {
         serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
         _ => false,
     }
-}
-
-fn insert_sql(spec: &TableSpec) -> String {
-    let mut cols = vec![
-        "id",
-        "auth_token_digest",
-        "data",
-        "expires_at",
-        "inserted_at",
-        "updated_at",
-    ];
-    cols.extend(spec.optional.columns().iter().map(|(name, _)| *name));
-    cols.extend(spec.extras.iter().map(|c| c.name()));
-    let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES ({})",
-        spec.qualified(),
-        cols.into_iter().map(quote).collect::<Vec<_>>().join(", "),
-        placeholders.join(", ")
-    )
 }
 
 impl SessionStore {
@@ -195,9 +195,11 @@ impl SessionStore {
         self.inner.backend.run_ddl(&m.down).await
     }
 
-    /// The digest of `token` as this store keeps it (lowercase hex, or the token itself with
-    /// hashing `none`), under the current salt. Shown to people; never a credential.
+    /// The digest of `token` as this store keeps it (lowercase hex), under the current salt.
+    /// Shown to people; never a credential. Refused under hashing `none`, where it would be
+    /// the token itself.
     pub fn digest_hex(&self, token: &str) -> Result<String> {
+        self.refuse_plaintext_digest()?;
         let s = &self.inner.settings;
         s.hashing
             .digest_text(s.secret_salt.as_ref().map(Secret::expose), token)
@@ -239,46 +241,7 @@ impl SessionStore {
         } else {
             None
         };
-        let mut params = vec![
-            Param::Uuid(id),
-            Param::Digest(digest),
-            Param::Json(data.clone()),
-            Param::Time(expires_at),
-            Param::Time(Some(now)),
-            Param::Time(Some(now)),
-        ];
         let opt = spec.optional;
-        if opt.last_used_at {
-            params.push(Param::Time(None));
-        }
-        if opt.authenticated_at {
-            params.push(Param::Time(Some(now)));
-        }
-        if opt.token_hint {
-            params.push(
-                hint.clone()
-                    .map_or(Param::Null(crate::ColumnType::Text), Param::Text),
-            );
-        }
-        if opt.salt_id {
-            params.push(
-                inner
-                    .current_salt_id
-                    .clone()
-                    .map_or(Param::Null(crate::ColumnType::Text), Param::Text),
-            );
-        }
-        for (col, v) in spec.extras.iter().zip(&values) {
-            params.push(match v {
-                Value::Null => Param::Null(col.column_type()),
-                v => v.clone().into(),
-            });
-        }
-        let stmt = crate::sql::Stmt {
-            sql: inner.insert.clone(),
-            params,
-        };
-        inner.backend.execute(stmt).await?;
         let session = Session {
             id,
             data: SessionData(data),
@@ -294,6 +257,30 @@ impl SessionStore {
             },
             is_expired: expires_at.is_some_and(|e| e <= now),
         };
+        let mut b = StmtBuilder::params_only();
+        write_insert(&mut b, spec, |col| {
+            let text = |t: Option<String>| t.map_or(Param::Null(ColumnType::Text), Param::Text);
+            match col.field {
+                Field::Id => Param::Uuid(id),
+                Field::Digest => Param::Digest(digest.clone()),
+                Field::Data => Param::Json(session.data.0.clone()),
+                Field::ExpiresAt => Param::Time(session.expires_at),
+                Field::InsertedAt => Param::Time(Some(session.inserted_at)),
+                Field::UpdatedAt => Param::Time(Some(session.updated_at)),
+                Field::LastUsedAt => Param::Time(session.last_used_at),
+                Field::AuthenticatedAt => Param::Time(session.authenticated_at_column),
+                Field::TokenHint => text(session.token_hint.clone()),
+                Field::SaltId => text(inner.current_salt_id.clone()),
+                Field::Extra(k) => match &session.extras.values[k] {
+                    Value::Null => Param::Null(spec.extras[k].column_type()),
+                    v => v.clone().into(),
+                },
+            }
+        });
+        inner
+            .backend
+            .execute(b.finish_prepared(inner.insert.clone()))
+            .await?;
         tracing::debug!(session_id = %id, table = %spec.table, "session created");
         Ok(CreatedSession { session, token })
     }
