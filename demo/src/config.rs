@@ -32,7 +32,7 @@ USAGE:
 
 OPTIONS:
     --bind ADDR          listen address (default 127.0.0.1:4000, or 127.0.0.1:$PORT)
-    --database-url URL   sqlite:FILE or postgres://... (default $DATABASE_URL, else
+    --database-url URL   sqlite:FILE, postgres://... or mysql://... (default $DATABASE_URL, else
                          sqlite:sqlx-sessions-demo.db in the working folder)
     --secure-cookies     mark cookies Secure (serve over HTTPS then)
     --prune-interval D   how often expired sessions are deleted (default 60s; 5m, 2h...)

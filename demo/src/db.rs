@@ -1,4 +1,4 @@
-//! The demo's database: SQLite (a file in the working folder) or PostgreSQL, its `users`
+//! The demo's database: SQLite (a file in the working folder), PostgreSQL or MySQL, its `users`
 //! table, and the two session stores that live beside it.
 
 use sqlx_sessions::{DatabaseKind, Pool, PoolOptions, SessionStore, StoreBuilder};
@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 /// The database the demo uses when `DATABASE_URL` is not set: a file in the working folder.
 pub const DEFAULT_DATABASE: &str = "sqlite:sqlx-sessions-demo.db";
 
-/// Connections of the demo's PostgreSQL pool.
+/// Connections of the demo's PostgreSQL or MySQL pool.
 pub const PG_POOL_SIZE: u32 = 10;
 /// Connections of the demo's SQLite pool.
 pub const SQLITE_POOL_SIZE: u32 = 8;
@@ -40,8 +40,9 @@ fn unsupported(pool: &Pool) -> sqlx::Error {
 }
 
 impl Db {
-    /// Connects to `url`: `postgres://` or `postgresql://` for PostgreSQL, a SQLite path or
-    /// `sqlite:` URL (created when missing) otherwise.
+    /// Connects to `url`: `postgres://` or `postgresql://` for PostgreSQL, `mysql://` or
+    /// `mariadb://` for MySQL or MariaDB, a SQLite path or `sqlite:` URL (created when
+    /// missing) otherwise.
     pub async fn connect(url: &str) -> Result<Db, sqlx_sessions::Error> {
         let options = match DatabaseKind::of_url(url)? {
             DatabaseKind::Sqlite => PoolOptions::new()
@@ -90,6 +91,16 @@ impl Db {
                 .execute(pool)
                 .await?;
             }
+            Pool::Mysql(pool) => {
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS users (
+                        id BIGINT AUTO_INCREMENT PRIMARY KEY,
+                        created_at DATETIME(6) NOT NULL
+                    ) ENGINE=InnoDB",
+                )
+                .execute(pool)
+                .await?;
+            }
             other => return Err(unsupported(other)),
         }
         Ok(())
@@ -114,6 +125,15 @@ impl Db {
                     .fetch_one(pool)
                     .await?
             }
+            // No RETURNING on MySQL: the id the insert generated, from its result.
+            Pool::Mysql(pool) => {
+                let done = sqlx::query("INSERT INTO users (created_at) VALUES (?)")
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+                i64::try_from(done.last_insert_id())
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+            }
             other => return Err(unsupported(other)),
         };
         Ok(User {
@@ -137,6 +157,12 @@ impl Db {
                     .fetch_optional(pool)
                     .await?
             }
+            Pool::Mysql(pool) => {
+                sqlx::query_as("SELECT id, created_at FROM users WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await?
+            }
             other => return Err(unsupported(other)),
         };
         Ok(row.map(|(id, created_at)| User { id, created_at }))
@@ -148,6 +174,7 @@ impl Db {
         match &self.pool {
             Pool::Sqlite(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
             Pool::Postgres(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
+            Pool::Mysql(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
             other => Err(unsupported(other)),
         }
     }

@@ -30,8 +30,9 @@ pub(crate) struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
-    /// The database: `sqlite:path/to/file.db` (or a file path) or
-    /// `postgres://user:password@host/database`.
+    /// The database: `sqlite:path/to/file.db` (or a file path),
+    /// `postgres://user:password@host/database` or `mysql://user:password@host/database`
+    /// (also `mariadb://`).
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -45,7 +46,7 @@ pub(crate) struct GlobalArgs {
     #[arg(long, default_value = "sessions", global = true, value_name = "NAME")]
     pub(crate) table: String,
 
-    /// The PostgreSQL schema of the table.
+    /// The schema of the table (PostgreSQL), or its database (MySQL).
     #[arg(long, global = true, value_name = "NAME")]
     pub(crate) schema: Option<String>,
 
