@@ -124,14 +124,5 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// An error with its sources, `a: b: c`.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
-}
+/// An error with its sources, `a: b: c` (the library's helper, for every error here).
+pub use sqlx_sessions::error_chain;

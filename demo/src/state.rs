@@ -64,7 +64,7 @@ impl AppState {
             .ttl(None)
             .build()?;
         api_keys.migrate().await?;
-        let auth = SessionAuth::new(sessions).secure_cookies(secure_cookies);
+        let auth = SessionAuth::new(sessions).secure_cookies(secure_cookies)?;
         Ok(AppState {
             db,
             api_auth: auth

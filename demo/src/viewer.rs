@@ -27,7 +27,7 @@ async fn viewer(parts: &mut Parts, state: &AppState) -> Result<Option<Viewer>, A
     let session =
         <CurrentSession as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
             .await?;
-    let Some(CurrentSession(session)) = session else {
+    let Some(session) = session.map(CurrentSession::into_inner) else {
         return Ok(None);
     };
     let Some(user_id) = session

@@ -62,6 +62,7 @@ pub(crate) struct GlobalArgs {
     pub(crate) extra_columns: Vec<ExtraColumn>,
 
     /// The digest algorithm of the tokens (sha256, sha3_256, hmac_sha256, none, ...).
+    /// `none` is taken from this flag only, never from SESSIONS_HASHING alone.
     #[arg(
         long,
         env = "SESSIONS_HASHING",
@@ -90,6 +91,19 @@ pub(crate) struct GlobalArgs {
         value_name = "N"
     )]
     pub(crate) token_length: usize,
+
+    /// The absolute lifetime of a session since its creation, as the application sets it
+    /// (`30d` by default, as the library's; `none` when the application lifts it). Lists,
+    /// counts and pruning treat older sessions as expired, and `create` caps new ones.
+    #[arg(
+        long,
+        env = "SESSIONS_MAX_LIFETIME",
+        default_value = "30d",
+        value_parser = parse_max_lifetime,
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub(crate) max_lifetime: MaxLifetime,
 
     /// How long to wait for a database connection (such as `10s`).
     #[arg(
@@ -174,6 +188,16 @@ fn parse_extra_column(text: &str) -> Result<ExtraColumn, String> {
 fn parse_hashing(text: &str) -> Result<Hashing, String> {
     text.parse()
         .map_err(|e: sqlx_sessions::Error| e.to_string())
+}
+
+/// A `--max-lifetime`: a duration, or `None` when lifted.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MaxLifetime(pub(crate) Option<Duration>);
+
+fn parse_max_lifetime(text: &str) -> Result<MaxLifetime, String> {
+    parse_optional_duration("max_lifetime", text)
+        .map(MaxLifetime)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {

@@ -56,6 +56,7 @@ fn configure(mut builder: StoreBuilder, global: &GlobalArgs) -> StoreBuilder {
     builder = builder
         .table(global.table.clone())
         .hashing(global.hashing)
+        .max_lifetime(global.max_lifetime.0)
         .token_length(global.token_length);
     if let Some(schema) = &global.schema {
         builder = builder.schema(schema.clone());

@@ -9,6 +9,8 @@
 
 use std::io;
 
+use sqlx_sessions::error_chain;
+
 use sqlx::error::DatabaseError;
 
 /// How a command that did not fail ended.
@@ -147,21 +149,6 @@ fn table_mismatch(db: &dyn DatabaseError) -> bool {
     } else {
         UNDEFINED.contains(&code.as_ref())
     }
-}
-
-/// An error and its sources on one line, each message once.
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// Collapses line breaks so every message stays on one line.

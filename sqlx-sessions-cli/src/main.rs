@@ -18,8 +18,11 @@
 //!
 //! Global options name the table as the application declares it: `--table`, `--schema`
 //! (PostgreSQL), `--extra-column NAME:TYPE` (repeatable, default `user_id:text`),
-//! `--hashing`, `--token-prefix`/`--token-length`. The secret salt comes from
-//! `SESSIONS_SECRET_SALT` only, never from a flag, so it does not land in shell history.
+//! `--hashing` (`none` from the flag only, never from `SESSIONS_HASHING` alone),
+//! `--token-prefix`/`--token-length`, and `--max-lifetime` (30 days unless the application
+//! lifts it: pass `none` then, or pruning would delete its older sessions). The secret salt
+//! comes from `SESSIONS_SECRET_SALT` only, never from a flag, so it does not land in shell
+//! history, and has at least 32 bytes.
 //!
 //! ## Exit codes
 //!
@@ -63,18 +66,30 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::parser::ValueSource;
+use clap::{CommandFactory as _, FromArgMatches as _};
+use sqlx_sessions::Hashing;
 
 use crate::cli::Cli;
 use crate::error::{CliError, Outcome};
 
 fn main() -> ExitCode {
     error::install_panic_hook();
-    let cli = match Cli::try_parse() {
+    // Help and version exit 0, usage errors 2 (clap's own codes match ours).
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        // Help and version exit 0, usage errors 2 (clap's own codes match ours).
         Err(err) => err.exit(),
     };
+    if cli.global.hashing == Hashing::None
+        && matches.value_source("hashing") == Some(ValueSource::EnvVariable)
+    {
+        // One stray variable must not make the tool write plaintext tokens.
+        let err = CliError::usage(
+            "SESSIONS_HASHING=none is refused: hashing `none` stores tokens in plaintext; pass --hashing none to mean it",
+        );
+        return ExitCode::from(err.report());
+    }
     let result = std::panic::catch_unwind(|| run(cli));
     let code = match result {
         Ok(Ok(outcome)) => outcome.exit_code(),

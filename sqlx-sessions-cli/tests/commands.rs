@@ -152,6 +152,8 @@ fn create_takes_data_ttl_and_extra_columns(db: &TestDb) {
             r#"{"note":"ci key"}"#,
             "--ttl",
             "none",
+            "--max-lifetime",
+            "none",
         ])
         .assert()
         .success();
@@ -618,7 +620,7 @@ fn salt_comes_from_the_environment(db: &TestDb) {
     db.migrated();
     let out = db
         .cmd()
-        .env("SESSIONS_SECRET_SALT", "pepper")
+        .env("SESSIONS_SECRET_SALT", "pepper-pepper-pepper-pepper-pepper")
         .args(["create", "--user", "alice"])
         .output()
         .expect("run");
@@ -635,9 +637,9 @@ fn salt_comes_from_the_environment(db: &TestDb) {
             .status
             .code()
     };
-    assert_eq!(get(Some("pepper")), Some(0));
+    assert_eq!(get(Some("pepper-pepper-pepper-pepper-pepper")), Some(0));
     assert_eq!(get(None), Some(1));
-    assert_eq!(get(Some("other")), Some(1));
+    assert_eq!(get(Some("another-salt-of-at-least-32-bytes")), Some(1));
 
     // HMAC needs the key; without it, a clear usage error.
     let out = db
@@ -648,11 +650,27 @@ fn salt_comes_from_the_environment(db: &TestDb) {
     assert_error(&out, 2, "secret_salt");
     let out = db
         .cmd()
-        .env("SESSIONS_SECRET_SALT", "key")
+        .env("SESSIONS_SECRET_SALT", "an-hmac-key-of-at-least-32-bytes")
         .args(["--hashing", "hmac_sha256", "count"])
         .output()
         .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
+    // Hashing `none` only from the flag, never from the variable alone.
+    let out = db
+        .cmd()
+        .env("SESSIONS_HASHING", "none")
+        .args(["count"])
+        .output()
+        .expect("run");
+    assert_error(&out, 2, "SESSIONS_HASHING=none");
+    // A short salt or key is refused, naming the setting.
+    let out = db
+        .cmd()
+        .env("SESSIONS_SECRET_SALT", "pepper")
+        .args(["count"])
+        .output()
+        .expect("run");
+    assert_error(&out, 2, "secret_salt");
 }
 
 fn schema_option_per_database(db: &TestDb) {

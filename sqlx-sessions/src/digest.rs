@@ -44,7 +44,8 @@ pub enum Hashing {
     Ripemd160,
     /// HMAC-SHA256 keyed with the secret salt (a salt is required).
     HmacSha256,
-    /// No hashing: the token itself is stored. Not recommended; refused with a salt.
+    /// No hashing: the token itself is stored. Not recommended; refused with a salt, and
+    /// never taken from the environment ([`Settings::from_env`](crate::Settings::from_env)).
     None,
 }
 

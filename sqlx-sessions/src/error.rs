@@ -5,6 +5,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in `sqlx-sessions`.
 ///
+/// `Display` includes the underlying cause (`database error: pool timed out ...`), and
+/// [`source`](std::error::Error::source) still returns it; [`error_chain`] prints an error
+/// with every source below it, each message once.
+///
 /// Lookups with a missing, malformed or unknown token are *not* errors: they return
 /// `Ok(None)`. Errors are configuration mistakes, refused input and database failures.
 #[derive(Debug, thiserror::Error)]
@@ -60,16 +64,16 @@ pub enum Error {
     #[error("refused: {0}")]
     Refused(&'static str),
     /// A row conflicts with an existing one (a unique index refused it).
-    #[error("a session with the same unique key already exists")]
+    #[error("a session with the same unique key already exists: {0}")]
     Conflict(#[source] sqlx::Error),
     /// Session data could not be encoded or decoded as JSON.
-    #[error("session data is not valid JSON")]
+    #[error("session data is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
     /// The operating system's random source failed.
     #[error("the random source failed: {0}")]
     Random(String),
     /// The database failed.
-    #[error("database error")]
+    #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
 }
 
@@ -99,4 +103,27 @@ impl Error {
     pub fn is_database(&self) -> bool {
         matches!(self, Error::Database(_) | Error::Conflict(_))
     }
+}
+
+/// `error` and every source below it on one line, `a: b: c`, leaving out a source whose
+/// message its parent already shows.
+///
+/// ```
+/// let err = sqlx_sessions::Error::from(sqlx::Error::PoolTimedOut);
+/// let text = sqlx_sessions::error_chain(&err);
+/// assert!(text.starts_with("database error: "), "{text}");
+/// assert_eq!(text.matches("timed out").count(), 1, "{text}");
+/// ```
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }

@@ -54,18 +54,28 @@
 //!
 //! - **Tokens** ([`token`]) are `token_length` URL-safe base64 characters from the OS random
 //!   source; API-key stores add a prefix and a CRC32 checksum so leaked keys are
-//!   recognisable and forged ones are refused before any query.
+//!   recognisable and mistyped ones are refused before any query (a checksum anyone can
+//!   compute: it screens typos, it is no defence against forged keys).
 //! - **Digests** ([`Hashing`]): the table keeps `HASH(salt ++ token)` (raw bytes in tables
-//!   this crate creates, hex in adopted ecto_sessions tables), never the token. Previous
-//!   salts can be listed for rotation; rows found under one are re-digested.
+//!   this crate creates, hex in adopted ecto_sessions tables), never the token. A current
+//!   salt or HMAC key has at least 32 bytes; previous salts (of any length) can be listed
+//!   for rotation, and rows found under one are re-digested. Hashing `none` is never taken
+//!   from the environment.
 //! - **Lookup** is one indexed `SELECT` of the needed columns by digest. When the session
 //!   is due for extension (`now + ttl > expires_at + extend_stale_time`), one conditional
 //!   `UPDATE` follows, a compare-and-set on the expiry that was read, so a concurrent expire
 //!   or delete is never undone.
+//! - **Revocation** does not depend on instances agreeing on the time:
+//!   [`SessionStore::expire`] writes `expires_at` and `updated_at` from the same instant, and
+//!   no lookup, filter or extension accepts a row whose expiry is not after its last write,
+//!   so an instance whose clock lags the revoker's (or steps back) still refuses it.
 //! - **Databases** ([`Pool`]): the store writes its statements once, with `$n`
 //!   placeholders and quoted identifiers from the validated table spec, from one list of
 //!   the table's columns; each database's file binds parameters to its own types and types
 //!   the columns of its DDL. No SQL is ever built from a caller's strings.
+//! - **Absolute timeout**: no session outlives `max_lifetime` after its creation (30 days
+//!   by default, so a stolen token replayed now and then still dies; lift it explicitly
+//!   with [`StoreBuilder::max_lifetime`]`(None)`).
 //! - **Time** comes from a [`Clock`], which tests replace with a [`ManualClock`].
 //! - **Pruning**: [`SessionStore::delete_expired`] deletes in bounded batches;
 //!   [`SessionStore::spawn_pruner`] runs it in the background.
@@ -100,7 +110,7 @@ mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use digest::{Hashing, Secret};
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_chain};
 pub use filter::{Filter, Status};
 pub use migrate::Migration;
 pub use pool::{DatabaseKind, Pool, PoolOptions};

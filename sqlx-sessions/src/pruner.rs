@@ -6,12 +6,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
+use crate::error::error_chain;
 use crate::store::SessionStore;
 
-/// The handle of a running pruner. [`Pruner::stop`] ends it and waits for the task;
+/// The handle of a running pruner, to keep for as long as pruning should run. [`Pruner::stop`] ends it and waits for the task;
 /// dropping the handle ends it too. A round in progress is abandoned between statements:
 /// each batch is its own `DELETE`, so nothing is left half-done.
 #[derive(Debug)]
+#[must_use = "dropping the handle stops the pruner at once: keep it while the application runs"]
 pub struct Pruner {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -76,16 +78,4 @@ impl Drop for Pruner {
             let _ = stop.send(());
         }
     }
-}
-
-/// An error with its sources, `a: b: c`.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }

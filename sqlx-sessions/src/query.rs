@@ -8,12 +8,22 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Status};
 use crate::schema::TableSpec;
+use crate::session::Session;
 use crate::sql::{Param, StmtBuilder, quote};
 
 /// The columns every session query selects, in the order backends decode them.
 pub(crate) fn select_list(spec: &TableSpec, with_digest: bool) -> String {
     crate::columns::name_list(&spec.selected_columns(with_digest))
 }
+
+/// The SQL of "this row was revoked": [`SessionStore::expire`](crate::SessionStore::expire)
+/// writes `expires_at` and `updated_at` from the same instant, and no other write leaves a
+/// valid session with `updated_at` at or past its expiry. A revoked row is refused whatever
+/// the reading instance's clock says, so a clock that lags the revoker's (or steps back)
+/// cannot see it valid and extend it.
+pub(crate) const REVOKED: &str = "\"expires_at\" <= \"updated_at\"";
+/// The SQL of "not revoked", for a row with an expiry.
+pub(crate) const NOT_REVOKED: &str = "\"expires_at\" > \"updated_at\"";
 
 /// The moment before which a session is past its absolute lifetime.
 #[derive(Clone, Copy, Debug)]
@@ -23,40 +33,56 @@ pub(crate) struct Expiry {
 }
 
 impl Expiry {
-    /// Appends the condition for `status` (nothing for [`Status::All`]).
+    /// Appends the condition for `status` (nothing for [`Status::All`]). Valid means not
+    /// past `expires_at` at `now`, not revoked, and not past the lifetime cutoff; expired is
+    /// the rest.
     pub(crate) fn push_status(&self, b: &mut StmtBuilder, status: Status) {
         match status {
             Status::All => {}
             Status::Valid => {
-                b.push(" AND (\"expires_at\" IS NULL OR \"expires_at\" > ")
+                b.push(" AND (\"expires_at\" IS NULL OR (\"expires_at\" > ")
                     .bind(Param::Time(Some(self.now)))
-                    .push(")");
-                if let Some(cutoff) = self.lifetime_cutoff {
-                    b.push(" AND \"inserted_at\" > ")
-                        .bind(Param::Time(Some(cutoff)));
-                }
+                    .push(" AND ")
+                    .push(NOT_REVOKED)
+                    .push("))");
+                self.push_lifetime(b, " AND \"inserted_at\" > ");
             }
             Status::Expired => {
-                b.push(" AND ((\"expires_at\" IS NOT NULL AND \"expires_at\" <= ")
+                b.push(" AND ((\"expires_at\" IS NOT NULL AND (\"expires_at\" <= ")
                     .bind(Param::Time(Some(self.now)))
-                    .push(")");
-                if let Some(cutoff) = self.lifetime_cutoff {
-                    b.push(" OR \"inserted_at\" <= ")
-                        .bind(Param::Time(Some(cutoff)));
-                }
+                    .push(" OR ")
+                    .push(REVOKED)
+                    .push("))");
+                self.push_lifetime(b, " OR \"inserted_at\" <= ");
                 b.push(")");
             }
         }
     }
 
-    /// Whether a session read at `now` counts as expired.
-    pub(crate) fn is_expired(
-        &self,
-        expires_at: Option<OffsetDateTime>,
-        inserted_at: OffsetDateTime,
-    ) -> bool {
-        expires_at.is_some_and(|e| e <= self.now)
-            || self.lifetime_cutoff.is_some_and(|c| inserted_at <= c)
+    /// Appends the condition for rows expired by this clock alone: past `expires_at` at
+    /// `now` or past the lifetime cutoff. Pruning uses it (a range on the expiry index; a
+    /// revoked row whose expiry is still ahead of this clock goes in a later run), and so
+    /// does `expire` to mark the rows it sees expired.
+    pub(crate) fn push_expired_by_clock(&self, b: &mut StmtBuilder) {
+        b.push(" AND ((\"expires_at\" IS NOT NULL AND \"expires_at\" <= ")
+            .bind(Param::Time(Some(self.now)))
+            .push(")");
+        self.push_lifetime(b, " OR \"inserted_at\" <= ");
+        b.push(")");
+    }
+
+    fn push_lifetime(&self, b: &mut StmtBuilder, condition: &str) {
+        if let Some(cutoff) = self.lifetime_cutoff {
+            b.push(condition).bind(Param::Time(Some(cutoff)));
+        }
+    }
+
+    /// Whether a session read at `now` counts as expired (the Rust side of
+    /// [`Status::Expired`]).
+    pub(crate) fn is_expired(&self, s: &Session) -> bool {
+        s.expires_at
+            .is_some_and(|e| e <= self.now || e <= s.updated_at)
+            || self.lifetime_cutoff.is_some_and(|c| s.inserted_at <= c)
     }
 }
 

@@ -6,13 +6,23 @@ use crate::digest::{Hashing, Secret};
 use crate::error::{Error, Result};
 use crate::token::TokenFormat;
 
+/// The default [`Settings::max_lifetime`]: 30 days.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::days(30);
+
+/// The fewest bytes a current [`Settings::secret_salt`] (salt or HMAC key) may have: 32,
+/// the output size of SHA-256, so the secret is not the weak part. Shorter salts are
+/// accepted among [`Settings::previous_salts`] only, so a table digested under one (an
+/// ecto_sessions app's, say) can rotate onto a long one.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// The prefix of the environment variables read by [`Settings::from_env`].
 pub const ENV_PREFIX: &str = "SQLX_SESSIONS_";
 
 /// How a store issues, digests, expires and extends sessions.
 ///
-/// Every field has the default of ecto_sessions; [`Settings::validate`] (called when a store
-/// is built) refuses bad combinations with an error naming the setting.
+/// Every field has the default of ecto_sessions but `max_lifetime` (30 days here, none
+/// there); [`Settings::validate`] (called when a store is built) refuses bad combinations
+/// with an error naming the setting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// Random characters in a new token (default 64, at least 22).
@@ -21,9 +31,11 @@ pub struct Settings {
     pub token_prefix: Option<String>,
     /// The digest algorithm (default SHA-256).
     pub hashing: Hashing,
-    /// The current secret salt (pepper) or HMAC key (default none).
+    /// The current secret salt (pepper) or HMAC key (default none; at least
+    /// [`MIN_SECRET_BYTES`] bytes).
     pub secret_salt: Option<Secret>,
-    /// Earlier salts still accepted at lookup; rows found under one are re-digested.
+    /// Earlier salts still accepted at lookup; rows found under one are re-digested (any
+    /// length, so an application can rotate off a short salt).
     pub previous_salts: Vec<Secret>,
     /// Lifetime given at creation and at each extension (default 7 days; `None`: never expires).
     pub ttl: Option<Duration>,
@@ -32,7 +44,10 @@ pub struct Settings {
     pub extend_stale_time: Option<Duration>,
     /// Whether a successful lookup of one session extends it (default true).
     pub auto_extend: bool,
-    /// Absolute limit since `inserted_at` that no extension passes (default none).
+    /// Absolute limit since `inserted_at` that no extension passes (default 30 days, the
+    /// periodic re-authentication of ASVS 3.3.2 and NIST SP 800-63B; `None` lifts it). It
+    /// caps every session, including one created with an explicit expiry or with no `ttl`:
+    /// a store of long-lived API keys lifts it explicitly.
     pub max_lifetime: Option<Duration>,
     /// With a `last_used_at` column: how often a lookup may write it (default 1 hour).
     pub touch_interval: Duration,
@@ -51,7 +66,7 @@ impl Default for Settings {
             ttl: Some(Duration::days(7)),
             extend_stale_time: Some(Duration::days(1)),
             auto_extend: true,
-            max_lifetime: None,
+            max_lifetime: Some(DEFAULT_MAX_LIFETIME),
             touch_interval: Duration::hours(1),
             prune_batch_size: 5_000,
         }
@@ -65,8 +80,8 @@ impl Settings {
     /// | --- | --- |
     /// | `SQLX_SESSIONS_TOKEN_LENGTH` | `64` |
     /// | `SQLX_SESSIONS_TOKEN_PREFIX` | `myapp_sk_` |
-    /// | `SQLX_SESSIONS_HASHING` | `sha256`, `sha3_256`, `hmac_sha256`, `none`, ... |
-    /// | `SQLX_SESSIONS_SECRET_SALT` | any secret |
+    /// | `SQLX_SESSIONS_HASHING` | `sha256`, `sha3_256`, `hmac_sha256`, ... (not `none`) |
+    /// | `SQLX_SESSIONS_SECRET_SALT` | a secret of at least 32 bytes |
     /// | `SQLX_SESSIONS_PREVIOUS_SALTS` | comma-separated secrets |
     /// | `SQLX_SESSIONS_TTL` | `7d`, `12h`, `3600` (seconds), `none` |
     /// | `SQLX_SESSIONS_EXTEND_STALE_TIME` | `1d`, `0`, `none` |
@@ -92,6 +107,15 @@ impl Settings {
         }
         if let Some(v) = get("HASHING") {
             s.hashing = v.parse()?;
+            if s.hashing == Hashing::None {
+                // One mistyped variable must not put plaintext tokens in the table.
+                return Err(Error::config(
+                    "hashing",
+                    format!(
+                        "`none` stores tokens in plaintext and cannot be chosen through {ENV_PREFIX}HASHING; choose it in code (`StoreBuilder::hashing(Hashing::None)`) if you must"
+                    ),
+                ));
+            }
         }
         if let Some(v) = get("SECRET_SALT") {
             s.secret_salt = Some(Secret::from(v)).filter(|v| !v.expose().is_empty());
@@ -162,15 +186,22 @@ impl Settings {
         if self.previous_salts.iter().any(|s| s.expose().is_empty()) {
             return Err(Error::config("previous_salts", "a salt cannot be empty"));
         }
-        if self
-            .secret_salt
-            .as_ref()
-            .is_some_and(|s| s.expose().is_empty())
-        {
-            return Err(Error::config(
-                "secret_salt",
-                "cannot be empty; leave it unset instead",
-            ));
+        if let Some(salt) = &self.secret_salt {
+            let len = salt.expose().len();
+            if len == 0 {
+                return Err(Error::config(
+                    "secret_salt",
+                    "cannot be empty; leave it unset instead",
+                ));
+            }
+            if len < MIN_SECRET_BYTES {
+                return Err(Error::config(
+                    "secret_salt",
+                    format!(
+                        "a salt or HMAC key needs at least {MIN_SECRET_BYTES} bytes (this one has {len}); a shorter one may stay among previous_salts while rows move to a long one"
+                    ),
+                ));
+            }
         }
         if self.previous_salts.len() > 8 {
             return Err(Error::config("previous_salts", "at most 8 previous salts"));

@@ -5,7 +5,12 @@
 //! with a [prefix](crate::StoreBuilder::token_prefix) issues API-key tokens instead:
 //! `prefix + random + checksum`, where the checksum is the CRC32 of `prefix + random`
 //! written as six base62 characters. Secret scanners can recognise such keys, and a
-//! mistyped or forged key is refused before any database query.
+//! mistyped key is refused before any database query.
+//!
+//! The checksum is no defence against forgery: CRC32 is public and keyless, so anyone can
+//! compute a valid checksum for any key they make up. What stops a made-up key is the
+//! 132 bits or more of randomness and the digest lookup; the checksum only screens typos
+//! (and truncated copies) for free and lets scanners tell a real key from noise.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

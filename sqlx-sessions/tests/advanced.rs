@@ -72,6 +72,13 @@ async fn api_keys_are_checked_before_any_query(db: TestDb) {
     }
 }
 
+// Salts and keys of at least 32 bytes, as a store requires.
+const SALT_A: &str = "salt-a-long-enough-for-a-secret-salt";
+const SALT_B: &str = "salt-b-long-enough-for-a-secret-salt";
+const SALT_C: &str = "salt-c-long-enough-for-a-secret-salt";
+const KEY_ONE: &str = "key-one-long-enough-for-an-hmac-key";
+const KEY_TWO: &str = "key-two-long-enough-for-an-hmac-key";
+
 async fn three_salts_after_two_rotations(db: TestDb) {
     let clock = clock();
     let with = |salt: &str, previous: &[&str]| {
@@ -83,18 +90,18 @@ async fn three_salts_after_two_rotations(db: TestDb) {
             .build()
             .unwrap()
     };
-    let a = with("salt-a", &[]);
+    let a = with(SALT_A, &[]);
     a.migrate().await.unwrap();
     let t1 = a
         .create(NewSession::new().extra("user_id", "1"))
         .await
         .unwrap();
-    let b = with("salt-b", &["salt-a"]);
+    let b = with(SALT_B, &[SALT_A]);
     let t2 = b
         .create(NewSession::new().extra("user_id", "2"))
         .await
         .unwrap();
-    let c = with("salt-c", &["salt-b", "salt-a"]);
+    let c = with(SALT_C, &[SALT_B, SALT_A]);
     let t3 = c
         .create(NewSession::new().extra("user_id", "3"))
         .await
@@ -113,7 +120,7 @@ async fn three_salts_after_two_rotations(db: TestDb) {
     // Found rows were re-digested: nothing is left on old salts, and the newest store
     // without previous salts still finds every session.
     assert_eq!(c.count_on_previous_salts().await.unwrap(), 0);
-    let only_c = with("salt-c", &[]);
+    let only_c = with(SALT_C, &[]);
     for t in [&t1, &t2, &t3] {
         assert!(only_c.lookup(t.token.expose()).await.unwrap().is_some());
     }
@@ -137,7 +144,7 @@ async fn hmac_keys_rotate_too(db: TestDb) {
         .builder()
         .table("hmac_sessions")
         .hashing(Hashing::HmacSha256)
-        .secret_salt("key-one")
+        .secret_salt(KEY_ONE)
         .clock(clock.clone())
         .build()
         .unwrap();
@@ -149,15 +156,15 @@ async fn hmac_keys_rotate_too(db: TestDb) {
     assert_eq!(
         k1.digest_hex(t.token.expose()).unwrap(),
         Hashing::HmacSha256
-            .digest_text(Some(b"key-one"), t.token.expose())
+            .digest_text(Some(KEY_ONE.as_bytes()), t.token.expose())
             .unwrap()
     );
     let k2 = db
         .builder()
         .table("hmac_sessions")
         .hashing(Hashing::HmacSha256)
-        .secret_salt("key-two")
-        .previous_salts(["key-one"])
+        .secret_salt(KEY_TWO)
+        .previous_salts([KEY_ONE])
         .clock(clock.clone())
         .build()
         .unwrap();
@@ -166,7 +173,7 @@ async fn hmac_keys_rotate_too(db: TestDb) {
         .builder()
         .table("hmac_sessions")
         .hashing(Hashing::HmacSha256)
-        .secret_salt("key-two")
+        .secret_salt(KEY_TWO)
         .clock(clock.clone())
         .build()
         .unwrap();
@@ -415,7 +422,10 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
     let store = db
         .builder()
         .ecto_compat()
-        .secret_salt("super-secret")
+        // The Elixir app's short salt is accepted as a previous salt only: rows found
+        // under it move onto the long one.
+        .secret_salt(SALT_A)
+        .previous_salts(["super-secret"])
         .ttl(Some(Duration::days(1)))
         .extend_stale_time(Some(Duration::hours(1)))
         .clock(clock.clone())
@@ -443,13 +453,26 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
         ))
         .await;
     assert_eq!(stored, written);
-    // A session created here is what the Elixir app would read.
+    // Found under the short salt, the row was re-digested under the long one.
+    let moved = Hashing::Sha256
+        .digest_text(
+            Some(SALT_A.as_bytes()),
+            "elixir-issued-token-0123456789abcdefghij",
+        )
+        .unwrap();
+    let on_long_salt = db
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM sessions WHERE auth_token_digest = '{moved}'"
+        ))
+        .await;
+    assert_eq!(on_long_salt, 1);
+    // A session created here is what the Elixir app reads once it uses the long salt too.
     let c = store
         .create(NewSession::new().extra("user_id", "rust-user"))
         .await
         .unwrap();
     let hex = Hashing::Sha256
-        .digest_text(Some(b"super-secret"), c.token.expose())
+        .digest_text(Some(SALT_A.as_bytes()), c.token.expose())
         .unwrap();
     let found = db
         .scalar(&format!("SELECT COUNT(*) FROM sessions WHERE auth_token_digest = '{hex}' AND inserted_at = '2032-02-02 10:00:00'"))

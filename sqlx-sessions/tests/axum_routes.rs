@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sqlx_sessions::axum::{CurrentSession, SessionAuth, TokenSource};
+use sqlx_sessions::axum::{CookieConfig, CurrentSession, SessionAuth, TokenSource};
 use sqlx_sessions::{ManualClock, NewSession, SessionStore};
 use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::Duration;
@@ -143,19 +143,20 @@ async fn source_order_is_configurable(db: TestDb) {
         ("cookie", bad_cookie.as_bytes()),
         ("authorization", bearer.as_bytes()),
     ];
-    // Default order: the (unknown) cookie is present, so it decides.
+    // Default order: the bearer token wins over the (unknown) cookie.
     let default = app(&SessionAuth::new(store.clone()));
     let (status, _, _) = call(&default, get_with("/me", &headers)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    // Bearer first.
-    let bearer_first =
-        app(&SessionAuth::new(store.clone()).sources([TokenSource::Bearer, TokenSource::Cookie]));
-    let (status, _, _) = call(&bearer_first, get_with("/me", &headers)).await;
     assert_eq!(status, StatusCode::OK);
+    // Cookie first: the cookie is present, so it decides.
+    let cookie_first =
+        app(&SessionAuth::new(store.clone()).sources([TokenSource::Cookie, TokenSource::Bearer]));
+    let (status, _, _) = call(&cookie_first, get_with("/me", &headers)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Cookies only, under another name: headers are ignored.
     let cookie_only = app(&SessionAuth::new(store.clone())
         .sources([TokenSource::Cookie])
-        .cookie_name("sid"));
+        .cookie_name("sid")
+        .unwrap());
     let (status, _, _) = call(
         &cookie_only,
         get_with("/me", &[("x-auth-token", token.as_bytes())]),
@@ -288,7 +289,237 @@ async fn extension_refreshes_the_cookie(db: TestDb) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// A sibling subdomain planted its own valid session cookie: the victim's client still
+/// sends its own token in a header, and that one decides whose account the request runs as.
+async fn a_header_token_wins_over_a_planted_cookie(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let victim = new_token(&store, "victim").await;
+    let attacker = new_token(&store, "attacker").await;
+    let app = app(&SessionAuth::new(store));
+    let planted = format!("auth_token={attacker}");
+    let bearer = format!("Bearer {victim}");
+    for own in [
+        ("x-auth-token", victim.as_bytes()),
+        ("authorization", bearer.as_bytes()),
+    ] {
+        let (status, body, _) = call(
+            &app,
+            get_with("/me", &[("cookie", planted.as_bytes()), own]),
+        )
+        .await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "user victim"),
+            "{}",
+            own.0
+        );
+    }
+}
+
+/// Two session cookies in one request (one planted under another path or by a sibling
+/// subdomain) are refused, whatever their order, without a query.
+async fn duplicate_session_cookies_are_refused(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let mine = new_token(&store, "me").await;
+    let theirs = new_token(&store, "them").await;
+    let app = app(&SessionAuth::new(store));
+    let one = format!("auth_token={mine}");
+    let (status, body, _) = call(&app, get_with("/me", &[("cookie", one.as_bytes())])).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "user me"));
+    let both = format!("auth_token={theirs}; theme=dark; auth_token={mine}");
+    let twice = format!("auth_token={mine}; auth_token={mine}");
+    let planted = format!("auth_token={theirs}");
+    let cases: Vec<Vec<(&str, &[u8])>> = vec![
+        vec![("cookie", both.as_bytes())],
+        vec![("cookie", twice.as_bytes())],
+        vec![("cookie", planted.as_bytes()), ("cookie", one.as_bytes())],
+    ];
+    for headers in &cases {
+        let (status, body, _) = call(&app, get_with("/me", headers)).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::UNAUTHORIZED, "unauthorized\n"),
+            "{headers:?}"
+        );
+    }
+    // No query: with the pool closed they are still a 401, not a 503.
+    db.close().await;
+    for headers in &cases {
+        let (status, _, _) = call(&app, get_with("/maybe", headers)).await;
+        assert_eq!(status, StatusCode::OK, "{headers:?}");
+    }
+}
+
+async fn source(session: CurrentSession) -> String {
+    match session.source() {
+        TokenSource::Cookie => format!("cookie {}", session.is_from_cookie()),
+        TokenSource::Header(name) => format!("header {name}"),
+        TokenSource::Bearer => "bearer".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A handler can tell a cookie request (which needs CSRF checks) from a header one.
+async fn the_source_of_a_session_is_exposed(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let token = new_token(&store, "42").await;
+    let app = Router::new()
+        .route("/source", get(source))
+        .layer(SessionAuth::new(store).layer());
+    let cookie = format!("auth_token={token}");
+    let bearer = format!("Bearer {token}");
+    for (header, value, expected) in [
+        ("cookie", cookie.as_bytes(), "cookie true"),
+        ("x-auth-token", token.as_bytes(), "header x-auth-token"),
+        ("authorization", bearer.as_bytes(), "bearer"),
+    ] {
+        let (status, body, _) = call(&app, get_with("/source", &[(header, value)])).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, expected));
+    }
+}
+
+/// `__Host-auth_token`: set with `Secure`, `Path=/` and no `Domain`, read under that name
+/// only; settings that would break the prefix are refused.
+async fn host_prefixed_cookies(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let auth = SessionAuth::new(store.clone())
+        .cookie_config(CookieConfig::host_prefixed())
+        .unwrap();
+    let sign_in = {
+        let auth = auth.clone();
+        move || async move {
+            let created = auth
+                .store()
+                .create(NewSession::new().extra("user_id", "42"))
+                .await
+                .unwrap();
+            auth.sign_in_headers(&created)
+        }
+    };
+    let app = Router::new()
+        .route("/me", get(me))
+        .route("/sign-in", post(sign_in))
+        .layer(auth.layer());
+    let mut req = get_with("/sign-in", &[]);
+    *req.method_mut() = axum::http::Method::POST;
+    let (status, _, set) = call(&app, req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(set.len(), 1, "{set:?}");
+    let cookie = set[0].split(';').next().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-auth_token="), "{set:?}");
+    for part in ["Secure", "Path=/", "HttpOnly"] {
+        assert!(set[0].contains(part), "{part} missing: {}", set[0]);
+    }
+    assert!(!set[0].contains("Domain"), "{}", set[0]);
+    let (status, body, _) = call(&app, get_with("/me", &[("cookie", cookie.as_bytes())])).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "user 42"));
+    let unprefixed = cookie.replacen("__Host-", "", 1);
+    let (status, _, _) = call(&app, get_with("/me", &[("cookie", unprefixed.as_bytes())])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for refused in [
+        SessionAuth::new(store.clone())
+            .cookie_config(CookieConfig::host_prefixed().domain("example.com")),
+        SessionAuth::new(store.clone()).cookie_config(CookieConfig::host_prefixed().path("/app")),
+        auth.clone().secure_cookies(false),
+        SessionAuth::new(store.clone())
+            .secure_cookies(false)
+            .and_then(|a| a.cookie_name("__Host-sid")),
+    ] {
+        assert!(matches!(
+            refused,
+            Err(sqlx_sessions::Error::Config {
+                setting: "cookie",
+                ..
+            })
+        ));
+    }
+}
+
+async fn public_css(_session: Option<CurrentSession>) -> Response {
+    ([(header::CACHE_CONTROL, "public, max-age=3600")], "body {}").into_response()
+}
+
+/// Every response that sets the session cookie is `Cache-Control: no-store`: the layer's
+/// refresh (even over a handler's `public`), the sign-in and sign-out helpers, and a
+/// handler's own cookie. Responses that set no cookie keep their own caching.
+async fn responses_setting_the_session_cookie_are_not_stored(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let token = new_token(&store, "42").await;
+    let auth = SessionAuth::new(store.clone());
+    let app = Router::new()
+        .route("/style.css", get(public_css))
+        .route("/me", get(me))
+        .route("/sign-out", post(sign_out))
+        .layer(auth.layer())
+        .with_state(auth.clone());
+    let cookie = format!("auth_token={token}");
+    let fetch = |path: &'static str| {
+        let app = app.clone();
+        let cookie = cookie.clone();
+        async move {
+            let res = app
+                .oneshot(get_with(path, &[("cookie", cookie.as_bytes())]))
+                .await
+                .unwrap();
+            let cache: Vec<_> = res
+                .headers()
+                .get_all(header::CACHE_CONTROL)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect();
+            (res.headers().contains_key(header::SET_COOKIE), cache)
+        }
+    };
+    // Not due for extension: no cookie, the handler's caching stands.
+    clock.advance(Duration::minutes(1));
+    assert_eq!(
+        fetch("/style.css").await,
+        (false, vec!["public, max-age=3600".to_owned()])
+    );
+    // Due: the refreshed cookie makes the response private to no cache at all.
+    clock.advance(Duration::days(2));
+    assert_eq!(
+        fetch("/style.css").await,
+        (true, vec!["no-store".to_owned()])
+    );
+    clock.advance(Duration::days(2));
+    assert_eq!(fetch("/me").await, (true, vec!["no-store".to_owned()]));
+    // A handler setting the cookie itself (sign-out with the bare cookie).
+    let mut req = get_with("/sign-out", &[("cookie", cookie.as_bytes())]);
+    *req.method_mut() = axum::http::Method::POST;
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert!(res.headers().contains_key(header::SET_COOKIE));
+    assert_eq!(
+        res.headers().get(header::CACHE_CONTROL).unwrap(),
+        "no-store"
+    );
+    // The helpers, without the layer.
+    let created = store
+        .create(NewSession::new().extra("user_id", "7"))
+        .await
+        .unwrap();
+    for parts in [auth.sign_in_headers(&created), auth.sign_out_headers()] {
+        let res = parts.into_response();
+        assert_eq!(
+            res.headers().get(header::CACHE_CONTROL).unwrap(),
+            "no-store"
+        );
+        assert_eq!(res.headers().get_all(header::SET_COOKIE).iter().count(), 1);
+    }
+    assert!(!format!("{:?}", auth.sign_in_headers(&created)).contains(created.token.expose()));
+}
+
 backend_tests!(
+    a_header_token_wins_over_a_planted_cookie,
+    duplicate_session_cookies_are_refused,
+    the_source_of_a_session_is_exposed,
+    host_prefixed_cookies,
+    responses_setting_the_session_cookie_are_not_stored,
     each_source_yields_the_session,
     no_valid_session_is_a_short_401,
     source_order_is_configurable,

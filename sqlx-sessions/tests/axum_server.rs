@@ -42,7 +42,9 @@ async fn serve(app: Router) -> String {
 async fn sign_in_use_and_sign_out(db: TestDb) {
     let store = db.builder().build().unwrap();
     store.migrate().await.unwrap();
-    let auth = SessionAuth::new(store.clone()).secure_cookies(false);
+    let auth = SessionAuth::new(store.clone())
+        .secure_cookies(false)
+        .unwrap();
     let app = Router::new()
         .route("/me", get(me))
         .route("/sign-in", post(sign_in))

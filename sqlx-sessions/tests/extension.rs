@@ -136,7 +136,23 @@ async fn no_ttl_or_no_stale_time_never_extends(db: TestDb) {
 
     let db2 = db;
     db2.exec("DELETE FROM sessions").await;
-    let forever = build(&db2, &clock, None, Some(60)).await;
+    // With the default absolute timeout, "no ttl" still ends 30 days after creation.
+    let capped = build(&db2, &clock, None, Some(60)).await;
+    let c = capped
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
+    assert_eq!(c.session.expires_at, Some(clock.now() + Duration::days(30)));
+    db2.exec("DELETE FROM sessions").await;
+    // Sessions that never expire need the cap lifted explicitly.
+    let forever = db2
+        .builder()
+        .clock(clock.clone())
+        .ttl(None)
+        .extend_stale_time(Some(Duration::seconds(60)))
+        .max_lifetime(None)
+        .build()
+        .unwrap();
     let c = forever
         .create(NewSession::new().extra("user_id", "u"))
         .await
@@ -241,7 +257,44 @@ async fn concurrent_creations_do_not_collide(db: TestDb) {
     let _ = clock.now();
 }
 
+/// Used every 6 days, a session with the default settings is extended at each use, and
+/// still dies 30 days after its creation; lifting the cap lets it live on.
+async fn default_max_lifetime_ends_a_session_used_every_six_days(db: TestDb) {
+    let clock = clock();
+    let store = db.builder().clock(clock.clone()).build().unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.settings().max_lifetime, Some(Duration::days(30)));
+    let lifted = db
+        .builder()
+        .clock(clock.clone())
+        .max_lifetime(None)
+        .build()
+        .unwrap();
+    let capped = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap();
+    let free = lifted
+        .create(NewSession::new().extra("user_id", "v"))
+        .await
+        .unwrap();
+    let born = clock.now();
+    for day in (6..=120).step_by(6) {
+        clock.set(born + Duration::days(day));
+        let found = store.lookup(capped.token.expose()).await.unwrap();
+        assert_eq!(found.is_some(), day < 30, "capped session on day {day}");
+        if let Some(s) = found {
+            assert!(s.expires_at.unwrap() <= born + Duration::days(30));
+        }
+        let found = lifted.lookup(free.token.expose()).await.unwrap();
+        assert!(found.is_some(), "lifted cap: alive on day {day}");
+    }
+    // The default store refuses it by its own lifetime too, whatever store extended it.
+    assert!(store.lookup(free.token.expose()).await.unwrap().is_none());
+}
+
 backend_tests!(
+    default_max_lifetime_ends_a_session_used_every_six_days,
     extends_only_outside_the_stale_window,
     per_call_override_and_auto_extend_off,
     zero_stale_time_writes_at_every_use,

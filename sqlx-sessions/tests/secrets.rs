@@ -32,7 +32,7 @@ async fn no_plaintext_token_anywhere(db: TestDb) {
         .token_prefix("lib_sk_")
         .store_token_hint()
         .track_last_used(time::Duration::ZERO)
-        .secret_salt("pepper")
+        .secret_salt("pepper-pepper-pepper-pepper-pepper")
         .build()
         .unwrap();
     keys.migrate().await.unwrap();

@@ -238,7 +238,20 @@ async fn expire_delete_and_sign_out_everywhere(db: TestDb) {
 
 async fn explicit_expiry_and_never_expiring(db: TestDb) {
     let clock = clock();
-    let store = store(&db, &clock).await;
+    // The default absolute timeout caps "never" at 30 days after creation.
+    let capped = store(&db, &clock).await;
+    let c = capped
+        .create(NewSession::new().extra("user_id", "u").expires_at(None))
+        .await
+        .unwrap();
+    assert_eq!(c.session.expires_at, Some(clock.now() + Duration::days(30)));
+    // Lifted explicitly, a session can never expire.
+    let store = db
+        .builder()
+        .clock(clock.clone())
+        .max_lifetime(None)
+        .build()
+        .unwrap();
     let at = clock.now() + Duration::minutes(5);
     let short = store
         .create(NewSession::new().extra("user_id", "u").expires_at(Some(at)))

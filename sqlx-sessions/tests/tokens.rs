@@ -263,3 +263,54 @@ fn settings_read_from_the_environment() {
     let bad = Settings::from_lookup(|n| (n == "TTL").then(|| "a week".to_owned()));
     assert!(matches!(bad, Err(Error::Config { setting: "ttl", .. })));
 }
+
+#[test]
+fn short_salts_and_hashing_none_from_the_environment_are_refused() {
+    let with_salt = |salt: &str| Settings {
+        secret_salt: Some(salt.into()),
+        ..Settings::default()
+    };
+    let short = with_salt(&"s".repeat(31)).validate();
+    match short {
+        Err(Error::Config { setting, reason }) => {
+            assert_eq!(setting, "secret_salt");
+            assert!(
+                reason.contains("32 bytes") && reason.contains("31"),
+                "{reason}"
+            );
+        }
+        other => panic!("a 31-byte salt was accepted: {other:?}"),
+    }
+    assert!(with_salt(&"s".repeat(32)).validate().is_ok());
+    let hmac = Settings {
+        hashing: Hashing::HmacSha256,
+        ..with_salt("short-key")
+    };
+    assert!(matches!(
+        hmac.validate(),
+        Err(Error::Config {
+            setting: "secret_salt",
+            ..
+        })
+    ));
+    // A short salt may stay as a previous one, to rotate off it.
+    let rotating = Settings {
+        previous_salts: vec!["short".into()],
+        ..with_salt(&"s".repeat(40))
+    };
+    assert!(rotating.validate().is_ok());
+    // `none` only in code, never from a variable.
+    let env = Settings::from_lookup(|n| (n == "HASHING").then(|| "none".to_owned()));
+    match env {
+        Err(Error::Config { setting, reason }) => {
+            assert_eq!(setting, "hashing");
+            assert!(reason.contains("SQLX_SESSIONS_HASHING"), "{reason}");
+        }
+        other => panic!("hashing `none` was read from the environment: {other:?}"),
+    }
+    let in_code = Settings {
+        hashing: Hashing::None,
+        ..Settings::default()
+    };
+    assert!(in_code.validate().is_ok());
+}

@@ -48,6 +48,11 @@ impl TestDb {
             .expect("state")
     }
 
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        self.fresh.url()
+    }
+
     /// Every byte the database holds (see [`sqlx_sessions_test_support::TestDb::dump`]).
     pub async fn bytes(&self) -> String {
         self.fresh.dump(&TABLES).await

@@ -92,6 +92,7 @@ pub fn bin() -> Command {
         "SESSIONS_HASHING",
         "SESSIONS_TOKEN_PREFIX",
         "SESSIONS_TOKEN_LENGTH",
+        "SESSIONS_MAX_LIFETIME",
     ] {
         cmd.env_remove(var);
     }

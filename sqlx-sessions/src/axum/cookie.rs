@@ -2,6 +2,9 @@
 
 use std::borrow::Cow;
 
+use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use cookie::{Cookie, SameSite};
 use time::{Duration, OffsetDateTime};
 
@@ -9,11 +12,33 @@ use time::{Duration, OffsetDateTime};
 /// session that never expires gets this one.
 pub const MAX_COOKIE_AGE: Duration = Duration::days(400);
 
+/// The prefix that makes browsers keep a cookie to the exact host that set it, over HTTPS,
+/// for the whole site: a `__Host-` cookie must be `Secure`, have `Path=/` and no `Domain`,
+/// so a sibling subdomain or a plain-http page cannot plant or overwrite it.
+pub const HOST_PREFIX: &str = "__Host-";
+/// The prefix that makes browsers accept a cookie only with `Secure`.
+pub const SECURE_PREFIX: &str = "__Secure-";
+
 /// How the session cookie is named and built.
 ///
 /// The defaults are the safe ones: `auth_token`, `HttpOnly` (always), `SameSite=Lax`,
 /// `Path=/`, and `Secure`. Turn `Secure` off only for plain-http local development, where a
 /// browser would otherwise refuse or withhold the cookie.
+///
+/// Over HTTPS, [`CookieConfig::host_prefixed`] (`__Host-auth_token`) is recommended: the
+/// browser then guarantees the cookie came from this very host, so no other subdomain can
+/// plant a session cookie. [`CookieConfig::validate`] (called by
+/// [`SessionAuth`](super::SessionAuth) whenever its cookie changes) refuses a prefixed name
+/// with attributes its prefix forbids.
+///
+/// ```
+/// use sqlx_sessions::axum::CookieConfig;
+/// let config = CookieConfig::host_prefixed();
+/// assert_eq!(config.cookie_name(), "__Host-auth_token");
+/// assert!(config.validate().is_ok());
+/// assert!(config.clone().domain("example.com").validate().is_err());
+/// assert!(config.secure(false).validate().is_err());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CookieConfig {
     name: Cow<'static, str>,
@@ -39,6 +64,45 @@ impl CookieConfig {
     /// The defaults: `auth_token`, `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure`.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// `__Host-auth_token`, `Secure`, `Path=/`, no `Domain`: the recommended cookie over
+    /// HTTPS (see [`HOST_PREFIX`]).
+    pub fn host_prefixed() -> Self {
+        Self::default().name(format!("{HOST_PREFIX}auth_token"))
+    }
+
+    /// Refuses a configuration browsers would reject or that defeats its name's prefix: a
+    /// `__Host-` name needs `Secure`, `Path=/` and no `Domain`; a `__Secure-` name needs
+    /// `Secure`; a name must be 1 to 64 letters, digits or `-_.`.
+    pub fn validate(&self) -> crate::Result<()> {
+        let refuse = |reason: String| Err(crate::Error::config("cookie", reason));
+        let name = self.name.as_ref();
+        let valid_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !valid_name {
+            return refuse(format!(
+                "`{name}` is not a cookie name: use 1 to 64 letters, digits and `-_.`"
+            ));
+        }
+        let secure_needed = name.starts_with(HOST_PREFIX) || name.starts_with(SECURE_PREFIX);
+        if secure_needed && !self.secure {
+            return refuse(format!(
+                "`{name}` needs `Secure` (browsers drop it otherwise); use a name without the prefix for plain-http development"
+            ));
+        }
+        if name.starts_with(HOST_PREFIX) {
+            if self.path != "/" {
+                return refuse(format!("`{name}` needs `Path=/`, not `{}`", self.path));
+            }
+            if self.domain.is_some() {
+                return refuse(format!("`{name}` cannot have a `Domain`"));
+            }
+        }
+        Ok(())
     }
 
     /// The cookie name (default `auth_token`): letters, digits and `-_.` are safe.
@@ -120,6 +184,65 @@ impl CookieConfig {
     }
 }
 
+/// The `Cache-Control` of a response that sets the session cookie: `no-store`, which
+/// keeps the response (and the token in it) out of every cache, shared or the browser's
+/// own. `private` would only keep it out of shared caches (RFC 9111 §5.2.2.7); the OWASP
+/// Session Management Cheat Sheet asks that session identifiers never be cached.
+pub const NO_STORE: &str = "no-store";
+
+/// A session cookie to set, as response parts: `Set-Cookie` and `Cache-Control: no-store`
+/// (replacing any other `Cache-Control`, such as a handler's `public`). Its `Debug` output
+/// is redacted; the cookie holds the plaintext token at sign-in.
+#[derive(Clone)]
+pub struct SetSessionCookie(pub(crate) Cookie<'static>);
+
+impl SetSessionCookie {
+    /// The cookie.
+    pub fn cookie(&self) -> &Cookie<'static> {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SetSessionCookie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetSessionCookie")
+            .field("name", &self.0.name())
+            .field("value", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl IntoResponseParts for SetSessionCookie {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        // Names and values come from validated settings and URL-safe tokens.
+        if let Ok(value) = HeaderValue::from_str(&self.0.to_string()) {
+            res.headers_mut().append(SET_COOKIE, value);
+        }
+        res.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+        Ok(res)
+    }
+}
+
+impl IntoResponse for SetSessionCookie {
+    fn into_response(self) -> Response {
+        (self, ()).into_response()
+    }
+}
+
+/// Sets `Cache-Control: no-store` on response headers that set the cookie `name`.
+pub(crate) fn no_store_if_it_sets(name: &str, headers: &mut HeaderMap) {
+    if headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .any(|v| sets_cookie(v.as_bytes(), name))
+    {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
+    }
+}
+
 /// Whether a `Set-Cookie` header value sets the cookie `name`.
 pub(crate) fn sets_cookie(header: &[u8], name: &str) -> bool {
     header
@@ -159,6 +282,46 @@ mod tests {
         assert_eq!(past.max_age(), Some(Duration::ZERO));
         let odd = config.sign_in("t", Some(now + Duration::milliseconds(1500)), now);
         assert_eq!(odd.max_age(), Some(Duration::seconds(1)));
+    }
+
+    #[test]
+    fn prefixed_names_need_their_attributes() {
+        let host = CookieConfig::host_prefixed();
+        assert!(host.validate().is_ok());
+        let text = host
+            .sign_in("t", None, OffsetDateTime::UNIX_EPOCH)
+            .to_string();
+        assert!(text.starts_with("__Host-auth_token=t;"), "{text}");
+        assert!(text.contains("Secure") && text.contains("Path=/"), "{text}");
+        assert!(!text.contains("Domain"), "{text}");
+        for bad in [
+            host.clone().secure(false),
+            host.clone().path("/app"),
+            host.clone().domain("example.com"),
+            CookieConfig::new().name("__Secure-sid").secure(false),
+            CookieConfig::new().name(""),
+            CookieConfig::new().name("a b"),
+            CookieConfig::new().name("a;b"),
+        ] {
+            assert!(
+                matches!(
+                    bad.validate(),
+                    Err(crate::Error::Config {
+                        setting: "cookie",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(CookieConfig::new().secure(false).validate().is_ok());
+        assert!(
+            CookieConfig::new()
+                .name("__Secure-sid")
+                .path("/x")
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use super::SessionAuth;
 use super::rejection::{MissingSessionLayer, SessionRejection, StoreUnavailable, Unauthenticated};
+use super::source::TokenSource;
 use crate::Session;
 use crate::error::Result;
 
@@ -19,13 +20,36 @@ use crate::error::Result;
 ///
 /// Needs [`SessionLayer`](super::SessionLayer) on the router. However many of these
 /// extractors a request meets (a handler and a middleware, say), the store is asked once.
+///
+/// [`CurrentSession::source`] says where the token came from: apply CSRF checks to
+/// requests authenticated by the cookie (which a browser attaches on its own), not to
+/// those that carried their token in a header.
 #[derive(Clone, Debug)]
-pub struct CurrentSession(pub Session);
+pub struct CurrentSession {
+    session: Session,
+    source: TokenSource,
+}
 
 impl CurrentSession {
     /// The session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The session, owned.
     pub fn into_inner(self) -> Session {
-        self.0
+        self.session
+    }
+
+    /// Where the request carried its token: [`TokenSource::Cookie`], a
+    /// [`TokenSource::Header`] or [`TokenSource::Bearer`].
+    pub fn source(&self) -> &TokenSource {
+        &self.source
+    }
+
+    /// Whether the token came from the cookie, so the request needs CSRF protection.
+    pub fn is_from_cookie(&self) -> bool {
+        self.source.is_cookie()
     }
 }
 
@@ -33,7 +57,7 @@ impl Deref for CurrentSession {
     type Target = Session;
 
     fn deref(&self) -> &Session {
-        &self.0
+        &self.session
     }
 }
 
@@ -42,7 +66,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentSession {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, SessionRejection> {
         match resolve(parts).await? {
-            Some(session) => Ok(CurrentSession(session)),
+            Some(current) => Ok(current),
             None => Err(Unauthenticated.into()),
         }
     }
@@ -55,21 +79,25 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentSession {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, SessionRejection> {
-        Ok(resolve(parts).await?.map(CurrentSession))
+        resolve(parts).await
     }
 }
 
-async fn resolve(parts: &Parts) -> Result<Option<Session>, SessionRejection> {
+async fn resolve(parts: &Parts) -> Result<Option<CurrentSession>, SessionRejection> {
     let request = parts
         .extensions
         .get::<RequestSessionHandle>()
         .ok_or(MissingSessionLayer)?
         .0
         .clone();
-    request
+    let session = request
         .session()
         .await
-        .map_err(|e| StoreUnavailable(e).into())
+        .map_err(|e| SessionRejection::from(StoreUnavailable(e)))?;
+    // A session exists only for a token, and a token only with its source.
+    Ok(session
+        .zip(request.source.clone())
+        .map(|(session, source)| CurrentSession { session, source }))
 }
 
 /// What the layer leaves in the request's extensions.
@@ -80,7 +108,8 @@ pub(crate) struct RequestSessionHandle(pub(crate) Arc<RequestSession>);
 pub(crate) struct RequestSession {
     auth: SessionAuth,
     token: Option<String>,
-    pub(crate) from_cookie: bool,
+    /// Where the token came from (`None` without a token).
+    pub(crate) source: Option<TokenSource>,
     looked_up: OnceCell<LookedUp>,
 }
 
@@ -96,18 +125,22 @@ impl std::fmt::Debug for RequestSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RequestSession")
             .field("has_token", &self.token.is_some())
-            .field("from_cookie", &self.from_cookie)
+            .field("source", &self.source)
             .field("looked_up", &self.looked_up.initialized())
             .finish_non_exhaustive()
     }
 }
 
 impl RequestSession {
-    pub(crate) fn new(auth: SessionAuth, token: Option<String>, from_cookie: bool) -> Self {
+    pub(crate) fn new(
+        auth: SessionAuth,
+        token: Option<String>,
+        source: Option<TokenSource>,
+    ) -> Self {
         RequestSession {
             auth,
             token,
-            from_cookie,
+            source,
             looked_up: OnceCell::new(),
         }
     }

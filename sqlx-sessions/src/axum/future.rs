@@ -1,5 +1,6 @@
 //! The response future of [`SessionService`](super::SessionService): refreshes the cookie
-//! of a session the request extended.
+//! of a session the request extended, and keeps every response that sets the session
+//! cookie out of caches.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,8 +10,9 @@ use std::task::{Context, Poll, ready};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, Response};
 
-use super::cookie::sets_cookie;
+use super::cookie::{no_store_if_it_sets, sets_cookie};
 use super::extractor::RequestSession;
+use super::source::TokenSource;
 
 pin_project_lite::pin_project! {
     /// The response future of [`SessionService`](super::SessionService).
@@ -45,6 +47,10 @@ where
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
         refresh_cookie(this.request, &mut response);
+        no_store_if_it_sets(
+            this.request.auth().cookie().cookie_name(),
+            response.headers_mut(),
+        );
         Poll::Ready(Ok(response))
     }
 }
@@ -58,7 +64,8 @@ fn refresh_cookie<B>(request: &RequestSession, response: &mut Response<B>) {
     let Some(session) = &looked_up.session else {
         return;
     };
-    if !request.from_cookie || session.is_expired || session.updated_at < looked_up.started {
+    let from_cookie = request.source.as_ref().is_some_and(TokenSource::is_cookie);
+    if !from_cookie || session.is_expired || session.updated_at < looked_up.started {
         return;
     }
     let config = request.auth().cookie();

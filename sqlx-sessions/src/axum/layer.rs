@@ -18,7 +18,9 @@ use super::source::find_token;
 /// The lookup happens at most once per request, when the first extractor asks, so routes
 /// that never ask (static files, health checks) cost no query. When a session that came
 /// from the cookie is extended by that lookup, the response refreshes the cookie's
-/// `Max-Age`, unless the handler set the cookie itself (at sign-in or sign-out).
+/// `Max-Age`, unless the handler set the cookie itself (at sign-in or sign-out). Every
+/// response that sets the session cookie, the layer's or the handler's, gets
+/// `Cache-Control: no-store`, so no cache keeps a token.
 #[derive(Clone, Debug)]
 pub struct SessionLayer {
     auth: SessionAuth,
@@ -67,11 +69,11 @@ where
             self.auth.cookie().cookie_name(),
             req.headers(),
         );
-        let (token, from_cookie) = match found {
-            Some(f) => (Some(f.token.to_owned()), f.from_cookie),
-            None => (None, false),
+        let (token, source) = match found {
+            Some(f) => (Some(f.token.to_owned()), Some(f.source.clone())),
+            None => (None, None),
         };
-        let request = Arc::new(RequestSession::new(self.auth.clone(), token, from_cookie));
+        let request = Arc::new(RequestSession::new(self.auth.clone(), token, source));
         req.extensions_mut()
             .insert(RequestSessionHandle(request.clone()));
         ResponseFuture::new(self.inner.call(req), request)

@@ -2,21 +2,28 @@
 //! session cookie.
 //!
 //! - [`SessionAuth`] holds a store and says where tokens are read from ([`TokenSource`]:
-//!   the `auth_token` cookie, `X-Auth-Token`, `Authorization: Bearer`, in an order you
-//!   choose) and how the cookie is built ([`CookieConfig`]).
+//!   by default `X-Auth-Token`, then `Authorization: Bearer`, then the `auth_token`
+//!   cookie, so a token the client sends itself wins over a cookie someone may have
+//!   planted; the order is yours to change) and how the cookie is built ([`CookieConfig`];
+//!   [`CookieConfig::host_prefixed`], `__Host-auth_token`, is recommended over HTTPS).
 //! - [`SessionLayer`] (from [`SessionAuth::layer`]) reads the token of each request, and
 //!   [`CurrentSession`] yields its session, looked up at most once per request however many
 //!   extractors ask; `Option<CurrentSession>` is for pages that work signed in or out.
+//!   [`CurrentSession::source`] says where the token came from: apply CSRF checks to
+//!   cookie requests ([`CurrentSession::is_from_cookie`]), which a browser sends on its own.
 //! - Missing, malformed, oversized, unknown, expired and revoked tokens all give the same
-//!   401 ([`Unauthenticated`]), and the first three never reach the database. A failing
-//!   store gives 503 ([`StoreUnavailable`]).
-//! - [`SessionAuth::sign_in_cookie`] and [`SessionAuth::sign_out_cookie`] build the cookie:
-//!   `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` unless turned off for plain-http
-//!   development, `Max-Age` from the session's expiry. Create a new session at every
-//!   sign-in (never reuse one from before it), so a planted token gains nothing.
+//!   401 ([`Unauthenticated`]), and the first three never reach the database; so do two
+//!   session cookies in one request, which are refused rather than picked by order. A
+//!   failing store gives 503 ([`StoreUnavailable`]).
+//! - [`SessionAuth::sign_in_headers`] and [`SessionAuth::sign_out_headers`] set the
+//!   cookie on a response with `Cache-Control: no-store`: `HttpOnly`, `SameSite=Lax`,
+//!   `Path=/`, `Secure` unless turned off for plain-http development, `Max-Age` from the
+//!   session's expiry. Create a new session at every sign-in (never reuse one from before
+//!   it), so a planted token gains nothing. The layer also marks `no-store` every response
+//!   that sets the session cookie (its own refresh included), so no cache keeps a token.
 //!
 //! ```
-//! use axum::{Router, http::header::SET_COOKIE, response::{IntoResponse, Redirect}, routing::{get, post}};
+//! use axum::{Router, response::{IntoResponse, Redirect}, routing::{get, post}};
 //! use sqlx_sessions::axum::{CurrentSession, SessionAuth};
 //! use sqlx_sessions::{NewSession, SessionStore};
 //!
@@ -37,8 +44,7 @@
 //!         .create(NewSession::new().extra("user_id", "42"))
 //!         .await
 //!         .map_err(|_| axum::http::StatusCode::SERVICE_UNAVAILABLE)?;
-//!     let cookie = auth.sign_in_cookie(&created);
-//!     Ok(([(SET_COOKIE, cookie.to_string())], Redirect::to("/me")))
+//!     Ok((auth.sign_in_headers(&created), Redirect::to("/me")))
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -46,7 +52,7 @@
 //! let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
 //! let store = SessionStore::builder(pool).build()?;
 //! store.migrate().await?;
-//! let auth = SessionAuth::new(store).secure_cookies(false); // plain http in development
+//! let auth = SessionAuth::new(store).secure_cookies(false)?; // plain http in development
 //!
 //! let app: Router = Router::new()
 //!     .route("/", get(home))
@@ -73,7 +79,9 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 
-pub use self::cookie::{CookieConfig, MAX_COOKIE_AGE};
+pub use self::cookie::{
+    CookieConfig, HOST_PREFIX, MAX_COOKIE_AGE, NO_STORE, SECURE_PREFIX, SetSessionCookie,
+};
 pub use self::extractor::CurrentSession;
 pub use self::future::ResponseFuture;
 pub use self::layer::{SessionLayer, SessionService};
@@ -102,8 +110,8 @@ struct AuthConfig {
 }
 
 impl SessionAuth {
-    /// Tokens from the `auth_token` cookie, `X-Auth-Token`, then `Authorization: Bearer`;
-    /// the default [`CookieConfig`].
+    /// Tokens from `X-Auth-Token`, `Authorization: Bearer`, then the `auth_token` cookie
+    /// ([`TokenSource::defaults`]); the default [`CookieConfig`].
     pub fn new(store: SessionStore) -> Self {
         SessionAuth {
             inner: Arc::new(AuthConfig {
@@ -121,25 +129,26 @@ impl SessionAuth {
         self
     }
 
-    /// The cookie's settings.
-    pub fn cookie_config(mut self, cookie: CookieConfig) -> Self {
+    /// The cookie's settings, refused when [`CookieConfig::validate`] refuses them.
+    pub fn cookie_config(mut self, cookie: CookieConfig) -> Result<Self> {
+        cookie.validate()?;
         Arc::make_mut(&mut self.inner).cookie = cookie;
-        self
+        Ok(self)
     }
 
-    /// The cookie name (default `auth_token`), read by [`TokenSource::Cookie`].
-    pub fn cookie_name(mut self, name: impl Into<std::borrow::Cow<'static, str>>) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
-        config.cookie = config.cookie.clone().name(name);
-        self
+    /// The cookie name (default `auth_token`), read by [`TokenSource::Cookie`]; a
+    /// `__Host-` name needs the attributes its prefix asks for (see
+    /// [`CookieConfig::validate`]).
+    pub fn cookie_name(self, name: impl Into<std::borrow::Cow<'static, str>>) -> Result<Self> {
+        let cookie = self.inner.cookie.clone().name(name);
+        self.cookie_config(cookie)
     }
 
     /// Whether cookies are `Secure` (default true). Turn it off only for plain-http
-    /// development.
-    pub fn secure_cookies(mut self, secure: bool) -> Self {
-        let config = Arc::make_mut(&mut self.inner);
-        config.cookie = config.cookie.clone().secure(secure);
-        self
+    /// development (refused with a `__Host-` or `__Secure-` name).
+    pub fn secure_cookies(self, secure: bool) -> Result<Self> {
+        let cookie = self.inner.cookie.clone().secure(secure);
+        self.cookie_config(cookie)
     }
 
     /// The store.
@@ -184,7 +193,9 @@ impl SessionAuth {
         }
     }
 
-    /// The sign-in cookie of a session just created (see [`CookieConfig::sign_in`]).
+    /// The sign-in cookie of a session just created (see [`CookieConfig::sign_in`]). Send
+    /// it with `Cache-Control: no-store` ([`NO_STORE`]), or use
+    /// [`SessionAuth::sign_in_headers`], which does.
     pub fn sign_in_cookie(&self, created: &CreatedSession) -> Cookie<'static> {
         self.inner.cookie.sign_in(
             created.token.expose(),
@@ -197,5 +208,16 @@ impl SessionAuth {
     /// session too: the cookie alone does not end it.
     pub fn sign_out_cookie(&self) -> Cookie<'static> {
         self.inner.cookie.sign_out()
+    }
+
+    /// The response parts of a sign-in: the session cookie of `created` and
+    /// `Cache-Control: no-store`, so no cache keeps the token.
+    pub fn sign_in_headers(&self, created: &CreatedSession) -> SetSessionCookie {
+        SetSessionCookie(self.sign_in_cookie(created))
+    }
+
+    /// The response parts of a sign-out: the clearing cookie and `Cache-Control: no-store`.
+    pub fn sign_out_headers(&self) -> SetSessionCookie {
+        SetSessionCookie(self.sign_out_cookie())
     }
 }

@@ -5,7 +5,7 @@ use axum::http::header::WWW_AUTHENTICATE;
 use axum::response::{IntoResponse, Response};
 
 use crate::Error;
-use crate::pruner::error_chain;
+use crate::error::error_chain;
 
 /// No valid session: 401 with a short body that does not say why (missing, malformed,
 /// unknown, expired and revoked tokens all look the same).

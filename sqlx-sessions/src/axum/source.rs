@@ -15,12 +15,15 @@ pub const MAX_TOKEN_BYTES: usize = 2 * 1024;
 /// [`SessionAuth`](super::SessionAuth) tries its sources in order and uses the first one
 /// that is present: an absent source lets the next one speak; a present but malformed one
 /// ends the search with "no session", so a request never gets a second try with another
-/// credential.
+/// credential. [`CurrentSession::source`](super::CurrentSession::source) says which one
+/// a session came from, so CSRF checks can apply to cookie requests only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TokenSource {
     /// The session cookie (`auth_token` unless [`CookieConfig::name`](super::CookieConfig::name)
-    /// says otherwise). An empty cookie counts as absent.
+    /// says otherwise). An empty cookie counts as absent; two or more cookies of that name
+    /// in one request (one planted by a sibling subdomain, say) are refused, never resolved
+    /// by their order.
     Cookie,
     /// A header holding the bare token, such as `X-Auth-Token`. Exactly one is accepted.
     Header(HeaderName),
@@ -35,28 +38,36 @@ impl TokenSource {
         TokenSource::Header(HeaderName::from_static("x-auth-token"))
     }
 
-    /// The default sources, in order: the cookie, `X-Auth-Token`, `Authorization: Bearer`.
+    /// The default sources, in order: `X-Auth-Token`, `Authorization: Bearer`, then the
+    /// cookie. A token the client sends itself wins over a cookie, which a sibling
+    /// subdomain may have planted.
     pub fn defaults() -> Vec<TokenSource> {
         vec![
-            TokenSource::Cookie,
             TokenSource::x_auth_token(),
             TokenSource::Bearer,
+            TokenSource::Cookie,
         ]
+    }
+
+    /// Whether this is the cookie: a browser sends it on its own, so requests
+    /// authenticated by it need CSRF protection.
+    pub fn is_cookie(&self) -> bool {
+        *self == TokenSource::Cookie
     }
 }
 
-/// A token found in a request.
+/// A token found in a request, and where.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Found<'a> {
-    pub(crate) token: &'a str,
-    pub(crate) from_cookie: bool,
+pub(crate) struct Found<'h, 's> {
+    pub(crate) token: &'h str,
+    pub(crate) source: &'s TokenSource,
 }
 
-impl std::fmt::Debug for Found<'_> {
+impl std::fmt::Debug for Found<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Found")
             .field("token", &"<redacted>")
-            .field("from_cookie", &self.from_cookie)
+            .field("source", &self.source)
             .finish()
     }
 }
@@ -71,11 +82,11 @@ enum Presence<'a> {
 
 /// The token of the first present source; `None` when every source is absent or the first
 /// present one is malformed.
-pub(crate) fn find_token<'a>(
-    sources: &[TokenSource],
+pub(crate) fn find_token<'h, 's>(
+    sources: &'s [TokenSource],
     cookie_name: &str,
-    headers: &'a HeaderMap,
-) -> Option<Found<'a>> {
+    headers: &'h HeaderMap,
+) -> Option<Found<'h, 's>> {
     for source in sources {
         let presence = match source {
             TokenSource::Cookie => read_cookie(headers, cookie_name),
@@ -85,12 +96,7 @@ pub(crate) fn find_token<'a>(
         match presence {
             Presence::Absent => continue,
             Presence::Malformed => return None,
-            Presence::Token(token) => {
-                return Some(Found {
-                    token,
-                    from_cookie: *source == TokenSource::Cookie,
-                });
-            }
+            Presence::Token(token) => return Some(Found { token, source }),
         }
     }
     None
@@ -144,15 +150,19 @@ fn read_cookie<'a>(headers: &'a HeaderMap, cookie_name: &str) -> Presence<'a> {
         let Ok(text) = value.to_str() else {
             return Presence::Malformed;
         };
-        if found.is_some() {
-            continue; // still checking the total size
-        }
-        // The first cookie of that name wins: browsers send the most specific path first.
-        found = text
+        let named = text
             .split(';')
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| name.trim() == cookie_name)
+            .filter(|(name, _)| name.trim() == cookie_name)
             .map(|(_, value)| value.trim());
+        for value in named {
+            if found.is_some() {
+                // Two cookies of that name: one may be planted (another path, a sibling
+                // subdomain), and the order says nothing about which. Refuse both.
+                return Presence::Malformed;
+            }
+            found = Some(value);
+        }
     }
     match found {
         None => Presence::Absent,
@@ -195,7 +205,8 @@ mod tests {
     }
 
     fn find(h: &HeaderMap) -> Option<(&str, bool)> {
-        find_token(&TokenSource::defaults(), "auth_token", h).map(|f| (f.token, f.from_cookie))
+        find_token(&TokenSource::defaults(), "auth_token", h)
+            .map(|f| (f.token, f.source.is_cookie()))
     }
 
     #[test]
@@ -205,6 +216,13 @@ mod tests {
             ("x-auth-token", b"from-header"),
             ("authorization", b"Bearer from-bearer"),
         ]);
+        assert_eq!(find(&h), Some(("from-header", false)));
+        let h = headers(&[
+            ("cookie", b"auth_token=from-cookie"),
+            ("authorization", b"Bearer from-bearer"),
+        ]);
+        assert_eq!(find(&h), Some(("from-bearer", false)));
+        let h = headers(&[("cookie", b"theme=dark; auth_token=from-cookie; x=1")]);
         assert_eq!(find(&h), Some(("from-cookie", true)));
         let h = headers(&[
             ("x-auth-token", b" from-header "),
@@ -249,8 +267,16 @@ mod tests {
             headers(&[("x-auth-token", b"caf\xc3\xa9")]),
             headers(&[("authorization", b"Bearer")]),
             headers(&[("authorization", b"Bearer a b")]),
-            headers(&[("cookie", &big_cookie), ("x-auth-token", b"ok")]),
-            headers(&[("cookie", b"auth_token=\xff\xfe"), ("x-auth-token", b"ok")]),
+            headers(&[("cookie", &big_cookie)]),
+            headers(&[("cookie", b"auth_token=\xff\xfe")]),
+            // Two session cookies, in one header or in two, even with the same value.
+            headers(&[("cookie", b"auth_token=a; auth_token=b")]),
+            headers(&[
+                ("cookie", b"auth_token=a"),
+                ("cookie", b"x=1; auth_token=b"),
+            ]),
+            headers(&[("cookie", b"auth_token=a; auth_token=a")]),
+            headers(&[("cookie", b"auth_token=a; auth_token=")]),
         ] {
             assert_eq!(find(&h), None, "{h:?}");
         }

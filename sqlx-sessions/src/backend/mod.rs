@@ -218,11 +218,29 @@ pub(crate) fn create_table_with(
     )
 }
 
+/// The longest identifier PostgreSQL keeps (longer ones are cut, silently).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// The name of the index of `column` on `table`: `<table>_<column>_index` when it fits in
+/// 63 bytes (the name ecto_sessions gives), otherwise its first bytes and 16 hex digits of
+/// the SHA-256 of the whole name, so long names neither collide nor lose their indexes.
+pub(crate) fn index_name(table: &str, column: &str) -> String {
+    use sha2::Digest as _;
+    let full = format!("{table}_{column}_index");
+    if full.len() <= MAX_IDENTIFIER_BYTES {
+        return full;
+    }
+    let hash = hex::encode(&sha2::Sha256::digest(full.as_bytes())[..8]);
+    // Identifiers are ASCII (checked when the store is built): any byte is a boundary.
+    let keep = MAX_IDENTIFIER_BYTES - hash.len() - 1;
+    format!("{}_{hash}", &full[..keep])
+}
+
 /// The index statements every backend shares: the unique digest index, the expiry index
 /// and one per indexed extra column.
 pub(crate) fn index_statements(spec: &TableSpec) -> Vec<String> {
     let table = spec.qualified();
-    let name = |col: &str| index_name(spec, col);
+    let name = |col: &str| quote(&index_name(&spec.table, col));
     let mut out = vec![
         format!(
             "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {table} (\"auth_token_digest\")",
@@ -243,9 +261,29 @@ pub(crate) fn index_statements(spec: &TableSpec) -> Vec<String> {
     out
 }
 
-/// The quoted name of the index on `col`: `<table>_<col>_index`, at most 63 bytes.
-pub(crate) fn index_name(spec: &TableSpec, col: &str) -> String {
-    let mut n = format!("{}_{col}_index", spec.table);
-    n.truncate(63);
-    crate::sql::quote(&n)
+#[cfg(test)]
+mod tests {
+    use super::index_name;
+
+    #[test]
+    fn index_names_fit_and_stay_distinct() {
+        assert_eq!(
+            index_name("sessions", "expires_at"),
+            "sessions_expires_at_index"
+        );
+        for len in [40, 52, 53, 62, 63] {
+            let table = "t".repeat(len);
+            let names: Vec<_> = ["auth_token_digest", "expires_at", "user_id"]
+                .iter()
+                .map(|c| index_name(&table, c))
+                .collect();
+            for n in &names {
+                assert!(n.len() <= 63, "{n}");
+                assert_ne!(n, &table);
+            }
+            assert!(names[0] != names[1] && names[1] != names[2] && names[0] != names[2]);
+            // Stable: the same table and column always give the same name.
+            assert_eq!(names[1], index_name(&table, "expires_at"));
+        }
+    }
 }

@@ -316,17 +316,17 @@ impl Backend for MySqlBackend {
         let mut keys = vec![
             format!(
                 "UNIQUE KEY {} (\"auth_token_digest\")",
-                super::index_name(spec, "auth_token_digest")
+                quote(&super::index_name(&spec.table, "auth_token_digest"))
             ),
             format!(
                 "KEY {} (\"expires_at\")",
-                super::index_name(spec, "expires_at")
+                quote(&super::index_name(&spec.table, "expires_at"))
             ),
         ];
         for col in spec.extras.iter().filter(|c| c.is_indexed()) {
             keys.push(format!(
                 "KEY {} ({})",
-                super::index_name(spec, col.name()),
+                quote(&super::index_name(&spec.table, col.name())),
                 self.index_key(col.name(), Storage::Value(col.column_type()))
             ));
         }

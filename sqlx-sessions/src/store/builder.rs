@@ -114,7 +114,9 @@ impl StoreBuilder {
         self
     }
 
-    /// The secret salt (pepper), or the HMAC key with [`Hashing::HmacSha256`].
+    /// The secret salt (pepper), or the HMAC key with [`Hashing::HmacSha256`]: at least
+    /// [`MIN_SECRET_BYTES`](crate::settings::MIN_SECRET_BYTES) bytes, such as 32 random
+    /// bytes or a 43-character base64 string of them.
     pub fn secret_salt(mut self, salt: impl Into<Secret>) -> Self {
         self.settings.secret_salt = Some(salt.into());
         self
@@ -144,7 +146,9 @@ impl StoreBuilder {
         self
     }
 
-    /// The absolute lifetime since creation that no extension passes (default none).
+    /// The absolute lifetime since creation that no extension passes (default 30 days:
+    /// [`DEFAULT_MAX_LIFETIME`](crate::settings::DEFAULT_MAX_LIFETIME)). `None` lifts it,
+    /// for stores of API keys that live until revoked, say.
     pub fn max_lifetime(mut self, max: Option<Duration>) -> Self {
         self.settings.max_lifetime = max;
         self

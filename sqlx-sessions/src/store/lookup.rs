@@ -8,6 +8,7 @@ use crate::backend::Fetched;
 use crate::error::Result;
 use crate::extend::new_expiry;
 use crate::filter::{Filter, Status};
+use crate::query::NOT_REVOKED;
 use crate::session::Session;
 use crate::sql::{Param, StmtBuilder};
 
@@ -128,7 +129,7 @@ impl SessionStore {
         current_digest: Option<Vec<u8>>,
     ) -> Result<Session> {
         let mut s = fetched.session;
-        s.is_expired = self.expiry(now).is_expired(s.expires_at, s.inserted_at);
+        s.is_expired = self.expiry(now).is_expired(&s);
         if s.is_expired {
             return Ok(s);
         }
@@ -170,7 +171,10 @@ impl SessionStore {
             }
         }
         // Compare-and-set on the expiry that was read: a concurrent expire, delete or
-        // extension makes this a no-op, so nothing expired or deleted comes back.
+        // extension makes this a no-op, so nothing expired or deleted comes back. A revoked
+        // row is refused by its own columns, whatever this clock says (an expire at exactly
+        // the expiry read would otherwise pass the comparison); `expires_at > now` keeps
+        // the `updated_at` written here before the expiry.
         b.push(" WHERE \"id\" = ").bind(Param::Uuid(s.id));
         match s.expires_at {
             None => b.push(" AND \"expires_at\" IS NULL"),
@@ -178,7 +182,9 @@ impl SessionStore {
                 .push(" AND \"expires_at\" = ")
                 .bind(Param::Time(Some(at)))
                 .push(" AND \"expires_at\" > ")
-                .bind(Param::Time(Some(now))),
+                .bind(Param::Time(Some(now)))
+                .push(" AND ")
+                .push(NOT_REVOKED),
         };
         let written = inner.backend.execute(b.finish()).await? == 1;
         if written {

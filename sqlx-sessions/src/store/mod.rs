@@ -304,7 +304,7 @@ impl SessionStore {
         }
         let mut sessions = self.inner.backend.fetch_all(b.finish()).await?;
         for s in &mut sessions {
-            s.is_expired = expiry.is_expired(s.expires_at, s.inserted_at);
+            s.is_expired = expiry.is_expired(s);
         }
         Ok(sessions)
     }

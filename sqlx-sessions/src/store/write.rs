@@ -6,12 +6,13 @@ use super::SessionStore;
 use crate::backend::Change;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Status};
-use crate::query::{push_where, refuse_paging, select_list};
+use crate::query::{NOT_REVOKED, push_where, refuse_paging, select_list};
 use crate::session::Session;
 use crate::sql::{Param, Stmt, StmtBuilder};
 
 impl SessionStore {
-    /// Expires the valid session `id` now. Returns whether there was one.
+    /// Expires the valid session `id` now. Returns whether there was one (see
+    /// [`SessionStore::expire_all`] for what holds across instances).
     pub async fn expire(&self, id: Uuid) -> Result<bool> {
         Ok(!self.expire_all(&Filter::new().id(id)).await?.is_empty())
     }
@@ -19,19 +20,44 @@ impl SessionStore {
     /// Expires every valid session matching `filter` (for example a user's, or "all of this
     /// user's but this one" with [`Filter::except_id`]) and returns them, so an app can close
     /// their websockets or notify their owner.
+    ///
+    /// The revocation holds whatever the clocks of other instances say: `expires_at` and
+    /// `updated_at` are written from the same instant, and no lookup, filter or extension
+    /// accepts a row whose expiry is not after its last write. Matching sessions this
+    /// store's clock already sees expired (which an instance whose clock lags could still
+    /// see valid) are marked the same way, keeping their own expiry, and are not returned.
     pub async fn expire_all(&self, filter: &Filter) -> Result<Vec<Session>> {
         refuse_paging(filter, "expire_all")?;
         let now = self.now();
         let expiry = self.expiry(now);
         let spec = &self.inner.spec;
+        let at = || Param::Time(Some(now));
+        let mut b = StmtBuilder::new(&format!("UPDATE {} SET ", spec.qualified()));
+        // First the sessions expired by this clock but not yet revoked: `updated_at` moves
+        // to now and `expires_at` to the earlier of itself and now, so an expired one keeps
+        // the moment it really expired. Done before the valid ones, so a session that a
+        // lagging instance extends in between is caught by the second statement.
+        b.push("\"updated_at\" = ").bind(at());
+        b.push(", \"expires_at\" = CASE WHEN \"expires_at\" IS NOT NULL AND \"expires_at\" <= ")
+            .bind(at())
+            .push(" THEN \"expires_at\" ELSE ")
+            .bind(at())
+            .push(" END");
+        if let Some(mut b) =
+            self.with_where(b, &filter.clone().status(Status::All), Status::All, &expiry)?
+        {
+            expiry.push_expired_by_clock(&mut b);
+            b.push(" AND (\"expires_at\" IS NULL OR ")
+                .push(NOT_REVOKED)
+                .push(")");
+            self.inner.backend.execute(b.finish()).await?;
+        }
+        // Then the valid ones: both columns from the same instant.
         let mut b = StmtBuilder::new("\"expires_at\" = ");
-        b.bind(Param::Time(Some(now)))
-            .push(", \"updated_at\" = ")
-            .bind(Param::Time(Some(now)));
+        b.bind(at()).push(", \"updated_at\" = ").bind(at());
         let set_end = b.len();
-        // Only valid sessions: an expired one keeps the moment it really expired.
-        let filter = filter.clone().status(Status::Valid);
-        let Some(b) = self.with_where(b, &filter, Status::Valid, &expiry)? else {
+        let valid = filter.clone().status(Status::Valid);
+        let Some(b) = self.with_where(b, &valid, Status::Valid, &expiry)? else {
             return Ok(Vec::new());
         };
         let mut sessions = self.change(b, Some(set_end)).await?;
@@ -62,7 +88,7 @@ impl SessionStore {
         };
         let mut sessions = self.change(b, None).await?;
         for s in &mut sessions {
-            s.is_expired = expiry.is_expired(s.expires_at, s.inserted_at);
+            s.is_expired = expiry.is_expired(s);
         }
         tracing::debug!(count = sessions.len(), table = %spec.table, "sessions deleted");
         Ok(sessions)
@@ -92,7 +118,7 @@ impl SessionStore {
         let now = self.now();
         let expiry = self.expiry(now);
         let mut b = StmtBuilder::new(" WHERE 1 = 1");
-        expiry.push_status(&mut b, Status::Expired);
+        expiry.push_expired_by_clock(&mut b);
         // In expiry order, so the expiry index serves the scan and each batch starts where
         // the last one ended.
         b.push(" ORDER BY \"expires_at\" LIMIT ")
