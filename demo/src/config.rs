@@ -50,7 +50,7 @@ OPTIONS:
                          sign up)
     --allowed-host NAME  also answer to this Host name (repeatable); the loopback names
                          and the bound address are always allowed
-    --database-url URL   sqlite:FILE or postgres://... (prefer $DATABASE_URL: a flag is
+    --database-url URL   sqlite:FILE, postgres://... or mysql://... (prefer $DATABASE_URL: a flag is
                          visible to other users in `ps`; default
                          sqlite:sqlx-sessions-demo.db in the working folder)
     --secure-cookies     mark cookies Secure (serve over HTTPS then)

@@ -1,5 +1,5 @@
-//! The demo's database: SQLite (a file in the working folder) or PostgreSQL, its `accounts`
-//! table of users, and the two session stores that live beside it.
+//! The demo's database: SQLite (a file in the working folder), PostgreSQL or MySQL, its
+//! `accounts` table of users, and the two session stores that live beside it.
 
 use sha2::{Digest as _, Sha256};
 use sqlx_sessions::{DatabaseKind, Pool, PoolOptions, SessionStore, StoreBuilder};
@@ -98,6 +98,17 @@ impl Db {
                 .execute(pool)
                 .await?;
             }
+            Pool::Mysql(pool) => {
+                sqlx::query(
+                    "CREATE TABLE IF NOT EXISTS accounts (
+                        id VARCHAR(36) PRIMARY KEY,
+                        secret_digest VARBINARY(32) NOT NULL,
+                        created_at DATETIME(6) NOT NULL
+                    ) ENGINE=InnoDB",
+                )
+                .execute(pool)
+                .await?;
+            }
             other => return Err(unsupported(other)),
         }
         Ok(())
@@ -134,6 +145,16 @@ impl Db {
                 .execute(pool)
                 .await?;
             }
+            Pool::Mysql(pool) => {
+                sqlx::query(
+                    "INSERT INTO accounts (id, secret_digest, created_at) VALUES (?, ?, ?)",
+                )
+                .bind(id.to_string())
+                .bind(&digest[..])
+                .bind(now)
+                .execute(pool)
+                .await?;
+            }
             other => return Err(unsupported(other)),
         }
         Ok((
@@ -155,6 +176,12 @@ impl Db {
             }
             Pool::Postgres(pool) => {
                 sqlx::query_as("SELECT id, secret_digest, created_at FROM accounts WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Pool::Mysql(pool) => {
+                sqlx::query_as("SELECT id, secret_digest, created_at FROM accounts WHERE id = ?")
                     .bind(id.to_string())
                     .fetch_optional(pool)
                     .await?
@@ -189,6 +216,7 @@ impl Db {
         match &self.pool {
             Pool::Sqlite(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
             Pool::Postgres(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
+            Pool::Mysql(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
             other => Err(unsupported(other)),
         }
     }

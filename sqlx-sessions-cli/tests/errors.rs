@@ -314,7 +314,7 @@ fn a_failing_database_exits_3(db: &TestDb) {
             format!("sqlite:{}", path.display())
         }
         // A database that does not exist on a reachable server.
-        Backend::Postgres => {
+        Backend::Postgres | Backend::Mysql => {
             let base = db.url().rsplit_once('/').expect("a path").0;
             format!("{base}/no_such_database_here")
         }

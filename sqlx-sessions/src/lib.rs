@@ -47,6 +47,7 @@
 //! | --- | --- | --- |
 //! | `sqlite` | yes | the SQLite backend ([`Pool::Sqlite`]), bundled libsqlite3 |
 //! | `postgres` | no | the PostgreSQL backend (`Pool::Postgres`), also for ecto_sessions tables |
+//! | `mysql` | no | the MySQL 8 / MariaDB 10.6+ backend (`Pool::Mysql`), also for ecto_sessions tables |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
 //! | `cache` | no | a read cache of lookups with cross-instance invalidation (`cache` module) |
 //!
@@ -83,7 +84,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Without a database feature `Pool` has no variant: everything past it is unreachable.
 #![cfg_attr(
-    not(any(feature = "sqlite", feature = "postgres")),
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
     allow(dead_code, unused_variables, unreachable_code)
 )]
 

@@ -1,10 +1,13 @@
 //! The seam between the store and each database.
 //!
-//! The store writes statements ([`Stmt`]) that both databases understand; a [`Backend`]
-//! binds their parameters to its own types, runs them and decodes rows. Everything that
-//! differs between SQLite and PostgreSQL (column types, timestamp encoding, DDL) lives in
-//! that database's file, behind its cargo feature.
-#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+//! The store writes statements ([`Stmt`]) in one dialect; a [`Backend`] adapts them, binds
+//! their parameters to its own types, runs them and decodes rows. Everything that differs
+//! between SQLite, PostgreSQL and MySQL (column types, timestamp encoding, quoting, DDL,
+//! `RETURNING`) lives in that database's file, behind its cargo feature.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 
 use std::fmt;
 
@@ -16,9 +19,11 @@ use crate::error::Result;
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, TableSpec};
 use crate::session::{Extras, Session, SessionData};
-use crate::sql::{Stmt, quote};
+use crate::sql::{Param, Stmt, quote};
 use crate::value::Value;
 
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
@@ -31,6 +36,21 @@ pub(crate) struct Fetched {
     pub(crate) session: Session,
     /// The stored digest (raw bytes, or the bytes of the hex text), when selected.
     pub(crate) digest: Option<Vec<u8>>,
+}
+
+/// An `UPDATE` or `DELETE` that reports the rows it changed.
+#[derive(Debug)]
+pub(crate) struct Change {
+    /// The quoted, qualified table.
+    pub(crate) table: String,
+    /// The assignments of an `UPDATE` (`"a" = $1, ...`); `None` for a `DELETE`.
+    pub(crate) set: Option<String>,
+    /// ` WHERE ...`, selecting the rows to change.
+    pub(crate) filter: String,
+    /// The parameters of `set` and `filter`, numbered across both.
+    pub(crate) params: Vec<Param>,
+    /// The columns to report, as [`select_list`](crate::query::select_list) writes them.
+    pub(crate) returning: String,
 }
 
 /// One database's way of running a store's statements on one table.
@@ -93,6 +113,20 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
 
     /// Runs a statement and returns the number of rows it affected.
     async fn execute(&self, stmt: Stmt) -> Result<u64>;
+
+    /// Runs `change` and returns the changed rows (after an `UPDATE`, as it left them). The
+    /// default is one statement with `RETURNING`.
+    async fn change_returning(&self, change: Change) -> Result<Vec<Session>> {
+        let sql = match &change.set {
+            Some(set) => format!("UPDATE {} SET {set}{}", change.table, change.filter),
+            None => format!("DELETE FROM {}{}", change.table, change.filter),
+        };
+        self.fetch_all(Stmt {
+            sql: format!("{sql} RETURNING {}", change.returning).into(),
+            params: change.params,
+        })
+        .await
+    }
 }
 
 /// Reads one typed column of a row by position; each backend implements it for its rows.
@@ -177,7 +211,16 @@ pub(crate) fn fitted_name(full: String) -> String {
 
 /// `CREATE TABLE` for `spec`, each column typed by `backend`.
 pub(crate) fn create_table(spec: &TableSpec, backend: &dyn Backend) -> String {
-    let cols: Vec<String> = spec
+    create_table_with(spec, backend, &[])
+}
+
+/// [`create_table`] with table-level definitions (keys) after the columns.
+pub(crate) fn create_table_with(
+    spec: &TableSpec,
+    backend: &dyn Backend,
+    keys: &[String],
+) -> String {
+    let mut cols: Vec<String> = spec
         .columns()
         .iter()
         .map(|col| {
@@ -195,6 +238,7 @@ pub(crate) fn create_table(spec: &TableSpec, backend: &dyn Backend) -> String {
             def
         })
         .collect();
+    cols.extend(keys.iter().cloned());
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
         spec.qualified(),

@@ -193,8 +193,9 @@ impl StoreBuilder {
         self
     }
 
-    /// Opens an existing ecto_sessions table (PostgreSQL only): hex digests in
-    /// `varchar(255)`, `timestamp without time zone` holding UTC, no added columns.
+    /// Opens an existing ecto_sessions table (PostgreSQL, MySQL and MariaDB): hex digests in
+    /// `varchar(255)`, naive timestamps holding UTC (`timestamp without time zone`,
+    /// `datetime(6)`), no added columns.
     pub fn ecto_compat(mut self) -> Self {
         self.ecto_compat = true;
         self
@@ -260,7 +261,7 @@ impl StoreBuilder {
             if !self.ecto_supported {
                 return Err(Error::config(
                     "ecto_compat",
-                    "adopting an ecto_sessions table is supported on PostgreSQL only",
+                    "adopting an ecto_sessions table is supported on PostgreSQL and MySQL only",
                 ));
             }
             if self.optional != OptionalColumns::default() {
