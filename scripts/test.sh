@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The test command of sqlx-sessions.
 #
-# Installs missing system dependencies (PostgreSQL server, chromium and
-# chromedriver for the demo's browser tests), starts a throw-away PostgreSQL
-# server on a free port of 127.0.0.1, exports PG_TEST_URL for the tests and runs
-# the whole cargo test suite. The server and its data are removed on exit.
+# Installs missing system dependencies (PostgreSQL and MariaDB servers, chromium
+# and chromedriver for the demo's browser tests), starts a throw-away PostgreSQL
+# server and a throw-away MariaDB server on free ports of 127.0.0.1, exports
+# PG_TEST_URL and MYSQL_TEST_URL for the tests and runs the whole cargo test
+# suite. The servers and their data are removed on exit, also when tests fail.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
 #   scripts/test.sh                      # everything
@@ -35,8 +36,23 @@ find_pg_bindir() {
     done | sort -V | tail -n 1
 }
 
+# Prints the MariaDB server binary, when installed.
+find_mariadbd() {
+    local bin
+    for bin in /usr/sbin/mariadbd /usr/sbin/mysqld "$(command -v mariadbd 2>/dev/null)"; do
+        if [ -n "$bin" ] && [ -x "$bin" ]; then
+            printf '%s\n' "$bin"
+            return
+        fi
+    done
+}
+
 missing=()
 if [ -z "$(find_pg_bindir)" ]; then missing+=(postgresql); fi
+if [ -z "$(find_mariadbd)" ] || ! command -v mariadb-install-db >/dev/null 2>&1 \
+    || ! command -v mariadb-admin >/dev/null 2>&1; then
+    missing+=(mariadb-server)
+fi
 if [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
 if [ ! -x /usr/bin/chromedriver ]; then missing+=(chromium-driver); fi
 
@@ -59,6 +75,9 @@ PG_BIN="$(find_pg_bindir)"
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium not found after installation"
 [ -x /usr/bin/chromedriver ] || die "/usr/bin/chromedriver not found after installation"
 log "using PostgreSQL from $PG_BIN"
+MY_BIN="$(find_mariadbd)"
+[ -n "$MY_BIN" ] || die "the MariaDB server (mariadbd) not found after installation"
+log "using MariaDB server $MY_BIN"
 
 if ! command -v cargo >/dev/null 2>&1; then
     if [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
@@ -74,6 +93,8 @@ fi
 PG_USER="$(id -un)"
 PG_TMP=""
 PG_STARTED=0
+MY_TMP=""
+MY_PID=""
 
 # Runs a command as the user owning the PostgreSQL server, from inside the temp
 # dir (the repository may not be readable by that user).
@@ -95,6 +116,13 @@ cleanup() {
     fi
     if [ -n "$PG_TMP" ] && [ -d "$PG_TMP" ]; then
         rm -rf "$PG_TMP"
+    fi
+    if [ -n "$MY_PID" ]; then
+        log "stopping MariaDB"
+        stop_mariadb
+    fi
+    if [ -n "$MY_TMP" ] && [ -d "$MY_TMP" ]; then
+        rm -rf "$MY_TMP"
     fi
     exit "$rc"
 }
@@ -193,6 +221,105 @@ export PG_TEST_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 export SQLX_SESSIONS_REQUIRE_PG=1
 export RUST_BACKTRACE=1
 log "PostgreSQL ready: PG_TEST_URL=$PG_TEST_URL"
+
+# ---------------------------------------------------------------------------
+# Throw-away MariaDB server
+# ---------------------------------------------------------------------------
+# The same unprivileged user as PostgreSQL when run as root (mariadbd refuses to
+# run as root without --user=root).
+as_my() {
+    if [ "$IS_ROOT" -eq 1 ]; then
+        (cd "$MY_TMP" && runuser -u "$PG_USER" -- "$@")
+    else
+        (cd "$MY_TMP" && "$@")
+    fi
+}
+
+# Stops the server started below: TERM to the server (by its pid file, so that
+# runuser exits with it), then to the process started here, KILL after 10 s.
+stop_mariadb() {
+    local i server=""
+    if [ -f "$MY_TMP/mysqld.pid" ]; then server="$(cat "$MY_TMP/mysqld.pid" 2>/dev/null)"; fi
+    if [ -n "$server" ]; then
+        kill -TERM "$server" 2>/dev/null || true
+    else
+        kill -TERM "$MY_PID" 2>/dev/null || true
+    fi
+    for i in $(seq 1 100); do
+        kill -0 "$MY_PID" 2>/dev/null || break
+        if [ "$i" -eq 50 ]; then kill -TERM "$MY_PID" 2>/dev/null || true; fi
+        sleep 0.1
+    done
+    if [ -n "$server" ]; then kill -KILL "$server" 2>/dev/null || true; fi
+    kill -KILL "$MY_PID" 2>/dev/null || true
+    wait "$MY_PID" 2>/dev/null || true
+    MY_PID=""
+    return 0
+}
+
+if [ "$IS_ROOT" -eq 1 ]; then
+    MY_TMP="$(mktemp -d /tmp/sqlx-sessions-my.XXXXXX)"
+    chown "$PG_USER" "$MY_TMP"
+else
+    MY_TMP="$(mktemp -d "${TMPDIR:-/tmp}/sqlx-sessions-my.XXXXXX")"
+fi
+chmod 700 "$MY_TMP"
+if [ "${#MY_TMP}" -gt 80 ]; then
+    die "temp dir path too long for a Unix socket: $MY_TMP (set TMPDIR to a shorter path)"
+fi
+
+log "initializing MariaDB data directory in $MY_TMP/data (as $PG_USER)"
+# `normal`: root without a password over TCP, like the PostgreSQL server's trust.
+if ! as_my mariadb-install-db --no-defaults --datadir="$MY_TMP/data" \
+    --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
+    >"$MY_TMP/install.log" 2>&1; then
+    cat "$MY_TMP/install.log" >&2
+    die "mariadb-install-db failed"
+fi
+
+attempt=0
+while :; do
+    attempt=$((attempt + 1))
+    MY_PORT="$(free_port)" || die "could not find a free TCP port"
+    log "starting MariaDB on 127.0.0.1:$MY_PORT"
+    rm -f "$MY_TMP/server.log" "$MY_TMP/mysqld.pid"
+    # Durability off, as for PostgreSQL: the data is thrown away.
+    my_args=(--no-defaults --datadir="$MY_TMP/data" --port="$MY_PORT" --bind-address=127.0.0.1
+        --socket="$MY_TMP/mysqld.sock" --pid-file="$MY_TMP/mysqld.pid"
+        --log-error="$MY_TMP/server.log" --skip-name-resolve --skip-log-bin
+        --innodb-flush-log-at-trx-commit=0 --max-connections=500)
+    if [ "$IS_ROOT" -eq 1 ]; then
+        (cd "$MY_TMP" && exec runuser -u "$PG_USER" -- "$MY_BIN" "${my_args[@]}") &
+    else
+        (cd "$MY_TMP" && exec "$MY_BIN" "${my_args[@]}") &
+    fi
+    MY_PID=$!
+    ready=0
+    for _ in $(seq 1 300); do # at most 30 s
+        if ! kill -0 "$MY_PID" 2>/dev/null; then break; fi
+        if mariadb-admin --no-defaults -h 127.0.0.1 -P "$MY_PORT" -u root \
+            --connect-timeout=2 ping >/dev/null 2>&1; then
+            ready=1
+            break
+        fi
+        sleep 0.1
+    done
+    if [ "$ready" -eq 1 ]; then break; fi
+
+    stop_mariadb
+    if [ "$attempt" -lt 3 ] && grep -q 'Address already in use\|Can.t start server: Bind' \
+        "$MY_TMP/server.log" 2>/dev/null; then
+        log "port $MY_PORT is taken, retrying"
+        continue
+    fi
+    log "MariaDB did not become ready; server log:"
+    cat "$MY_TMP/server.log" >&2 || true
+    die "MariaDB failed to start"
+done
+
+export MYSQL_TEST_URL="mysql://root@127.0.0.1:$MY_PORT/mysql"
+export SQLX_SESSIONS_REQUIRE_MYSQL=1
+log "MariaDB ready: MYSQL_TEST_URL=$MYSQL_TEST_URL"
 
 # ---------------------------------------------------------------------------
 # Test suite

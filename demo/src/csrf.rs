@@ -2,11 +2,11 @@
 //! and every post without a valid one gets 403.
 //!
 //! A signed-in form is bound to the session (`HMAC(secret, "session:" + session id)`), so
-//! it dies with the session. A signed-out form (sign-up, sign-in) is bound to a random
-//! `csrf_id` cookie that the pages set (`HMAC(secret, "anon:" + csrf_id)`): another site
-//! can neither read that cookie nor compute the token.
-
-use std::sync::Arc;
+//! it dies with the session, and a signed-in request accepts nothing else. A signed-out form
+//! (sign-up, sign-in) is bound to a `csrf_id` cookie that the server issued and signed
+//! (`random.HMAC(secret, "anon-id:" + random)`; the form token is `HMAC(secret, "anon:" +
+//! csrf_id)`): a `csrf_id` the client made up is replaced, never given a token, and another
+//! site can neither read the cookie nor compute the token.
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
@@ -15,65 +15,29 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac as _};
-use rand::TryRngCore as _;
-use sha2::Sha256;
 use sqlx_sessions::axum::CurrentSession;
-use subtle::ConstantTimeEq as _;
 
-use crate::error::AppError;
+pub use crate::csrf_key::CsrfKey;
+use crate::csrf_key::random_text;
+use crate::error::{AppError, body_error};
 use crate::state::AppState;
 
 /// The name of the hidden form field.
 pub const FIELD: &str = "_csrf_token";
-/// The cookie that binds signed-out forms.
+/// The cookie that binds signed-out forms (over plain http).
 pub const ANON_COOKIE: &str = "csrf_id";
+/// Its name with `Secure` cookies: `__Host-` keeps sibling subdomains from planting it.
+pub const HOST_ANON_COOKIE: &str = "__Host-csrf_id";
+
+fn anon_cookie_name(state: &AppState) -> &'static str {
+    if state.auth.cookie().is_secure() {
+        HOST_ANON_COOKIE
+    } else {
+        ANON_COOKIE
+    }
+}
 /// The largest form body read.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
-
-/// The server secret that CSRF tokens are made with.
-#[derive(Clone)]
-pub struct CsrfKey(Arc<[u8]>);
-
-impl std::fmt::Debug for CsrfKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CsrfKey(<redacted>)")
-    }
-}
-
-impl CsrfKey {
-    /// A key from the given secret bytes (at least 16).
-    pub fn new(secret: &[u8]) -> Option<CsrfKey> {
-        (secret.len() >= 16).then(|| CsrfKey(secret.into()))
-    }
-
-    /// A fresh random key: forms from before a restart stop working, sessions do not.
-    pub fn random() -> CsrfKey {
-        CsrfKey(random_bytes::<32>().to_vec().into())
-    }
-
-    /// The token of the forms bound to `binding`.
-    fn token(&self, binding: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(b"sqlx-sessions-demo csrf v1\0");
-        mac.update(binding.as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    }
-
-    fn verify(&self, binding: &str, token: &str) -> bool {
-        bool::from(self.token(binding).as_bytes().ct_eq(token.as_bytes()))
-    }
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .expect("the operating system's random source failed");
-    bytes
-}
 
 fn session_binding(session: &CurrentSession) -> String {
     format!("session:{}", session.id)
@@ -83,23 +47,33 @@ fn anon_binding(id: &str) -> String {
     format!("anon:{id}")
 }
 
+/// A new `csrf_id`: random, with the server's signature.
+fn new_anon_id(key: &CsrfKey) -> String {
+    let random = random_text();
+    let mac = key.token(&format!("anon-id:{random}"));
+    format!("{random}.{mac}")
+}
+
 /// The `csrf_id` of a request (from its cookie, or the one just made for it).
 #[derive(Clone, Debug)]
 struct AnonId(String);
 
-fn anon_id_from(headers: &HeaderMap) -> Option<String> {
+/// The request's `csrf_id` cookie when the server issued it (its signature checks out).
+fn anon_id_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let name = anon_cookie_name(state);
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == ANON_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_owned())
-        .filter(|v| {
-            v.len() == 43
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        .filter(|v| match v.split_once('.') {
+            Some((random, mac)) if random.len() == 43 => {
+                state.csrf.verify(&format!("anon-id:{random}"), mac)
+            }
+            _ => false,
         })
 }
 
@@ -146,9 +120,9 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
 }
 
 async fn with_anon_id(state: &AppState, mut req: Request, next: Next) -> Response {
-    let (id, new) = match anon_id_from(req.headers()) {
+    let (id, new) = match anon_id_from(state, req.headers()) {
         Some(id) => (id, false),
-        None => (URL_SAFE_NO_PAD.encode(random_bytes::<32>()), true),
+        None => (new_anon_id(&state.csrf), true),
     };
     req.extensions_mut().insert(AnonId(id.clone()));
     let mut response = next.run(req).await;
@@ -164,7 +138,7 @@ async fn with_anon_id(state: &AppState, mut req: Request, next: Next) -> Respons
 /// The `csrf_id` cookie: the session cookie's attributes, no `Max-Age` (it lasts as long
 /// as the browser runs).
 fn anon_cookie(state: &AppState, id: String) -> String {
-    sqlx_sessions::axum::Cookie::build((ANON_COOKIE, id))
+    sqlx_sessions::axum::Cookie::build((anon_cookie_name(state), id))
         .http_only(true)
         .same_site(sqlx_sessions::axum::SameSite::Lax)
         .path("/")
@@ -179,7 +153,7 @@ async fn check(state: &AppState, req: Request) -> Result<Request, AppError> {
     let (mut parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
         .await
-        .map_err(|_| AppError::PayloadTooLarge)?;
+        .map_err(|e| body_error(&e))?;
     let token = form_urlencoded::parse(&bytes)
         .find(|(name, _)| name == FIELD)
         .map(|(_, value)| value.into_owned())
@@ -188,15 +162,17 @@ async fn check(state: &AppState, req: Request) -> Result<Request, AppError> {
         &mut parts, state,
     )
     .await?;
-    let mut valid = false;
-    if let Some(session) = &session {
-        valid |= state.csrf.verify(&session_binding(session), &token);
-    }
-    if let Some(id) = anon_id_from(&parts.headers) {
-        valid |= state.csrf.verify(&anon_binding(&id), &token);
-        // Pages rendered in answer to this post (a form with an error) bind to it too.
-        parts.extensions.insert(AnonId(id));
-    }
+    // A signed-in request accepts only its session's token: a signed-out token (which a
+    // planted `csrf_id` cookie would give away) never passes for it.
+    let valid = match &session {
+        Some(session) => state.csrf.verify(&session_binding(session), &token),
+        None => anon_id_from(state, &parts.headers).is_some_and(|id| {
+            let valid = state.csrf.verify(&anon_binding(&id), &token);
+            // Pages rendered in answer to this post (a form with an error) bind to it too.
+            parts.extensions.insert(AnonId(id));
+            valid
+        }),
+    };
     if !valid {
         tracing::info!(path = %parts.uri.path(), "form post refused: bad CSRF token");
         return Err(AppError::Forbidden);

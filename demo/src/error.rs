@@ -25,6 +25,15 @@ pub enum AppError {
     /// Input that cannot be used; the message is shown to the user.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// A `Host` the app does not answer to (DNS rebinding, or a missing allow-list entry).
+    #[error("host not allowed")]
+    MisdirectedHost,
+    /// Too many sign-in attempts from this address: 429.
+    #[error("too many sign-in attempts")]
+    TooManyRequests,
+    /// A form body that did not arrive in time (the server's body read timeout): 408.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// A form body over the limit.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -64,6 +73,15 @@ impl AppError {
             AppError::NotFound => (StatusCode::NOT_FOUND, "Not found."),
             AppError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             AppError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Request too large."),
+            AppError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "The request took too long."),
+            AppError::MisdirectedHost => (
+                StatusCode::MISDIRECTED_REQUEST,
+                "This server does not answer to that host name (see --allowed-host).",
+            ),
+            AppError::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-in attempts. Wait a minute and try again.",
+            ),
             AppError::Sessions(e) if !e.is_database() => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong on our side.",
@@ -122,6 +140,19 @@ impl IntoResponse for ApiError {
         let (status, message) = self.0.status_and_message();
         (status, Json(serde_json::json!({ "error": message }))).into_response()
     }
+}
+
+/// The error of a request body that could not be read: 408 when the body read timed out,
+/// otherwise 413 (over the limit).
+pub fn body_error(error: &axum::Error) -> AppError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return AppError::RequestTimeout;
+        }
+        source = e.source();
+    }
+    AppError::PayloadTooLarge
 }
 
 /// An error with its sources, `a: b: c` (the library's helper, for every error here).

@@ -1,8 +1,9 @@
 //! # sqlx-sessions demo
 //!
-//! A small web app on [`sqlx_sessions`]: sign up, sign in by user id from several browsers,
-//! see every device on the account page, expire or delete one, sign out everywhere, and
-//! create API keys for `GET /api/me`.
+//! A small web app on [`sqlx_sessions`]: sign up (a random user id and a sign-in secret,
+//! shown once), sign in from several browsers, see every device on the account page, expire
+//! or delete one, sign out everywhere, and create API keys for `GET /api/me`. It is a demo:
+//! it listens on the loopback only unless told otherwise, and is not meant to be a service.
 //!
 //! Run it with `cargo run -p sqlx-sessions-demo` (SQLite file `sqlx-sessions-demo.db` in the
 //! working folder, <http://127.0.0.1:4000>), or against PostgreSQL with
@@ -11,28 +12,36 @@
 //! The shape: [`app`] builds the router from an [`AppState`] (so tests drive it with
 //! `oneshot` or serve it on port 0); `main.rs` only reads the [`Config`], connects, starts
 //! the pruners and serves. Every error becomes a response in one place ([`AppError`]); every
-//! form post is checked for its CSRF token ([`csrf`]).
+//! form post is checked for its CSRF token ([`csrf`]); every request for its `Host`
+//! ([`host`]).
 
 pub mod config;
 pub mod csrf;
+pub mod csrf_key;
 pub mod db;
 pub mod error;
+pub mod host;
 pub mod routes;
 pub mod state;
 pub mod viewer;
 pub mod views;
 
-use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::http::HeaderValue;
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
 };
 use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt as _;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tower::ServiceExt as _;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub use config::Config;
 pub use error::AppError;
@@ -42,15 +51,15 @@ use routes::{account, api, keys, pages};
 
 /// The demo's router.
 ///
-/// The browser pages sit behind the CSRF check and the cookie-session layer; the API
-/// (`/api/me`, token in a header, no forms) does not need either and skips both, so an API
-/// request costs no CSRF cookie and no random bytes.
+/// The browser pages sit behind the CSRF check and the cookie-session layer, and are never
+/// stored by a cache (`Cache-Control: no-store`: they carry CSRF tokens, devices, new keys);
+/// the API (`/api/me`, token in a header, no forms) and the stylesheet (public, cacheable,
+/// no cookie) skip all three. Every request must name an allowed `Host`.
 pub fn app(state: AppState) -> Router {
     let browser = Router::new()
         .route("/", get(pages::index))
         .route("/account", get(pages::account))
         .route("/stats", get(pages::stats))
-        .route("/static/app.css", get(pages::stylesheet))
         .route("/signup", post(account::signup))
         .route("/login", post(account::login))
         .route("/sign-out", post(account::sign_out))
@@ -61,12 +70,23 @@ pub fn app(state: AppState) -> Router {
         .route("/api-keys/revoke", post(keys::revoke))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
-        .layer(state.auth.layer());
+        .layer(state.auth.layer())
+        .layer(middleware::map_response(no_store));
     Router::new()
         .route("/api/me", get(api::me))
+        .route("/static/app.css", get(pages::stylesheet))
         .merge(browser)
         .layer(middleware::map_response(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), host::check))
         .with_state(state)
+}
+
+/// Browser pages are private to one browser and one moment: no cache keeps them.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -81,23 +101,80 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
+/// How long the server waits for a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// For the request line and headers of a request, from its first byte (or from the
+    /// connection's start): a client that sends them slowly is disconnected.
+    pub header_read: Duration,
+    /// For the body of a request once its handler reads it: 408 after that.
+    pub request_body: Duration,
+}
+
+impl Default for Timeouts {
+    /// 10 s for headers, 30 s for a body.
+    fn default() -> Self {
+        Timeouts {
+            header_read: Duration::from_secs(10),
+            request_body: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Serves `app` on `listener` (with the peer address, kept in session data) until
-/// `shutdown` completes.
+/// `shutdown` completes, with the default [`Timeouts`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Responses go out as soon as they are written, not held back by Nagle's algorithm.
-    let listener = listener.tap_io(|stream| {
+    serve_with(listener, app, shutdown, Timeouts::default()).await
+}
+
+/// [`serve`] with the given timeouts. On `shutdown` it stops accepting and waits for the
+/// open connections to finish their requests.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    timeouts: Timeouts,
+) -> std::io::Result<()> {
+    let app = app.layer(RequestBodyTimeoutLayer::new(timeouts.request_body));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Responses go out as soon as they are written, not held back by Nagle's algorithm.
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "TCP_NODELAY could not be set");
         }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

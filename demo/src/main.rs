@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use sqlx_sessions::redact::{redact_password, redact_url};
 use sqlx_sessions_demo::{AppState, Config, app, config::USAGE, error::error_chain, serve};
 use tracing_subscriber::EnvFilter;
 
@@ -25,10 +26,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let url = config.database_url.clone();
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", error_chain(error.as_ref()));
+            let message = error_chain(error.as_ref());
+            eprintln!("error: {}", redact_password(&message, &url));
             ExitCode::FAILURE
         }
     }
@@ -41,7 +44,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(
         "listening on http://{} (database: {})",
         listener.local_addr()?,
-        redact(&config.database_url)
+        redact_url(&config.database_url)
     );
     serve(listener, app(state.clone()), shutdown_signal()).await?;
     tracing::info!("shutting down");
@@ -65,19 +68,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
-    }
-}
-
-/// The database URL without its password.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }

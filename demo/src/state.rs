@@ -1,33 +1,56 @@
-//! What every handler shares: the database, the two stores and the CSRF key.
+//! What every handler shares: the database, the two stores, the CSRF key, the sign-in
+//! rate limit and the allowed `Host` names.
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx_sessions::axum::{SessionAuth, TokenSource};
-use sqlx_sessions::{Pruner, SessionStore};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sqlx_sessions::axum::{CookieConfig, SessionAuth, TokenSource};
+use sqlx_sessions::cache::CacheConfig;
+use sqlx_sessions::{Clock, Pruner, SessionStore, StoreBuilder, SystemClock};
 
 use crate::config::Config;
-use crate::csrf::CsrfKey;
+use crate::csrf_key::CsrfKey;
 use crate::db::Db;
+use crate::host::AllowedHosts;
 
 /// The token prefix of the demo's API keys, so leaked ones are recognisable.
 pub const API_KEY_PREFIX: &str = "demo_sk_";
+
+/// Sessions (and, separately, API keys) kept by each store's read cache with `--cache`.
+pub const CACHE_ENTRIES: usize = 100_000;
 
 /// The state of the app. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The database of `users` (and of both stores).
     pub db: Db,
-    /// Browser sessions (table `sessions`, column `user_id`), with the cookie rules.
+    /// Browser sessions (table `sessions`, column `user_id`, `authenticated_at` for
+    /// freshness), with the cookie rules.
     pub auth: SessionAuth,
     /// Where the API reads tokens: `X-Auth-Token`, then `Authorization: Bearer` (never the
     /// cookie).
     pub api_auth: SessionAuth,
-    /// API keys (table `api_keys`, column `user_id`, prefix `demo_sk_`, a display hint, no
-    /// expiry, last use recorded).
+    /// API keys (table `api_keys`, column `user_id`, prefix `demo_sk_`, a display hint, the
+    /// expiry chosen at creation, last use recorded).
     pub api_keys: SessionStore,
     /// The CSRF secret.
     pub csrf: CsrfKey,
+    /// Credential checks (sign-in, re-authentication) per client address.
+    pub sign_in_limit: Arc<DefaultKeyedRateLimiter<String>>,
+    /// The `Host` names the app answers to.
+    pub hosts: AllowedHosts,
 }
+
+/// Credential checks a client address may make in a burst ...
+pub const SIGN_IN_BURST: u32 = 10;
+/// ... and how often one more is allowed after that.
+pub const SIGN_IN_REFILL: Duration = Duration::from_secs(6);
+
+/// How recently the user must have proved who they are (sign-in, or the secret typed
+/// again) to create an API key.
+pub const FRESH_AUTHENTICATION: time::Duration = time::Duration::minutes(10);
 
 impl AppState {
     /// Connects to the configured database and runs every migration: `users`, `sessions`,
@@ -43,28 +66,86 @@ impl AppState {
             }
             None => CsrfKey::random(),
         };
-        AppState::new(db, csrf, config.secure_cookies).await
+        let state = AppState::open(db, csrf, config.secure_cookies, config.cache).await?;
+        Ok(state.allow_hosts(
+            std::iter::once(config.bind.ip().to_string()).chain(config.allowed_hosts.clone()),
+        ))
     }
 
-    /// The state on an open database (migrated here).
+    /// The state on an open database (migrated here), without a read cache, answering to
+    /// loopback names only.
     pub async fn new(
         db: Db,
         csrf: CsrfKey,
         secure_cookies: bool,
     ) -> Result<AppState, sqlx_sessions::Error> {
+        AppState::open(db, csrf, secure_cookies, false).await
+    }
+
+    /// The state on an open database (migrated here); with `cache`, both stores answer
+    /// lookups from a read cache (see `sqlx_sessions::cache`).
+    pub async fn open(
+        db: Db,
+        csrf: CsrfKey,
+        secure_cookies: bool,
+        cache: bool,
+    ) -> Result<AppState, sqlx_sessions::Error> {
+        AppState::build(db, csrf, secure_cookies, cache, SystemClock).await
+    }
+
+    /// [`AppState::new`] with the stores reading the time from `clock` (for tests of
+    /// freshness and expiry).
+    pub async fn with_clock(
+        db: Db,
+        csrf: CsrfKey,
+        secure_cookies: bool,
+        clock: impl Clock + Clone,
+    ) -> Result<AppState, sqlx_sessions::Error> {
+        AppState::build(db, csrf, secure_cookies, false, clock).await
+    }
+
+    async fn build(
+        db: Db,
+        csrf: CsrfKey,
+        secure_cookies: bool,
+        cache: bool,
+        clock: impl Clock + Clone,
+    ) -> Result<AppState, sqlx_sessions::Error> {
         db.migrate().await?;
-        let sessions = db.store_builder().table("sessions").build()?;
+        let cached = |builder: StoreBuilder| {
+            if cache {
+                builder.cache(CacheConfig::new(CACHE_ENTRIES))
+            } else {
+                builder
+            }
+        };
+        let sessions = cached(
+            db.store_builder()
+                .table("sessions")
+                .track_authentication()
+                .clock(clock.clone()),
+        )
+        .build()?;
         sessions.migrate().await?;
-        let api_keys = db
-            .store_builder()
-            .table("api_keys")
-            .token_prefix(API_KEY_PREFIX)
-            .store_token_hint()
-            .track_last_used(time::Duration::minutes(1))
-            .ttl(None)
-            .build()?;
+        let api_keys = cached(
+            db.store_builder()
+                .table("api_keys")
+                .token_prefix(API_KEY_PREFIX)
+                .store_token_hint()
+                .track_last_used(time::Duration::minutes(1))
+                // Each key gets the expiry its owner chose at creation, not the sessions' cap.
+                .ttl(None)
+                .max_lifetime(None)
+                .clock(clock),
+        )
+        .build()?;
         api_keys.migrate().await?;
-        let auth = SessionAuth::new(sessions).secure_cookies(secure_cookies)?;
+        // Over HTTPS the cookie is `__Host-auth_token`: no sibling subdomain can plant one.
+        let auth = if secure_cookies {
+            SessionAuth::new(sessions).cookie_config(CookieConfig::host_prefixed())?
+        } else {
+            SessionAuth::new(sessions).secure_cookies(false)?
+        };
         Ok(AppState {
             db,
             api_auth: auth
@@ -73,7 +154,32 @@ impl AppState {
             auth,
             api_keys,
             csrf,
+            sign_in_limit: Arc::new(RateLimiter::keyed(sign_in_quota())),
+            hosts: AllowedHosts::loopback(),
         })
+    }
+
+    /// Also answers to the `Host` names `names` (the bound address, `--allowed-host`).
+    pub fn allow_hosts(mut self, names: impl IntoIterator<Item = String>) -> AppState {
+        self.hosts = self.hosts.with(names);
+        self
+    }
+
+    /// Allows `burst` credential checks at once per client address, then one per `refill`
+    /// (default [`SIGN_IN_BURST`] and [`SIGN_IN_REFILL`]; a load test lifts it).
+    pub fn sign_in_rate(mut self, burst: NonZeroU32, refill: Duration) -> AppState {
+        let quota = Quota::with_period(refill).map_or_else(sign_in_quota, |q| q.allow_burst(burst));
+        self.sign_in_limit = Arc::new(RateLimiter::keyed(quota));
+        self
+    }
+
+    /// Whether `client` may check one more credential now (else: 429).
+    pub fn may_try_sign_in(&self, client: &str) -> bool {
+        // Forget addresses whose allowance is full again, so the table stays small.
+        if self.sign_in_limit.len() > 10_000 {
+            self.sign_in_limit.retain_recent();
+        }
+        self.sign_in_limit.check_key(&client.to_owned()).is_ok()
     }
 
     /// The session store.
@@ -88,4 +194,10 @@ impl AppState {
             self.api_keys.spawn_pruner(interval),
         ]
     }
+}
+
+fn sign_in_quota() -> Quota {
+    Quota::with_period(SIGN_IN_REFILL)
+        .expect("a positive period")
+        .allow_burst(NonZeroU32::new(SIGN_IN_BURST).expect("a positive burst"))
 }

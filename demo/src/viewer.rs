@@ -32,7 +32,7 @@ async fn viewer(parts: &mut Parts, state: &AppState) -> Result<Option<Viewer>, A
     };
     let Some(user_id) = session
         .extra_str("user_id")
-        .and_then(|id| id.parse::<i64>().ok())
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
     else {
         return Ok(None);
     };

@@ -5,6 +5,7 @@ use askama::Template;
 use sqlx_sessions::Session;
 use time::OffsetDateTime;
 use time::macros::format_description;
+use uuid::Uuid;
 
 /// `2030-01-01 12:00 UTC`.
 pub fn when(t: OffsetDateTime) -> String {
@@ -15,16 +16,36 @@ pub fn when(t: OffsetDateTime) -> String {
     .unwrap_or_else(|_| t.to_string())
 }
 
-/// The home page: sign up, or sign in by user id.
+/// The home page: sign up, or sign in with the user id and sign-in secret.
 #[derive(Debug, Template)]
 #[template(path = "index.html")]
 pub struct IndexPage {
     /// The CSRF token of the forms.
     pub csrf_token: String,
     /// The signed-in user, if any.
-    pub user_id: Option<i64>,
-    /// A message about the last attempt (unknown user id, say).
+    pub user_id: Option<Uuid>,
+    /// A message about the last attempt (a failed sign-in, say).
     pub error: Option<String>,
+}
+
+/// The page after sign-up: the new user id and sign-in secret, shown once. Its `Debug`
+/// output hides the secret.
+#[derive(Template)]
+#[template(path = "signed_up.html")]
+pub struct SignedUpPage {
+    /// The new user's id.
+    pub user_id: Uuid,
+    /// The sign-in secret.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for SignedUpPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedUpPage")
+            .field("user_id", &self.user_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// One session (device) of the account page.
@@ -129,6 +150,8 @@ pub struct KeyRow {
     pub created: String,
     /// When it was last used.
     pub last_used: String,
+    /// When it expires (or expired), or `never`.
+    pub expires: String,
 }
 
 impl KeyRow {
@@ -140,6 +163,7 @@ impl KeyRow {
             hint: key.token_hint.clone().unwrap_or_default(),
             created: when(key.inserted_at),
             last_used: key.last_used_at.map_or_else(|| "never".into(), when),
+            expires: key.expires_at.map_or_else(|| "never".into(), when),
         }
     }
 }
@@ -168,7 +192,7 @@ pub struct AccountPage {
     /// The CSRF token of the forms.
     pub csrf_token: String,
     /// The user.
-    pub user_id: i64,
+    pub user_id: Uuid,
     /// When the user signed up.
     pub member_since: String,
     /// The sessions, newest first.
@@ -177,9 +201,15 @@ pub struct AccountPage {
     pub keys: Vec<KeyRow>,
     /// A key created by this request, shown once.
     pub new_key: Option<NewKey>,
+    /// A message about the last form.
+    pub notice: Option<&'static str>,
+    /// Whether creating a key needs the sign-in secret (the sign-in is not fresh).
+    pub needs_secret: bool,
     /// The base URL for the `curl` line.
     pub base_url: String,
 }
+
+pub use sqlx_sessions::cache::CacheStats;
 
 /// The numbers of `/stats`.
 #[derive(Debug, serde::Serialize)]
@@ -196,14 +226,27 @@ pub struct Counts {
 #[derive(Debug, Template)]
 #[template(path = "stats.html")]
 pub struct StatsPage {
-    /// The signed-in user, if any (for the navigation).
-    pub user_id: Option<i64>,
+    /// The signed-in user (for the navigation).
+    pub user_id: Uuid,
     /// Users.
     pub users: i64,
     /// Sessions.
     pub sessions: Counts,
     /// API keys.
     pub api_keys: Counts,
+    /// The read caches' counters (sessions, then API keys); empty without `--cache`.
+    pub caches: Vec<CacheCard>,
+}
+
+/// One store's read cache on `/stats`.
+#[derive(Debug)]
+pub struct CacheCard {
+    /// The heading.
+    pub name: &'static str,
+    /// The prefix of the element ids.
+    pub id: &'static str,
+    /// The counters.
+    pub stats: CacheStats,
 }
 
 /// An error page.

@@ -169,13 +169,49 @@ async fn api_me(base: &str, key: &str) -> Result<serde_json::Value> {
     Ok(serde_json::from_str(&res.text().await?)?)
 }
 
+/// Types the user id and the sign-in secret into the sign-in form of `/` and sends it.
+async fn sign_in(client: &Client, base: &str, user: &str, secret: &str) -> Result<()> {
+    client.goto(&format!("{base}/")).await?;
+    client
+        .find(Locator::Css("#user_id"))
+        .await?
+        .send_keys(user)
+        .await?;
+    client
+        .find(Locator::Css("#secret"))
+        .await?
+        .send_keys(secret)
+        .await?;
+    click(client, "#login").await
+}
+
+/// Names a key, chooses its expiry and creates it; the key shown once.
+async fn create_key(client: &Client, name: &str, expires: &str) -> Result<String> {
+    client
+        .find(Locator::Css("#key-name"))
+        .await?
+        .send_keys(name)
+        .await?;
+    client
+        .find(Locator::Css("#key-expires"))
+        .await?
+        .select_by_value(expires)
+        .await?;
+    click(client, "#create-key").await?;
+    text(client, "#new-key").await
+}
+
 /// The whole scenario with two browsers, `a` and `b`, on the demo at `base`.
 async fn scenario(a: &Client, b: &Client, base: &str, label: &str) -> Result<()> {
-    // Sign up in A: the account page, one device.
+    // Sign up in A: a random id and a secret, shown once; then the account page, one device.
     a.goto(&format!("{base}/")).await?;
     click(a, "#signup").await?;
+    let user = text(a, "#new-user-id").await?;
+    let secret = text(a, "#new-secret").await?;
+    assert_eq!(uuid::Uuid::parse_str(&user)?.get_version_num(), 4);
+    click(a, "#continue").await?;
     assert_eq!(path_of(a).await?, "/account");
-    let user = text(a, "#user-id").await?;
+    assert_eq!(text(a, "#user-id").await?, user);
     assert_eq!(count(a, "tr[data-session-id]").await?, 1);
     assert_eq!(count(a, "tr.current").await?, 1);
 
@@ -191,13 +227,18 @@ async fn scenario(a: &Client, b: &Client, base: &str, label: &str) -> Result<()>
     let visible = a.execute("return document.cookie", vec![]).await?;
     assert!(!visible.as_str().unwrap_or("").contains("auth_token"));
 
-    // Sign in from B (another browser profile): two devices.
-    b.goto(&format!("{base}/")).await?;
-    b.find(Locator::Css("#user_id"))
-        .await?
-        .send_keys(&user)
-        .await?;
-    click(b, "#login").await?;
+    // B cannot sign in with the id alone; stats are not for anonymous visitors.
+    sign_in(b, base, &user, "not the secret").await?;
+    assert!(
+        b.source()
+            .await?
+            .contains("Wrong user id or sign-in secret.")
+    );
+    b.goto(&format!("{base}/stats")).await?;
+    assert_eq!(path_of(b).await?, "/");
+
+    // Sign in from B (another browser profile) with the secret: two devices.
+    sign_in(b, base, &user, &secret).await?;
     assert_eq!(path_of(b).await?, "/account");
     a.refresh().await?;
     assert_eq!(count(a, "tr[data-session-id]").await?, 2);
@@ -228,11 +269,7 @@ async fn scenario(a: &Client, b: &Client, base: &str, label: &str) -> Result<()>
     assert_eq!(count(a, "tr[data-session-id]").await?, 1);
 
     // B signs in again; A signs out of all devices: both end up on `/`.
-    b.find(Locator::Css("#user_id"))
-        .await?
-        .send_keys(&user)
-        .await?;
-    click(b, "#login").await?;
+    sign_in(b, base, &user, &secret).await?;
     assert_eq!(path_of(b).await?, "/account");
     a.refresh().await?;
     assert_eq!(count(a, "tr[data-session-id]").await?, 2);
@@ -241,31 +278,40 @@ async fn scenario(a: &Client, b: &Client, base: &str, label: &str) -> Result<()>
     b.goto(&format!("{base}/account")).await?;
     assert_eq!(path_of(b).await?, "/");
 
-    // A signs in again and creates an API key, shown once; /api/me accepts it.
-    a.find(Locator::Css("#user_id"))
-        .await?
-        .send_keys(&user)
-        .await?;
-    click(a, "#login").await?;
-    a.find(Locator::Css("#key-name"))
-        .await?
-        .send_keys("browser test")
-        .await?;
-    click(a, "#create-key").await?;
-    let key = text(a, "#new-key").await?;
+    // A signs in again and creates an API key expiring in 30 days, shown once; /api/me
+    // accepts it.
+    sign_in(a, base, &user, &secret).await?;
+    let key = create_key(a, "browser test", "30d").await?;
     assert!(key.starts_with("demo_sk_"), "{}", &key[..8]);
     let me = api_me(base, &key).await?;
     assert_eq!(me["is_logged_in"], true);
-    assert_eq!(me["user"]["id"].to_string(), user);
+    assert_eq!(me["user"]["id"], user.as_str());
     assert_eq!(me["session"]["kind"], "api_key");
+    assert!(me["session"]["expires_at"].is_string(), "{me}");
     assert!(text(a, "#curl").await?.contains("/api/me"));
 
     // Revoked, the key fails.
     a.goto(&format!("{base}/account")).await?;
     assert_eq!(count(a, "tr.key").await?, 1);
+    assert_ne!(text(a, "tr.key .key-expires").await?, "never");
     click(a, "tr.key button.revoke").await?;
     assert_eq!(count(a, "tr.key").await?, 0);
     assert_eq!(api_me(base, &key).await?["is_logged_in"], false);
+
+    // A key that never expires (chosen), revoked with the sessions by "sign out of all
+    // devices" with its box ticked.
+    let key = create_key(a, "forever", "never").await?;
+    a.goto(&format!("{base}/account")).await?;
+    assert_eq!(text(a, "tr.key .key-expires").await?, "never");
+    a.find(Locator::Css("#revoke-api-keys"))
+        .await?
+        .click()
+        .await?;
+    click(a, "#sign-out-all").await?;
+    assert_eq!(path_of(a).await?, "/");
+    assert_eq!(api_me(base, &key).await?["is_logged_in"], false);
+    sign_in(a, base, &user, &secret).await?;
+    assert_eq!(path_of(a).await?, "/account");
 
     // A form post without its CSRF token: 403, and still signed in.
     let status = a

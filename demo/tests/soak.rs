@@ -11,6 +11,7 @@
 
 mod common;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -74,11 +75,13 @@ fn cookie_of(res: &reqwest::Response, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// One whole visit: sign in by user id through the form, load the account page, sign out.
+/// One whole visit: sign in with the user id and secret through the form, load the account
+/// page, sign out.
 async fn sign_in_use_sign_out(
     http: &reqwest::Client,
     base: &str,
     user: &str,
+    secret: &str,
 ) -> Result<(), String> {
     let home = http
         .get(format!("{base}/"))
@@ -92,7 +95,11 @@ async fn sign_in_use_sign_out(
         .post(format!("{base}/login"))
         .header(header::COOKIE, format!("csrf_id={anon}"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form(&[("_csrf_token", &csrf), ("user_id", user)]))
+        .body(form(&[
+            ("_csrf_token", &csrf),
+            ("user_id", user),
+            ("secret", secret),
+        ]))
         .send()
         .await
         .map_err(|e| e.to_string())?;
@@ -151,7 +158,11 @@ async fn soak() {
     let url = std::env::var("SOAK_DATABASE_URL")
         .unwrap_or_else(|_| dir.path().join("soak.db").display().to_string());
     let db = Db::connect(&url).await.unwrap();
-    let state = AppState::new(db, CsrfKey::random(), false).await.unwrap();
+    // Every sign-in comes from 127.0.0.1: the per-address limit would refuse most of them.
+    let state = AppState::new(db, CsrfKey::random(), false)
+        .await
+        .unwrap()
+        .sign_in_rate(NonZeroU32::MAX, Duration::from_nanos(1));
     let pruners = state.spawn_pruners(Duration::from_secs(2));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -161,7 +172,8 @@ async fn soak() {
     }));
 
     // A user with a session and an API key, made through the store.
-    let user = state.db.create_user().await.unwrap().id.to_string();
+    let (user, secret) = state.db.create_user().await.unwrap();
+    let (user, secret) = (user.id.to_string(), secret.expose().to_owned());
     let session = state
         .sessions()
         .create(NewSession::new().extra("user_id", user.as_str()))
@@ -187,7 +199,8 @@ async fn soak() {
     let deadline = started + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for w in 0..WORKERS {
-        let (base, session, key, user) = (base.clone(), session.clone(), key.clone(), user.clone());
+        let (base, session, key) = (base.clone(), session.clone(), key.clone());
+        let (user, secret) = (user.clone(), secret.clone());
         let (counters, done) = (counters.clone(), done.clone());
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::builder()
@@ -225,7 +238,7 @@ async fn soak() {
                         }),
                     _ => {
                         counters.sign_ins.fetch_add(1, Ordering::Relaxed);
-                        sign_in_use_sign_out(&http, &base, &user).await
+                        sign_in_use_sign_out(&http, &base, &user, &secret).await
                     }
                 };
                 let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);

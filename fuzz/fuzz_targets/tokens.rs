@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use sqlx_sessions::token::{
+use sqlx_sessions::{
     CHECKSUM_LENGTH, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, checksum, looks_like_api_key,
 };
 use sqlx_sessions::{Hashing, SessionStore, TokenFormat};

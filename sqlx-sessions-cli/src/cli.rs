@@ -1,15 +1,21 @@
 //! The command line: global options and the subcommands.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use sqlx_sessions::settings::{parse_duration, parse_optional_duration};
-use sqlx_sessions::{ExtraColumn, Hashing, Status};
-use time::Duration;
+use std::io::{self, BufWriter, Write as _};
 
-use crate::commands;
+use clap::{Parser, Subcommand};
+
+use crate::args::GlobalArgs;
+use crate::commands::{self, Context};
+use crate::connect;
+use crate::error::{CliError, Outcome};
 
 const AFTER_HELP: &str = "\
-The secret salt (or HMAC key) is read from the environment variable SESSIONS_SECRET_SALT only,
-never from a flag, so it does not land in shell history.
+Give the database URL in the environment (export DATABASE_URL=...) rather than with
+--database-url: command lines are visible to other users in `ps`.
+
+The secret salt (or HMAC key) is read from the environment variable SQLX_SESSIONS_SECRET_SALT
+only, never from a flag, so it does not land in shell history. The earlier names without the
+SQLX_ prefix (SESSIONS_SECRET_SALT, SESSIONS_HASHING, ...) are still read, with a warning.
 
 Exit codes: 0 success, 1 nothing found, 2 bad usage or bad input, 3 database unreachable or failing.";
 
@@ -24,95 +30,6 @@ pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
-}
-
-/// Where the sessions are and how their table and tokens look.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Global options")]
-pub(crate) struct GlobalArgs {
-    /// The database: `sqlite:path/to/file.db` (or a file path) or
-    /// `postgres://user:password@host/database`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        hide_env_values = true,
-        global = true,
-        value_name = "URL"
-    )]
-    pub(crate) database_url: Option<String>,
-
-    /// The sessions table.
-    #[arg(long, default_value = "sessions", global = true, value_name = "NAME")]
-    pub(crate) table: String,
-
-    /// The PostgreSQL schema of the table.
-    #[arg(long, global = true, value_name = "NAME")]
-    pub(crate) schema: Option<String>,
-
-    /// An extra column of the table, `NAME:TYPE` or `NAME:TYPE:optional` (types: text,
-    /// integer, boolean, uuid, timestamp). Repeatable; default `user_id:text`. `--user`
-    /// means the `user_id` column, or the first extra column when there is none.
-    #[arg(
-        long = "extra-column",
-        value_name = "NAME:TYPE",
-        value_parser = parse_extra_column,
-        global = true
-    )]
-    pub(crate) extra_columns: Vec<ExtraColumn>,
-
-    /// The digest algorithm of the tokens (sha256, sha3_256, hmac_sha256, none, ...).
-    /// `none` is taken from this flag only, never from SESSIONS_HASHING alone.
-    #[arg(
-        long,
-        env = "SESSIONS_HASHING",
-        default_value = "sha256",
-        value_parser = parse_hashing,
-        global = true,
-        value_name = "ALGORITHM"
-    )]
-    pub(crate) hashing: Hashing,
-
-    /// The API-key prefix of the tokens (such as `myapp_sk_`), when the application uses one.
-    #[arg(
-        long,
-        env = "SESSIONS_TOKEN_PREFIX",
-        global = true,
-        value_name = "PREFIX"
-    )]
-    pub(crate) token_prefix: Option<String>,
-
-    /// Random characters in a new token.
-    #[arg(
-        long,
-        env = "SESSIONS_TOKEN_LENGTH",
-        default_value_t = 64,
-        global = true,
-        value_name = "N"
-    )]
-    pub(crate) token_length: usize,
-
-    /// The absolute lifetime of a session since its creation, as the application sets it
-    /// (`30d` by default, as the library's; `none` when the application lifts it). Lists,
-    /// counts and pruning treat older sessions as expired, and `create` caps new ones.
-    #[arg(
-        long,
-        env = "SESSIONS_MAX_LIFETIME",
-        default_value = "30d",
-        value_parser = parse_max_lifetime,
-        global = true,
-        value_name = "DURATION"
-    )]
-    pub(crate) max_lifetime: MaxLifetime,
-
-    /// How long to wait for a database connection (such as `10s`).
-    #[arg(
-        long,
-        default_value = "10s",
-        value_parser = parse_timeout,
-        global = true,
-        value_name = "DURATION"
-    )]
-    pub(crate) connect_timeout: Duration,
 }
 
 /// The subcommands.
@@ -146,81 +63,40 @@ pub(crate) enum Command {
     SetExpiry(commands::change::SetExpiryArgs),
 }
 
-/// A session status on the command line.
-#[derive(Clone, Copy, Debug, Default, ValueEnum)]
-pub(crate) enum StatusArg {
-    /// Not expired.
-    #[default]
-    Valid,
-    /// Expired.
-    Expired,
-    /// Both.
-    All,
-}
-
-impl From<StatusArg> for Status {
-    fn from(s: StatusArg) -> Self {
-        match s {
-            StatusArg::Valid => Status::Valid,
-            StatusArg::Expired => Status::Expired,
-            StatusArg::All => Status::All,
-        }
+/// Opens the database and the store, runs the subcommand, closes the pool.
+pub(crate) async fn run(cli: Cli) -> Result<Outcome, CliError> {
+    let creates_table = matches!(&cli.command, Command::Migrate(a) if !a.print && !a.down);
+    let db = connect::open(&cli.global, creates_table).await?;
+    let batch = match &cli.command {
+        Command::Prune(a) => a.batch,
+        _ => None,
+    };
+    let store = connect::store(&cli.global, &db, batch)?;
+    if !matches!(cli.command, Command::Migrate(_)) {
+        // Before any statement: a wrong --table, --schema or --extra-column is a usage
+        // error naming it, and on SQLite a filter on a missing column (a double-quoted
+        // name SQLite would read as a string) never runs.
+        store.check_table().await?;
     }
-}
-
-/// A `NAME=VALUE` pair naming an extra column.
-#[derive(Clone, Debug)]
-pub(crate) struct ColumnValue {
-    /// The column name.
-    pub(crate) name: String,
-    /// The value, as text (the store converts it to the column's type).
-    pub(crate) value: String,
-}
-
-/// Parses `NAME=VALUE`.
-pub(crate) fn parse_column_value(text: &str) -> Result<ColumnValue, String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok(ColumnValue {
-            name: name.to_owned(),
-            value: value.to_owned(),
-        }),
-        _ => Err(format!("`{text}` is not NAME=VALUE")),
-    }
-}
-
-fn parse_extra_column(text: &str) -> Result<ExtraColumn, String> {
-    ExtraColumn::parse_spec(text).map_err(|e| e.to_string())
-}
-
-fn parse_hashing(text: &str) -> Result<Hashing, String> {
-    text.parse()
-        .map_err(|e: sqlx_sessions::Error| e.to_string())
-}
-
-/// A `--max-lifetime`: a duration, or `None` when lifted.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct MaxLifetime(pub(crate) Option<Duration>);
-
-fn parse_max_lifetime(text: &str) -> Result<MaxLifetime, String> {
-    parse_optional_duration("max_lifetime", text)
-        .map(MaxLifetime)
-        .map_err(|e| e.to_string())
-}
-
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let d = parse_duration("connect_timeout", text).map_err(|e| e.to_string())?;
-    if d.is_positive() {
-        Ok(d)
-    } else {
-        Err("must be positive".into())
-    }
-}
-
-/// Parses a lifetime such as `7d`, or `none` for one that never ends.
-pub(crate) fn parse_ttl(text: &str) -> Result<Option<Duration>, String> {
-    let d = parse_optional_duration("ttl", text).map_err(|e| e.to_string())?;
-    match d {
-        Some(d) if !d.is_positive() => Err("must be positive (or none)".into()),
-        d => Ok(d),
-    }
+    let ctx = Context { db, store };
+    let mut out = BufWriter::new(io::stdout().lock());
+    let result = match cli.command {
+        Command::Migrate(args) => commands::migrate::run(&ctx, args, &mut out).await,
+        Command::Create(args) => commands::create::run(&ctx, args, &mut out).await,
+        Command::List(args) => commands::list::run(&ctx, args, &mut out).await,
+        Command::Count(args) => commands::count::run(&ctx, args, &mut out).await,
+        Command::Get(args) => commands::get::run(&ctx, args, &mut out).await,
+        Command::Expire(args) => commands::expire::run(&ctx, args, &mut out).await,
+        Command::Revoke(args) => commands::revoke::run(&ctx, args, &mut out).await,
+        Command::Prune(args) => commands::prune::run(&ctx, args, &mut out).await,
+        Command::Stats(args) => commands::stats::run(&ctx, args, &mut out).await,
+        Command::Rotate(args) => commands::change::rotate(&ctx, args, &mut out).await,
+        Command::Update(args) => commands::change::update(&ctx, args, &mut out).await,
+        Command::SetExpiry(args) => commands::change::set_expiry(&ctx, args, &mut out).await,
+    };
+    let flushed = out.flush();
+    ctx.db.close().await;
+    let outcome = result?;
+    flushed?;
+    Ok(outcome)
 }

@@ -2,11 +2,8 @@
 
 use sqlx_sessions::{DatabaseKind, Pool, PoolOptions, SessionStore, StoreBuilder};
 
-use crate::cli::GlobalArgs;
+use crate::args::GlobalArgs;
 use crate::error::CliError;
-
-/// The environment variable holding the secret salt (never a flag: shell history).
-pub(crate) const SALT_ENV: &str = "SESSIONS_SECRET_SALT";
 
 /// Opens a lazy pool: nothing connects until the first statement, so `migrate --print`
 /// works without a database. A SQLite file is created only when `create_file` is set
@@ -43,10 +40,10 @@ pub(crate) fn store(
     if let Some(n) = prune_batch_size {
         builder = builder.prune_batch_size(n);
     }
-    if let Some(salt) = std::env::var_os(SALT_ENV).filter(|s| !s.is_empty()) {
+    if let Some((name, salt)) = crate::env::secret_salt() {
         let salt = salt
             .into_string()
-            .map_err(|_| CliError::usage(format!("{SALT_ENV} is not valid UTF-8")))?;
+            .map_err(|_| CliError::usage(format!("{name} is not valid UTF-8")))?;
         builder = builder.secret_salt(salt);
     }
     Ok(builder.build()?)

@@ -12,6 +12,9 @@ use std::io;
 use sqlx_sessions::error_chain;
 
 use sqlx::error::DatabaseError;
+use sqlx_sessions::redact::redact_password;
+
+use crate::output::escape_control;
 
 /// How a command that did not fail ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,11 +64,13 @@ impl CliError {
         }
     }
 
-    /// Prints the message on standard error (one line) and returns the exit code.
-    pub(crate) fn report(&self) -> u8 {
+    /// Prints the message on standard error (one line, control characters escaped, no
+    /// password of the database URL `url`) and returns the exit code.
+    pub(crate) fn report(&self, url: &str) -> u8 {
         match self {
             CliError::Usage(m) | CliError::Failed(m) => {
-                eprintln!("sqlx-sessions: error: {}", one_line(m));
+                let message = redact_password(&one_line(m), url);
+                eprintln!("sqlx-sessions: error: {}", escape_control(&message));
             }
             CliError::OutputClosed => {}
         }
@@ -168,7 +173,7 @@ pub(crate) fn install_panic_hook() {
             .unwrap_or_else(|| "unknown panic".into());
         eprintln!(
             "sqlx-sessions: internal error (please report it): {}",
-            one_line(&what)
+            escape_control(&one_line(&what))
         );
     }));
 }

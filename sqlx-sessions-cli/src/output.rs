@@ -2,6 +2,10 @@
 //!
 //! Plaintext tokens never pass through here: only `create` prints one, itself. Digests
 //! appear only when the caller asked for them (`--show-digest`).
+//!
+//! Text from the database can hold anything, terminal escape sequences included: tables and
+//! field lines print it with its control characters escaped ([`escape_control`]), JSON
+//! lines with them as `\u` escapes (the same JSON value, nothing a terminal acts on).
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -60,6 +64,51 @@ pub(crate) fn session_json(s: &Session, digest: Option<&str>) -> serde_json::Val
     value
 }
 
+/// Prints `value` as one JSON line, with DEL, the C1 controls and the bidirectional
+/// formatting characters as `\u` escapes (serde_json escapes only C0): the same JSON, and
+/// nothing in it that a terminal acts on.
+pub(crate) fn write_json(out: &mut impl Write, value: &serde_json::Value) -> io::Result<()> {
+    let text = value.to_string();
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_terminal_control(c) {
+            // Such characters can only occur inside JSON strings, where `\u` is the same.
+            line.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            line.push(c);
+        }
+    }
+    writeln!(out, "{line}")
+}
+
+/// Characters that a terminal may act on, or that reorder the text around them: C0, DEL,
+/// C1, and Unicode's bidirectional formatting characters.
+fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every control character (C0, DEL, C1, bidirectional formatting) written as
+/// an escape: `\n`, `\r`, `\t`, `\x1b`, `\u{9b}`; a backslash becomes `\\`, so an escape
+/// always means a character that was there.
+pub(crate) fn escape_control(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x80 && is_terminal_control(c) => {
+                out.push_str(&format!("\\x{:02x}", u32::from(c)));
+            }
+            c if is_terminal_control(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Prints sessions in `format`; `digests` adds a digest column or field.
 pub(crate) fn write_sessions(
     out: &mut impl Write,
@@ -71,7 +120,7 @@ pub(crate) fn write_sessions(
         Format::JsonLines => {
             for s in sessions {
                 let digest = digests.and_then(|d| d.get(&s.id)).map(String::as_str);
-                writeln!(out, "{}", session_json(s, digest))?;
+                write_json(out, &session_json(s, digest))?;
             }
             Ok(())
         }
@@ -154,13 +203,19 @@ pub(crate) fn write_session_fields(
 pub(crate) fn write_fields(out: &mut impl Write, fields: &[(String, String)]) -> io::Result<()> {
     let width = fields.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 1;
     for (name, value) in fields {
+        let (name, value) = (escape_control(name), escape_control(value));
         writeln!(out, "{:<width$} {value}", format!("{name}:"))?;
     }
     Ok(())
 }
 
-/// Prints rows as left-aligned columns separated by two spaces.
+/// Prints rows as left-aligned columns separated by two spaces, every cell with its
+/// control characters escaped.
 fn write_columns(out: &mut impl Write, rows: &[Vec<String>]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| escape_control(cell)).collect())
+        .collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -171,7 +226,7 @@ fn write_columns(out: &mut impl Write, rows: &[Vec<String>]) -> io::Result<()> {
                 .unwrap_or(0)
         })
         .collect();
-    for row in rows {
+    for row in &rows {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
             if c + 1 == row.len() {
@@ -210,6 +265,32 @@ mod tests {
         assert_eq!(truncate("{}", 40), "{}");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("a\nb", 4), "a b");
+    }
+
+    #[test]
+    fn escapes_control_characters() {
+        assert_eq!(escape_control("plain text"), "plain text");
+        assert_eq!(
+            escape_control("\u{1b}]0;pwned\u{7}\u{1b}[2J"),
+            "\\x1b]0;pwned\\x07\\x1b[2J"
+        );
+        assert_eq!(escape_control("a\nb\tc\r\u{7f}"), "a\\nb\\tc\\r\\x7f");
+        assert_eq!(escape_control("\u{9b}2J \u{202e}x"), "\\u{9b}2J \\u{202e}x");
+        assert_eq!(escape_control("C:\\x1b"), "C:\\\\x1b");
+        assert_eq!(escape_control("日本 é"), "日本 é");
+    }
+
+    #[test]
+    fn json_lines_escape_what_serde_json_leaves() {
+        let value = json!({ "user_id": "\u{1b}[2J\u{9b}\u{7f}\u{202e}é" });
+        let mut out = Vec::new();
+        write_json(&mut out, &value).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert_eq!(line, "{\"user_id\":\"\\u001b[2J\\u009b\\u007f\\u202eé\"}\n");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&line).unwrap(),
+            value
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod common;
 
 use common::{CliDb as _, assert_error, assert_no_panic, stderr, stdout};
 use serde_json::Value as Json;
+use sqlx_sessions::{NewSession, Pool, SessionStore, Settings};
 use sqlx_sessions_test_support::{Backend, TestDb, backend_tests};
 
 backend_tests! {
@@ -26,7 +27,10 @@ backend_tests! {
     prune_draws_a_progress_bar_on_a_terminal,
     stats_reports_totals_users_and_times,
     salt_comes_from_the_environment,
+    the_apps_salt_variable_finds_the_apps_session,
+    legacy_variable_names_still_read_with_a_warning,
     schema_option_per_database,
+    control_characters_from_the_database_are_escaped,
 }
 
 /// JSON lines of `list --json ...`.
@@ -77,6 +81,7 @@ fn migrate_print_shows_ddl_without_running_it(db: &TestDb) {
     let digest_type = match db.backend() {
         Backend::Sqlite => "BLOB",
         Backend::Postgres => "bytea",
+        Backend::Mysql => "varbinary(1094)",
     };
     assert!(ddl.contains(digest_type), "{ddl}");
 
@@ -91,7 +96,7 @@ fn migrate_print_shows_ddl_without_running_it(db: &TestDb) {
     let out = db.cmd().arg("count").output().expect("run");
     let code = match db.backend() {
         Backend::Sqlite => 3, // not even the file was created
-        Backend::Postgres => 2,
+        Backend::Postgres | Backend::Mysql => 2,
     };
     assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
 }
@@ -619,7 +624,10 @@ fn salt_comes_from_the_environment(db: &TestDb) {
     db.migrated();
     let out = db
         .cmd()
-        .env("SESSIONS_SECRET_SALT", "pepper-pepper-pepper-pepper-pepper")
+        .env(
+            "SQLX_SESSIONS_SECRET_SALT",
+            "pepper-pepper-pepper-pepper-pepper",
+        )
         .args(["create", "--user", "alice"])
         .output()
         .expect("run");
@@ -627,7 +635,7 @@ fn salt_comes_from_the_environment(db: &TestDb) {
     let get = |salt: Option<&str>| {
         let mut cmd = db.cmd();
         if let Some(salt) = salt {
-            cmd.env("SESSIONS_SECRET_SALT", salt);
+            cmd.env("SQLX_SESSIONS_SECRET_SALT", salt);
         }
         cmd.args(["get", "--token-stdin"])
             .write_stdin(token.as_str())
@@ -649,7 +657,10 @@ fn salt_comes_from_the_environment(db: &TestDb) {
     assert_error(&out, 2, "secret_salt");
     let out = db
         .cmd()
-        .env("SESSIONS_SECRET_SALT", "an-hmac-key-of-at-least-32-bytes")
+        .env(
+            "SQLX_SESSIONS_SECRET_SALT",
+            "an-hmac-key-of-at-least-32-bytes",
+        )
         .args(["--hashing", "hmac_sha256", "count"])
         .output()
         .expect("run");
@@ -657,25 +668,135 @@ fn salt_comes_from_the_environment(db: &TestDb) {
     // Hashing `none` only from the flag, never from the variable alone.
     let out = db
         .cmd()
-        .env("SESSIONS_HASHING", "none")
+        .env("SQLX_SESSIONS_HASHING", "none")
         .args(["count"])
         .output()
         .expect("run");
-    assert_error(&out, 2, "SESSIONS_HASHING=none");
+    assert_error(&out, 2, "SQLX_SESSIONS_HASHING=none");
     // A short salt or key is refused, naming the setting.
     let out = db
         .cmd()
-        .env("SESSIONS_SECRET_SALT", "pepper")
+        .env("SQLX_SESSIONS_SECRET_SALT", "pepper")
         .args(["count"])
         .output()
         .expect("run");
     assert_error(&out, 2, "secret_salt");
 }
 
+const APP_SALT: &str = "the-apps-salt-of-at-least-32-bytes";
+
+/// The application configures its store from `SQLX_SESSIONS_*`; the operator exports the
+/// same variable and the tool finds the application's session.
+fn the_apps_salt_variable_finds_the_apps_session(db: &TestDb) {
+    db.migrated();
+    let token = sqlx_sessions_test_support::block_on(async {
+        let settings =
+            Settings::from_lookup(|name| (name == "SECRET_SALT").then(|| APP_SALT.to_owned()))
+                .expect("settings");
+        let pool = Pool::connect(db.url()).await.expect("pool");
+        let store = SessionStore::builder(pool.clone())
+            .settings(settings)
+            .build()
+            .expect("store");
+        let created = store
+            .create(NewSession::new().extra("user_id", "app-user"))
+            .await
+            .expect("create");
+        pool.close().await;
+        created.token.into_string()
+    });
+    let get = |cmd: &mut assert_cmd::Command| {
+        cmd.args(["get", "--token-stdin"])
+            .write_stdin(token.as_str())
+            .output()
+            .expect("run")
+    };
+    let found = get(db.cmd().env("SQLX_SESSIONS_SECRET_SALT", APP_SALT));
+    assert!(found.status.success(), "{}", stderr(&found));
+    assert!(stdout(&found).contains("app-user"), "{}", stdout(&found));
+    assert!(!stderr(&found).contains("warning"), "{}", stderr(&found));
+    // Without the salt the digest differs: nobody's token.
+    assert_eq!(get(&mut db.cmd()).status.code(), Some(1));
+}
+
+/// The tool's earlier `SESSIONS_*` names still work, with a warning naming the new
+/// variable; when both are set the new name wins.
+fn legacy_variable_names_still_read_with_a_warning(db: &TestDb) {
+    db.migrated();
+    let created = db
+        .cmd()
+        .env("SQLX_SESSIONS_SECRET_SALT", APP_SALT)
+        .args(["create", "--user", "alice"])
+        .output()
+        .expect("run");
+    let token = stdout(&created).trim().to_owned();
+    let get = |cmd: &mut assert_cmd::Command| {
+        cmd.args(["get", "--token-stdin"])
+            .write_stdin(token.as_str())
+            .output()
+            .expect("run")
+    };
+    let legacy = get(db.cmd().env("SESSIONS_SECRET_SALT", APP_SALT));
+    assert!(legacy.status.success(), "{}", stderr(&legacy));
+    assert!(
+        stderr(&legacy).contains(
+            "warning: SESSIONS_SECRET_SALT is deprecated: set SQLX_SESSIONS_SECRET_SALT instead"
+        ),
+        "{}",
+        stderr(&legacy)
+    );
+    let both = get(db
+        .cmd()
+        .env("SQLX_SESSIONS_SECRET_SALT", APP_SALT)
+        .env("SESSIONS_SECRET_SALT", "a-stale-salt-of-at-least-32-bytes"));
+    assert!(both.status.success(), "{}", stderr(&both));
+    assert!(
+        stderr(&both).contains("SESSIONS_SECRET_SALT is ignored: SQLX_SESSIONS_SECRET_SALT is set"),
+        "{}",
+        stderr(&both)
+    );
+    let wrong_new = get(db
+        .cmd()
+        .env(
+            "SQLX_SESSIONS_SECRET_SALT",
+            "a-stale-salt-of-at-least-32-bytes",
+        )
+        .env("SESSIONS_SECRET_SALT", APP_SALT));
+    assert_eq!(wrong_new.status.code(), Some(1), "{}", stderr(&wrong_new));
+
+    // Options read through clap: the legacy name counts, the new one wins.
+    let listed = |cmd: &mut assert_cmd::Command| {
+        let out = cmd.args(["count"]).output().expect("run");
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    let (code, _, err) = listed(db.cmd().env("SESSIONS_MAX_LIFETIME", "forever"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "warning: SESSIONS_MAX_LIFETIME is deprecated: set SQLX_SESSIONS_MAX_LIFETIME instead"
+        ),
+        "{err}"
+    );
+    let (code, out, err) = listed(
+        db.cmd()
+            .env("SESSIONS_MAX_LIFETIME", "forever")
+            .env("SQLX_SESSIONS_MAX_LIFETIME", "none"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "1");
+    assert!(err.contains("SESSIONS_MAX_LIFETIME is ignored"), "{err}");
+    let (code, _, err) = listed(db.cmd().env("SESSIONS_HASHING", "none"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("SESSIONS_HASHING=none is refused"), "{err}");
+    assert!(!err.contains("SQLX_SESSIONS_HASHING=none"), "{err}");
+}
+
 fn schema_option_per_database(db: &TestDb) {
+    // A MySQL schema is a database of the server: one of this test's own.
+    let schema = db.schema_name("auth");
     let with_schema = |args: &[&str]| {
         let mut cmd = db.cmd();
-        cmd.args(["--schema", "auth", "--table", "api_keys"])
+        cmd.args(["--schema", &schema, "--table", "api_keys"])
             .args(args);
         cmd.output().expect("run")
     };
@@ -683,7 +804,7 @@ fn schema_option_per_database(db: &TestDb) {
         Backend::Sqlite => {
             assert_error(&with_schema(&["migrate"]), 2, "SQLite has no schemas");
         }
-        Backend::Postgres => {
+        Backend::Postgres | Backend::Mysql => {
             assert!(with_schema(&["migrate"]).status.success());
             let out = with_schema(&["create", "--user", "ci"]);
             assert!(out.status.success(), "{}", stderr(&out));
@@ -701,5 +822,59 @@ fn schema_option_per_database(db: &TestDb) {
                 .expect("run");
             assert_error(&out, 2, "no table `other.api_keys`");
         }
+    }
+}
+
+/// Issue 13, finding 11: a stored value with terminal escape codes (clear the screen, set
+/// the title, C1 CSI, DEL, a bidirectional override) is printed escaped in tables and field
+/// lines, and as the same JSON value in JSON lines.
+fn control_characters_from_the_database_are_escaped(db: &TestDb) {
+    db.migrated();
+    let user = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}H\u{7f}\u{202e}x";
+    let data = r#"{"note":"\u009b2J\u001b[31mred"}"#;
+    let out = db
+        .cmd()
+        .args(["create", "--user", user, "--data", data])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = stdout(&out).trim().to_owned();
+    let raw = ['\u{1b}', '\u{7}', '\u{9b}', '\u{7f}', '\u{202e}'];
+    let table = db.cmd().arg("list").output().expect("run");
+    assert!(table.status.success(), "{}", stderr(&table));
+    let fields = db
+        .cmd()
+        .args(["get", "--token-stdin"])
+        .write_stdin(token.as_str())
+        .output()
+        .expect("run");
+    assert!(fields.status.success(), "{}", stderr(&fields));
+    for out in [&table, &fields] {
+        let text = stdout(out);
+        for c in raw {
+            assert!(!text.contains(c), "a raw {c:?} in {text:?}");
+        }
+        assert!(
+            text.contains(r"\x1b]0;pwned\x07\x1b[2J\u{9b}H\x7f\u{202e}x"),
+            "{text}"
+        );
+    }
+    let json = db
+        .cmd()
+        .args(["get", "--token-stdin", "--json"])
+        .write_stdin(token.as_str())
+        .output()
+        .expect("run");
+    for out in [
+        json,
+        db.cmd().args(["list", "--json"]).output().expect("run"),
+    ] {
+        let text = stdout(&out);
+        for c in raw {
+            assert!(!text.contains(c), "a raw {c:?} in {text:?}");
+        }
+        let session: Json = serde_json::from_str(text.trim()).expect("exact JSON");
+        assert_eq!(session["extras"]["user_id"], user);
+        assert_eq!(session["data"]["note"], "\u{9b}2J\u{1b}[31mred");
     }
 }

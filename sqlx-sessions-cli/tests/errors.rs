@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{CliDb as _, assert_error, bin, stdout};
+use common::{CliDb as _, assert_error, bin, stderr, stdout};
 use sqlx_sessions_test_support::{Backend, TestDb, backend_tests};
 
 backend_tests! {
@@ -28,7 +28,7 @@ fn every_subcommand_has_help() {
     for sub in SUBCOMMANDS {
         assert!(help.contains(sub), "{sub} missing from --help");
     }
-    assert!(help.contains("SESSIONS_SECRET_SALT") && help.contains("Exit codes"));
+    assert!(help.contains("SQLX_SESSIONS_SECRET_SALT") && help.contains("Exit codes"));
     for sub in SUBCOMMANDS {
         let out = bin().args([sub, "--help"]).output().expect("run");
         assert!(out.status.success(), "{sub} --help");
@@ -54,6 +54,47 @@ fn help_never_shows_the_database_url_from_the_environment() {
         .output()
         .expect("run");
     assert!(!stdout(&out).contains("hunter2"));
+}
+
+/// Issue 13, finding 12: the help prefers `DATABASE_URL` from the environment, and no
+/// error shows a password of the URL, written in the user information or the query string.
+#[test]
+fn database_passwords_never_appear_and_the_help_prefers_the_environment() {
+    let help = bin().arg("--help").output().expect("run");
+    let help = stdout(&help);
+    assert!(
+        help.contains("Prefer the environment variable DATABASE_URL"),
+        "{help}"
+    );
+    assert!(help.contains("export DATABASE_URL="), "{help}");
+    for url in [
+        "postgres://u:pw-in-userinfo@127.0.0.1:99999/db",
+        "postgres://u:pw-in-userinfo@127.0.0.1:1/db",
+        "postgres://u:pw-in-userinfo@[bad/db",
+        "postgres://u:pw-in-userinfo@127.0.0.1/db?sslmode=bogus&password=pw-in-query",
+        "postgres://u@127.0.0.1:1/db?password=pw-in-query",
+        "sqlite://u:pw-in-userinfo@/nonexistent/dir/x.db",
+        "mysql://u:pw-in-userinfo@127.0.0.1/db",
+    ] {
+        for flag in [true, false] {
+            let mut cmd = bin();
+            if flag {
+                cmd.args(["--database-url", url]);
+            } else {
+                cmd.env("DATABASE_URL", url);
+            }
+            let out = cmd
+                .args(["--connect-timeout", "2s", "count"])
+                .output()
+                .expect("run");
+            assert!(!out.status.success(), "{url}");
+            let text = format!("{}{}", stdout(&out), stderr(&out));
+            assert!(text.contains("error:"), "{text}");
+            for secret in ["pw-in-userinfo", "pw-in-query"] {
+                assert!(!text.contains(secret), "{url}: {text}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -273,7 +314,7 @@ fn a_failing_database_exits_3(db: &TestDb) {
             format!("sqlite:{}", path.display())
         }
         // A database that does not exist on a reachable server.
-        Backend::Postgres => {
+        Backend::Postgres | Backend::Mysql => {
             let base = db.url().rsplit_once('/').expect("a path").0;
             format!("{base}/no_such_database_here")
         }

@@ -90,6 +90,32 @@ impl Filter {
         Self::default()
     }
 
+    /// The token of a filter that asks for the valid session of a token and nothing
+    /// else: what a lookup answers.
+    pub(crate) fn only_token(&self) -> Option<&str> {
+        let Filter {
+            status,
+            token,
+            id,
+            except_id,
+            columns,
+            ids,
+            any_of,
+            times,
+            limit: _,
+            offset,
+        } = self;
+        let plain = matches!(status, None | Some(Status::Valid))
+            && id.is_none()
+            && except_id.is_none()
+            && columns.is_empty()
+            && ids.is_none()
+            && any_of.is_empty()
+            && times.is_empty()
+            && offset.is_none_or(|o| o == 0);
+        token.as_deref().filter(|_| plain)
+    }
+
     /// Sessions by status. Without it, lookups, lists, counts and expiring see valid
     /// sessions only, and deleting sees all.
     pub fn status(mut self, status: Status) -> Self {

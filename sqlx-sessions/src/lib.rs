@@ -47,11 +47,13 @@
 //! | --- | --- | --- |
 //! | `sqlite` | yes | the SQLite backend ([`Pool::Sqlite`]), bundled libsqlite3 |
 //! | `postgres` | no | the PostgreSQL backend (`Pool::Postgres`), also for ecto_sessions tables |
+//! | `mysql` | no | the MySQL 8 / MariaDB 10.6+ backend (`Pool::Mysql`), also for ecto_sessions tables |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
+//! | `cache` | no | a read cache of lookups with cross-instance invalidation (`cache` module) |
 //!
 //! ## How it works
 //!
-//! - **Tokens** ([`token`]) are `token_length` URL-safe base64 characters from the OS random
+//! - **Tokens** ([`TokenFormat`]) are `token_length` URL-safe base64 characters from the OS random
 //!   source; API-key stores add a prefix and a CRC32 checksum so leaked keys are
 //!   recognisable and mistyped ones are refused before any query (a checksum anyone can
 //!   compute: it screens typos, it is no defence against forged keys).
@@ -87,16 +89,18 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Without a database feature `Pool` has no variant: everything past it is unreachable.
 #![cfg_attr(
-    not(any(feature = "sqlite", feature = "postgres")),
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
     allow(dead_code, unused_variables, unreachable_code)
 )]
 
 #[cfg(feature = "axum")]
 pub mod axum;
 mod backend;
+#[cfg(feature = "cache")]
+pub mod cache;
 mod clock;
 mod columns;
-pub mod digest;
+mod digest;
 mod error;
 mod extend;
 mod filter;
@@ -104,12 +108,13 @@ mod migrate;
 mod pool;
 mod pruner;
 mod query;
-pub mod schema;
+pub mod redact;
+mod schema;
 mod session;
-pub mod settings;
+mod settings;
 mod sql;
 mod store;
-pub mod token;
+mod token;
 mod update;
 mod value;
 
@@ -123,11 +128,20 @@ pub use pool::{DatabaseKind, Pool, PoolOptions};
 pub use pruner::Pruner;
 pub use schema::{ColumnType, ExtraColumn, TableSpec};
 pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};
-pub use settings::Settings;
-pub use store::{GetOptions, OverCap, SessionStore, StoreBuilder};
-pub use token::{Token, TokenFormat};
+pub use settings::{Settings, parse_duration, parse_optional_duration};
+pub use store::{GetOptions, Lookup, OverCap, SessionStore, StoreBuilder};
+pub use token::{
+    CHECKSUM_LENGTH, HINT_RANDOM_CHARS, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, Token, TokenFormat,
+    checksum, looks_like_api_key,
+};
 pub use update::SessionUpdate;
 pub use value::Value;
 
 /// Re-exported so applications use the same sqlx as the store.
+///
+/// The crate is built on sqlx 0.9: [`SessionStore::builder`] takes a 0.9 pool (or a
+/// [`Pool`]). An application that depends on sqlx 0.8 itself gets another crate's
+/// `SqlitePool`/`PgPool`, and `SessionStore::builder(pool)` fails with E0277 (the trait
+/// bound `Pool: From<sqlx::Pool<...>>` is not satisfied). Build the pool with
+/// `sqlx_sessions::sqlx` (or [`Pool::connect`]), or move the application to sqlx 0.9.
 pub use sqlx;

@@ -33,6 +33,9 @@ pub enum Pool {
     /// A PostgreSQL database.
     #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
+    /// A MySQL or MariaDB database.
+    #[cfg(feature = "mysql")]
+    Mysql(sqlx::MySqlPool),
 }
 
 /// How [`Pool::connect_with`] opens a pool. The defaults are sqlx's, except that a missing
@@ -119,7 +122,8 @@ impl PoolOptions {
 /// assert_eq!(DatabaseKind::of_url("postgres://app@db/app")?, DatabaseKind::Postgres);
 /// assert_eq!(DatabaseKind::of_url("sqlite:sessions.db")?, DatabaseKind::Sqlite);
 /// assert_eq!(DatabaseKind::of_url("sessions.db")?, DatabaseKind::Sqlite);
-/// assert!(DatabaseKind::of_url("mysql://app@db/app").is_err());
+/// assert_eq!(DatabaseKind::of_url("mariadb://app@db/app")?, DatabaseKind::Mysql);
+/// assert!(DatabaseKind::of_url("mssql://app@db/app").is_err());
 /// # Ok::<(), sqlx_sessions::Error>(())
 /// ```
 #[non_exhaustive]
@@ -129,27 +133,31 @@ pub enum DatabaseKind {
     Sqlite,
     /// PostgreSQL: `postgres://` and `postgresql://` URLs.
     Postgres,
+    /// MySQL or MariaDB: `mysql://` and `mariadb://` URLs.
+    Mysql,
 }
 
 impl DatabaseKind {
     /// The database `url` names: `sqlite:` URLs and plain file paths are SQLite,
-    /// `postgres://` and `postgresql://` PostgreSQL; any other scheme is refused with an
-    /// error naming it. Whether this build supports the database is not checked here.
+    /// `postgres://` and `postgresql://` PostgreSQL, `mysql://` and `mariadb://` MySQL or
+    /// MariaDB; any other scheme is refused with an error naming it. Whether this build supports the database is not checked here.
     pub fn of_url(url: &str) -> Result<DatabaseKind> {
         match scheme(url.trim()) {
             None | Some("sqlite") => Ok(DatabaseKind::Sqlite),
             Some("postgres" | "postgresql") => Ok(DatabaseKind::Postgres),
+            Some("mysql" | "mariadb") => Ok(DatabaseKind::Mysql),
             Some(other) => Err(Error::InvalidUrl(format!(
-                "unsupported scheme `{other}` (use sqlite: or postgres://)"
+                "unsupported scheme `{other}` (use sqlite:, postgres:// or mysql://)"
             ))),
         }
     }
 
-    /// The lowercase name: `sqlite` or `postgres`.
+    /// The lowercase name: `sqlite`, `postgres` or `mysql`.
     pub fn name(self) -> &'static str {
         match self {
             DatabaseKind::Sqlite => "sqlite",
             DatabaseKind::Postgres => "postgres",
+            DatabaseKind::Mysql => "mysql",
         }
     }
 }
@@ -173,7 +181,8 @@ fn scheme(url: &str) -> Option<&str> {
 impl Pool {
     /// Connects to `url` with the default [`PoolOptions`]: `sqlite:` URLs and plain file
     /// paths open SQLite (the file is created when missing), `postgres://` and
-    /// `postgresql://` open PostgreSQL; any other scheme is refused with an error naming it.
+    /// `postgresql://` open PostgreSQL, `mysql://` and `mariadb://` open MySQL or MariaDB;
+    /// any other scheme is refused with an error naming it.
     pub async fn connect(url: &str) -> Result<Pool> {
         Self::connect_with(url, &PoolOptions::default()).await
     }
@@ -183,6 +192,7 @@ impl Pool {
         match DatabaseKind::of_url(url)? {
             DatabaseKind::Sqlite => Self::sqlite(url.trim(), options).await,
             DatabaseKind::Postgres => Self::postgres(url.trim(), options).await,
+            DatabaseKind::Mysql => Self::mysql(url.trim(), options).await,
         }
     }
 
@@ -221,6 +231,25 @@ impl Pool {
         Err(missing_feature("postgres"))
     }
 
+    #[cfg(feature = "mysql")]
+    async fn mysql(url: &str, options: &PoolOptions) -> Result<Pool> {
+        use std::str::FromStr as _;
+        // sqlx sets the session time zone to UTC on every connection (its default),
+        // which the DATETIME columns rely on.
+        let connect = sqlx::mysql::MySqlConnectOptions::from_str(url)?;
+        let pool = options.apply(sqlx::mysql::MySqlPoolOptions::new());
+        Ok(Pool::Mysql(if options.lazy {
+            pool.connect_lazy_with(connect)
+        } else {
+            pool.connect_with(connect).await?
+        }))
+    }
+
+    #[cfg(not(feature = "mysql"))]
+    async fn mysql(_: &str, _: &PoolOptions) -> Result<Pool> {
+        Err(missing_feature("mysql"))
+    }
+
     /// The database this pool is on.
     pub fn kind(&self) -> DatabaseKind {
         match *self {
@@ -228,6 +257,8 @@ impl Pool {
             Pool::Sqlite(_) => DatabaseKind::Sqlite,
             #[cfg(feature = "postgres")]
             Pool::Postgres(_) => DatabaseKind::Postgres,
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(_) => DatabaseKind::Mysql,
         }
     }
 
@@ -239,6 +270,8 @@ impl Pool {
             Pool::Sqlite(ref pool) => pool.close().await,
             #[cfg(feature = "postgres")]
             Pool::Postgres(ref pool) => pool.close().await,
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(ref pool) => pool.close().await,
         }
     }
 
@@ -249,16 +282,22 @@ impl Pool {
             Pool::Sqlite(pool) => crate::backend::sqlite::backend(pool, spec),
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => crate::backend::postgres::backend(pool, spec),
+            #[cfg(feature = "mysql")]
+            Pool::Mysql(pool) => crate::backend::mysql::backend(pool, spec),
         }
     }
 
     /// Whether the database can hold an adopted ecto_sessions table.
     pub(crate) fn supports_ecto_compat(&self) -> bool {
-        self.kind() == DatabaseKind::Postgres
+        matches!(self.kind(), DatabaseKind::Postgres | DatabaseKind::Mysql)
     }
 }
 
-#[cfg(any(not(feature = "sqlite"), not(feature = "postgres")))]
+#[cfg(any(
+    not(feature = "sqlite"),
+    not(feature = "postgres"),
+    not(feature = "mysql")
+))]
 fn missing_feature(feature: &'static str) -> Error {
     Error::InvalidUrl(format!(
         "this build has no {feature} support (enable the cargo feature `{feature}`)"
@@ -279,6 +318,13 @@ impl From<sqlx::PgPool> for Pool {
     }
 }
 
+#[cfg(feature = "mysql")]
+impl From<sqlx::MySqlPool> for Pool {
+    fn from(pool: sqlx::MySqlPool) -> Self {
+        Pool::Mysql(pool)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,7 +341,9 @@ mod tests {
         let kind = DatabaseKind::of_url;
         assert_eq!(kind("postgresql://h/db").ok(), Some(DatabaseKind::Postgres));
         assert_eq!(kind(" sessions.db").ok(), Some(DatabaseKind::Sqlite));
-        let err = kind("mysql://h/db").unwrap_err().to_string();
-        assert!(err.contains("`mysql`"), "{err}");
+        assert_eq!(kind("mysql://h/db").ok(), Some(DatabaseKind::Mysql));
+        assert_eq!(kind("mariadb://h/db").ok(), Some(DatabaseKind::Mysql));
+        let err = kind("mssql://h/db").unwrap_err().to_string();
+        assert!(err.contains("`mssql`"), "{err}");
     }
 }

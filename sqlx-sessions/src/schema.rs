@@ -117,29 +117,6 @@ impl ExtraColumn {
     pub fn is_indexed(&self) -> bool {
         self.indexed
     }
-
-    /// Parses `NAME:TYPE` (optionally `NAME:TYPE:optional`), as the command line takes it.
-    pub fn parse_spec(spec: &str) -> Result<Self> {
-        let mut parts = spec.split(':');
-        let name = parts.next().unwrap_or_default();
-        let ty = parts
-            .next()
-            .ok_or_else(|| Error::config("extra_column", format!("`{spec}` is not NAME:TYPE")))?;
-        let mut col = ExtraColumn::new(name, ty.parse()?).indexed();
-        for flag in parts {
-            match flag {
-                "optional" => col = col.optional(),
-                "noindex" => col.indexed = false,
-                _ => {
-                    return Err(Error::config(
-                        "extra_column",
-                        format!("unknown flag `{flag}` in `{spec}`"),
-                    ));
-                }
-            }
-        }
-        Ok(col)
-    }
 }
 
 /// How the digest column is stored.

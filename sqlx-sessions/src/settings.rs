@@ -6,18 +6,6 @@ use crate::digest::{Hashing, Secret};
 use crate::error::{Error, Result};
 use crate::token::TokenFormat;
 
-/// The default [`Settings::max_lifetime`]: 30 days.
-pub const DEFAULT_MAX_LIFETIME: Duration = Duration::days(30);
-
-/// The fewest bytes a current [`Settings::secret_salt`] (salt or HMAC key) may have: 32,
-/// the output size of SHA-256, so the secret is not the weak part. Shorter salts are
-/// accepted among [`Settings::previous_salts`] only, so a table digested under one (an
-/// ecto_sessions app's, say) can rotate onto a long one.
-pub const MIN_SECRET_BYTES: usize = 32;
-
-/// The prefix of the environment variables read by [`Settings::from_env`].
-pub const ENV_PREFIX: &str = "SQLX_SESSIONS_";
-
 /// How a store issues, digests, expires and extends sessions.
 ///
 /// Every field has the default of ecto_sessions but `max_lifetime` (30 days here, none
@@ -32,7 +20,7 @@ pub struct Settings {
     /// The digest algorithm (default SHA-256).
     pub hashing: Hashing,
     /// The current secret salt (pepper) or HMAC key (default none; at least
-    /// [`MIN_SECRET_BYTES`] bytes).
+    /// [`Settings::MIN_SECRET_BYTES`] bytes).
     pub secret_salt: Option<Secret>,
     /// Earlier salts still accepted at lookup; rows found under one are re-digested (any
     /// length, so an application can rotate off a short salt).
@@ -66,7 +54,7 @@ impl Default for Settings {
             ttl: Some(Duration::days(7)),
             extend_stale_time: Some(Duration::days(1)),
             auto_extend: true,
-            max_lifetime: Some(DEFAULT_MAX_LIFETIME),
+            max_lifetime: Some(Self::DEFAULT_MAX_LIFETIME),
             touch_interval: Duration::hours(1),
             prune_batch_size: 5_000,
         }
@@ -74,6 +62,18 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The default [`Settings::max_lifetime`]: 30 days.
+    pub const DEFAULT_MAX_LIFETIME: Duration = Duration::days(30);
+
+    /// The fewest bytes a current [`Settings::secret_salt`] (salt or HMAC key) may have: 32,
+    /// the output size of SHA-256, so the secret is not the weak part. Shorter salts are
+    /// accepted among [`Settings::previous_salts`] only, so a table digested under one (an
+    /// ecto_sessions app's, say) can rotate onto a long one.
+    pub const MIN_SECRET_BYTES: usize = 32;
+
+    /// The prefix of the environment variables read by [`Settings::from_env`].
+    pub const ENV_PREFIX: &str = "SQLX_SESSIONS_";
+
     /// The defaults, overridden by the environment variables that are set:
     ///
     /// | variable | example |
@@ -90,7 +90,7 @@ impl Settings {
     /// | `SQLX_SESSIONS_TOUCH_INTERVAL` | `1h` |
     /// | `SQLX_SESSIONS_PRUNE_BATCH_SIZE` | `5000` |
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(format!("{ENV_PREFIX}{name}")).ok())
+        Self::from_lookup(|name| std::env::var(format!("{}{name}", Self::ENV_PREFIX)).ok())
     }
 
     /// Like [`Settings::from_env`], reading variables through `get` (given names without
@@ -112,7 +112,8 @@ impl Settings {
                 return Err(Error::config(
                     "hashing",
                     format!(
-                        "`none` stores tokens in plaintext and cannot be chosen through {ENV_PREFIX}HASHING; choose it in code (`StoreBuilder::hashing(Hashing::None)`) if you must"
+                        "`none` stores tokens in plaintext and cannot be chosen through {}HASHING; choose it in code (`StoreBuilder::hashing(Hashing::None)`) if you must",
+                        Self::ENV_PREFIX
                     ),
                 ));
             }
@@ -159,9 +160,11 @@ impl Settings {
         Ok(s)
     }
 
-    /// Refuses bad combinations, naming the setting and the reason.
-    pub fn validate(&self) -> Result<()> {
-        self.token_format()?;
+    /// Refuses bad combinations, naming the setting and the reason; gives the token format
+    /// the settings describe. The only check of the settings: [`StoreBuilder::build`](crate::StoreBuilder::build)
+    /// calls it and adds only the checks about the table.
+    pub fn validate(&self) -> Result<TokenFormat> {
+        let format = self.token_format()?;
         match (self.hashing, &self.secret_salt) {
             (Hashing::None, Some(_)) => {
                 return Err(Error::config(
@@ -183,6 +186,12 @@ impl Settings {
                 "salt rotation needs a hashing algorithm",
             ));
         }
+        if !self.previous_salts.is_empty() && self.secret_salt.is_none() {
+            return Err(Error::config(
+                "previous_salts",
+                "previous salts need a current secret_salt to rotate to",
+            ));
+        }
         if self.previous_salts.iter().any(|s| s.expose().is_empty()) {
             return Err(Error::config("previous_salts", "a salt cannot be empty"));
         }
@@ -194,11 +203,12 @@ impl Settings {
                     "cannot be empty; leave it unset instead",
                 ));
             }
-            if len < MIN_SECRET_BYTES {
+            if len < Self::MIN_SECRET_BYTES {
                 return Err(Error::config(
                     "secret_salt",
                     format!(
-                        "a salt or HMAC key needs at least {MIN_SECRET_BYTES} bytes (this one has {len}); a shorter one may stay among previous_salts while rows move to a long one"
+                        "a salt or HMAC key needs at least {} bytes (this one has {len}); a shorter one may stay among previous_salts while rows move to a long one",
+                        Self::MIN_SECRET_BYTES
                     ),
                 ));
             }
@@ -237,7 +247,7 @@ impl Settings {
                 "must be between 1 and 100000",
             ));
         }
-        Ok(())
+        Ok(format)
     }
 
     /// The token format these settings describe.
@@ -266,7 +276,7 @@ fn positive(setting: &'static str, d: Option<Duration>) -> Result<()> {
 /// Parses a duration such as `90s`, `15m`, `12h`, `7d`, `2w`, or a bare number of seconds.
 ///
 /// ```
-/// use sqlx_sessions::settings::parse_duration;
+/// use sqlx_sessions::parse_duration;
 /// assert_eq!(parse_duration("ttl", "7d").unwrap(), time::Duration::days(7));
 /// assert!(parse_duration("ttl", "seven days").is_err());
 /// ```

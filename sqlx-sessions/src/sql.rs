@@ -102,6 +102,11 @@ impl StmtBuilder {
         self
     }
 
+    /// The length of the SQL written so far.
+    pub(crate) fn len(&self) -> usize {
+        self.sql.as_ref().map_or(0, String::len)
+    }
+
     pub(crate) fn finish(self) -> Stmt {
         Stmt {
             sql: self.sql.unwrap_or_default().into(),

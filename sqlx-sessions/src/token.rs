@@ -152,7 +152,7 @@ impl TokenFormat {
 /// Meant for secret scanners and support tooling; it never touches a database.
 ///
 /// ```
-/// use sqlx_sessions::token::{looks_like_api_key, TokenFormat};
+/// use sqlx_sessions::{looks_like_api_key, TokenFormat};
 /// let format = TokenFormat::prefixed("myapp_sk_", 32).unwrap();
 /// let key = format.generate().unwrap();
 /// assert!(looks_like_api_key(key.expose(), "myapp_sk_"));

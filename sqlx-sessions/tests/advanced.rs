@@ -357,9 +357,9 @@ async fn revocation_returns_what_it_revoked(db: TestDb) {
     );
 }
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 async fn adopts_an_ecto_sessions_table(db: TestDb) {
-    if !db.is_postgres() {
+    if !db.is_postgres() && !db.is_mysql() {
         let refused = db.builder().ecto_compat().build();
         assert!(matches!(
             refused,
@@ -370,27 +370,54 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
         ));
         return;
     }
-    // The table as ecto_sessions' migration creates it, and a row as the Elixir app writes it.
-    db.exec(
-        "CREATE TABLE sessions (
-            id uuid PRIMARY KEY,
-            auth_token_digest varchar(255) NOT NULL,
-            data jsonb NOT NULL DEFAULT '{}',
-            expires_at timestamp without time zone,
-            user_id varchar(255) NOT NULL,
-            inserted_at timestamp without time zone NOT NULL,
-            updated_at timestamp without time zone NOT NULL
-        );
-        CREATE UNIQUE INDEX sessions_auth_token_digest_index ON sessions (auth_token_digest);
-        CREATE INDEX sessions_user_id_index ON sessions (user_id);
-        INSERT INTO sessions VALUES (
-            '7c9e6679-7425-40de-944b-e07fc1f90ae7',
-            encode(sha256(('super-secret' || 'elixir-issued-token-0123456789abcdefghij')::bytea), 'hex'),
-            '{\"device\": \"phoenix\"}',
-            '2032-02-03 08:00:00.5', 'elixir-user', '2032-02-02 09:00:00', '2032-02-02 09:00:00'
-        );",
-    )
-    .await;
+    // The table as ecto_sessions' migration creates it through each Ecto adapter, and a row
+    // as the Elixir app writes it. Ecto's MySQL adapter (MyXQL): `binary_id` is
+    // `binary(16)`, `string` `varchar(255)`, `map` `json`, `utc_datetime_usec`
+    // `datetime(6)`, InnoDB.
+    if db.is_mysql() {
+        db.exec(
+            "CREATE TABLE `sessions` (
+                `id` binary(16),
+                `auth_token_digest` varchar(255) NOT NULL,
+                `data` json DEFAULT '{}' NOT NULL,
+                `expires_at` datetime(6),
+                `user_id` varchar(255) NOT NULL,
+                `inserted_at` datetime(6) NOT NULL,
+                `updated_at` datetime(6) NOT NULL,
+                PRIMARY KEY (`id`)
+            ) ENGINE = INNODB;
+            CREATE UNIQUE INDEX `sessions_auth_token_digest_index` ON `sessions` (`auth_token_digest`);
+            CREATE INDEX `sessions_user_id_index` ON `sessions` (`user_id`);
+            INSERT INTO sessions VALUES (
+                UNHEX(REPLACE('7c9e6679-7425-40de-944b-e07fc1f90ae7', '-', '')),
+                SHA2(CONCAT('super-secret', 'elixir-issued-token-0123456789abcdefghij'), 256),
+                '{\"device\": \"phoenix\"}',
+                '2032-02-03 08:00:00.5', 'elixir-user', '2032-02-02 09:00:00', '2032-02-02 09:00:00'
+            );",
+        )
+        .await;
+    } else {
+        db.exec(
+            "CREATE TABLE sessions (
+                id uuid PRIMARY KEY,
+                auth_token_digest varchar(255) NOT NULL,
+                data jsonb NOT NULL DEFAULT '{}',
+                expires_at timestamp without time zone,
+                user_id varchar(255) NOT NULL,
+                inserted_at timestamp without time zone NOT NULL,
+                updated_at timestamp without time zone NOT NULL
+            );
+            CREATE UNIQUE INDEX sessions_auth_token_digest_index ON sessions (auth_token_digest);
+            CREATE INDEX sessions_user_id_index ON sessions (user_id);
+            INSERT INTO sessions VALUES (
+                '7c9e6679-7425-40de-944b-e07fc1f90ae7',
+                encode(sha256(('super-secret' || 'elixir-issued-token-0123456789abcdefghij')::bytea), 'hex'),
+                '{\"device\": \"phoenix\"}',
+                '2032-02-03 08:00:00.5', 'elixir-user', '2032-02-02 09:00:00', '2032-02-02 09:00:00'
+            );",
+        )
+        .await;
+    }
     let clock = clock();
     let store = db
         .builder()
@@ -415,10 +442,17 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
     assert_eq!(s.data.get_str("device").as_deref(), Some("phoenix"));
     // It was due: extended to now + ttl, written as naive UTC.
     assert_eq!(s.expires_at, Some(clock.now() + Duration::days(1)));
+    let (as_text, written) = if db.is_mysql() {
+        ("CAST(expires_at AS CHAR)", "2032-02-03 10:00:00.000000")
+    } else {
+        ("expires_at::text", "2032-02-03 10:00:00")
+    };
     let stored: String = db
-        .scalar_text("SELECT expires_at::text FROM sessions WHERE user_id = 'elixir-user'")
+        .scalar_text(&format!(
+            "SELECT {as_text} FROM sessions WHERE user_id = 'elixir-user'"
+        ))
         .await;
-    assert_eq!(stored, "2032-02-03 10:00:00");
+    assert_eq!(stored, written);
     // Found under the short salt, the row was re-digested under the long one.
     let moved = Hashing::Sha256
         .digest_text(
@@ -452,8 +486,16 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
             .unwrap()
             .is_none()
     );
+    let this_database = if db.is_mysql() {
+        "DATABASE()"
+    } else {
+        "current_schema()"
+    };
     let columns = db
-        .scalar("SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'sessions'")
+        .scalar(&format!(
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_name = 'sessions' AND table_schema = {this_database}"
+        ))
         .await;
     assert_eq!(columns, 7, "no column added");
     let refused = db
@@ -480,7 +522,7 @@ backend_tests!(
     revocation_returns_what_it_revoked,
 );
 
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 mod ecto {
     backend_tests!(adopts_an_ecto_sessions_table);
     use super::adopts_an_ecto_sessions_table;

@@ -293,7 +293,79 @@ async fn default_max_lifetime_ends_a_session_used_every_six_days(db: TestDb) {
     assert!(store.lookup(free.token.expose()).await.unwrap().is_none());
 }
 
+/// The lookup reports what it wrote: `extended` only when its UPDATE wrote a new expiry,
+/// never for a session created in the same instant or for a touch of `last_used_at` alone.
+async fn the_lookup_says_whether_it_extended(db: TestDb) {
+    let clock = clock();
+    let day = 86_400;
+    let store = db
+        .builder()
+        .clock(clock.clone())
+        .ttl(Some(Duration::seconds(7 * day)))
+        .extend_stale_time(Some(Duration::seconds(day)))
+        .track_last_used(Duration::minutes(1))
+        .build()
+        .unwrap();
+    store.migrate().await.unwrap();
+    let token = store
+        .create(NewSession::new().extra("user_id", "u"))
+        .await
+        .unwrap()
+        .token
+        .into_string();
+    let lookup = |options| {
+        let store = store.clone();
+        let token = token.clone();
+        async move {
+            store
+                .lookup_outcome(&token, options)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    // Same instant as the creation: `updated_at` equals "now", yet nothing was extended.
+    let same_instant = lookup(GetOptions::default()).await;
+    assert!(!same_instant.extended);
+    // A touch of last_used_at writes the row but not the expiry.
+    clock.advance(Duration::minutes(5));
+    let touched = lookup(GetOptions::default()).await;
+    assert!(!touched.extended);
+    assert_eq!(touched.session.last_used_at, Some(clock.now()));
+    assert_eq!(touched.session.updated_at, clock.now());
+    // Due: extended, to the expiry now stored.
+    clock.advance(Duration::days(2));
+    assert!(!lookup(GetOptions::extend(false)).await.extended);
+    let extended = lookup(GetOptions::default()).await;
+    assert!(extended.extended);
+    assert_eq!(
+        extended.session.expires_at,
+        Some(clock.now() + Duration::days(7))
+    );
+    let stored = store
+        .get_with(
+            &Filter::new().id(extended.session.id),
+            GetOptions::extend(false),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.expires_at, extended.session.expires_at);
+    // Not due again right after.
+    assert!(!lookup(GetOptions::default()).await.extended);
+    // `get` by token alone answers as the lookup does (and extends the same way).
+    clock.advance(Duration::days(2));
+    let by_filter = store
+        .get(&Filter::new().token(&token))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_filter.expires_at, Some(clock.now() + Duration::days(7)));
+    assert!(!lookup(GetOptions::default()).await.extended);
+}
+
 backend_tests!(
+    the_lookup_says_whether_it_extended,
     default_max_lifetime_ends_a_session_used_every_six_days,
     extends_only_outside_the_stale_window,
     per_call_override_and_auto_extend_off,

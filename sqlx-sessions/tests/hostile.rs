@@ -1,4 +1,4 @@
-//! The hostile input catalogue of the library: every case runs on SQLite and PostgreSQL,
+//! The hostile input catalogue of the library: every case runs on every database,
 //! must end in a clear refusal (`Ok(None)`, an empty result or a typed error), never panic,
 //! and leave the table exactly as it was (compared row by row with a snapshot).
 
@@ -72,6 +72,26 @@ async fn snapshot(db: &TestDb) -> String {
             "SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t.id), '') FROM sessions t",
         )
         .await
+    } else if db.is_mysql() {
+        // Row by row (GROUP_CONCAT truncates), every column as hex or NULL.
+        let cols = [
+            "id",
+            "auth_token_digest",
+            "data",
+            "expires_at",
+            "inserted_at",
+            "updated_at",
+            "user_id",
+            "device_id",
+            "level",
+            "admin",
+            "seen_at",
+        ]
+        .map(|c| format!("QUOTE(HEX(`{c}`))"))
+        .join(", ',', ");
+        db.texts(&format!("SELECT CONCAT({cols}) FROM sessions ORDER BY id"))
+            .await
+            .join("\n")
     } else {
         db.scalar_text(
             "SELECT coalesce(group_concat(r, char(10)), '') FROM (SELECT \
@@ -551,20 +571,38 @@ async fn hostile_json_data_round_trips_or_is_refused(db: TestDb) {
         serde_json::json!({"n": u64::MAX, "f": -1.5}),
     ];
     for data in cases {
-        let c = f
+        let created = f
             .store
             .create(
                 NewSession::new()
                     .extra("user_id", "mallory")
                     .data(data.clone()),
             )
-            .await
-            .unwrap();
+            .await;
+        let c = match created {
+            Ok(c) => c,
+            // MariaDB's JSON_VALID check and MySQL's JSON type refuse documents nested
+            // deeper than 32 and 100 levels: a database error, and nothing stored.
+            Err(e) if db.is_mysql() && json_depth(&data) > 32 => {
+                assert!(e.is_database(), "{e:?}");
+                continue;
+            }
+            Err(e) => panic!("{e:?}"),
+        };
         let s = f.store.lookup(c.token.expose()).await.unwrap().unwrap();
         assert_eq!(s.data.value(), data);
         assert!(f.store.delete(c.session.id).await.unwrap());
     }
     assert_eq!(snapshot(&db).await, before);
+}
+
+/// The nesting depth of a JSON value (a scalar is 1).
+fn json_depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(items) => 1 + items.iter().map(json_depth).max().unwrap_or(0),
+        serde_json::Value::Object(map) => 1 + map.values().map(json_depth).max().unwrap_or(0),
+        _ => 1,
+    }
 }
 
 async fn extreme_expiry_times(db: TestDb) {
@@ -633,10 +671,7 @@ async fn api_key_stores_refuse_forgeries(db: TestDb) {
     // refused by the digest lookup instead.
     let forged_with_checksum = {
         let (made_up, _) = forged_body.split_at(forged_body.len() - 6);
-        format!(
-            "{made_up}{}",
-            sqlx_sessions::token::checksum(made_up.as_bytes())
-        )
+        format!("{made_up}{}", sqlx_sessions::checksum(made_up.as_bytes()))
     };
     assert!(keys.token_format().accepts(&forged_with_checksum));
     for bad in [

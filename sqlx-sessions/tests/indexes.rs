@@ -33,6 +33,20 @@ async fn indexes(db: &TestDb, table: &str) -> Vec<(String, String)> {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect(),
+        #[cfg(feature = "mysql")]
+        Pool::Mysql(pool) => sqlx::query(
+            "SELECT CAST(index_name AS CHAR), CAST(CONCAT(IF(MIN(non_unique) = 0, 'UNIQUE ', ''), \
+             '(', GROUP_CONCAT(column_name ORDER BY seq_in_index), ')') AS CHAR) \
+             FROM information_schema.statistics WHERE table_schema = DATABASE() \
+             AND table_name = ? AND index_name <> 'PRIMARY' GROUP BY index_name",
+        )
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect(),
         other => panic!("no index query for {other:?}"),
     }
 }
@@ -69,6 +83,24 @@ async fn plan(db: &TestDb, table: &str, condition: &str) -> String {
                 .collect::<Vec<_>>()
                 .join("\n")
         }
+        // The indexes the optimizer can use (an empty table may need none at all).
+        #[cfg(feature = "mysql")]
+        Pool::Mysql(pool) => {
+            let sql = format!("EXPLAIN SELECT id FROM `{table}` WHERE {condition}");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    r.try_get::<Option<String>, _>("possible_keys")
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
         other => panic!("no query plan for {other:?}"),
     }
 }
@@ -98,8 +130,11 @@ async fn long_table_names_keep_every_index(db: TestDb) {
             );
             let condition = match column {
                 "auth_token_digest" if db.is_postgres() => "auth_token_digest = '\\x00'::bytea",
+                // A range: MySQL reads an equality on a unique key of an empty table as a
+                // constant and names no index.
+                "auth_token_digest" if db.is_mysql() => "auth_token_digest > x'00'",
                 "auth_token_digest" => "auth_token_digest = x'00'",
-                "expires_at" if db.is_postgres() => "expires_at <= now()",
+                "expires_at" if db.is_postgres() || db.is_mysql() => "expires_at <= now()",
                 "expires_at" => "expires_at <= 5",
                 _ => "user_id = 'u'",
             };

@@ -79,7 +79,7 @@ async fn max_connections_bounds_the_pool() {
 
 #[tokio::test]
 async fn an_unknown_scheme_is_refused_by_name() {
-    for url in ["mysql://root@localhost/app", "redis://localhost"] {
+    for url in ["mssql://sa@localhost/app", "redis://localhost"] {
         let err = Pool::connect(url).await.unwrap_err().to_string();
         let scheme = url.split(':').next().unwrap();
         assert!(err.contains(&format!("`{scheme}`")), "{err}");
@@ -119,4 +119,27 @@ async fn postgres_and_postgresql_urls_open_postgres() {
     store.migrate_down().await.expect("migrate down");
     assert_eq!(found.map(|s| s.id), Some(created.session.id));
     pool.close().await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mysql_and_mariadb_urls_open_mysql() {
+    let Some(db) = sqlx_sessions_test_support::TestDb::mysql().await else {
+        return;
+    };
+    let alias = db.url().replacen("mysql://", "mariadb://", 1);
+    for url in [db.url().to_owned(), alias] {
+        let pool = Pool::connect(&url).await.expect("connect");
+        assert!(matches!(pool, Pool::Mysql(_)), "{pool:?}");
+        let store = SessionStore::builder(pool.clone()).build().expect("store");
+        store.migrate().await.expect("migrate");
+        let created = store
+            .create(NewSession::new().extra("user_id", "7"))
+            .await
+            .expect("create");
+        let found = store.lookup(created.token.expose()).await.expect("lookup");
+        assert_eq!(found.map(|s| s.id), Some(created.session.id));
+        store.migrate_down().await.expect("migrate down");
+        pool.close().await;
+    }
 }

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use sqlx_sessions::token::{CHECKSUM_LENGTH, MAX_TOKEN_LENGTH, checksum, looks_like_api_key};
+use sqlx_sessions::{CHECKSUM_LENGTH, MAX_TOKEN_LENGTH, checksum, looks_like_api_key};
 use sqlx_sessions::{
     Error, Filter, GetOptions, Hashing, ManualClock, NewSession, SessionStore, Status, TokenFormat,
 };

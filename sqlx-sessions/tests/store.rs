@@ -325,7 +325,13 @@ async fn migrations_are_idempotent_and_printable(db: TestDb) {
     // SQLite quotes names with grave accents (a double-quoted unknown name is a string there).
     let up = store.migration().up_sql().replace('`', "\"");
     assert!(up.contains("CREATE TABLE IF NOT EXISTS \"sessions\""));
-    assert!(up.contains("CREATE UNIQUE INDEX IF NOT EXISTS \"sessions_auth_token_digest_index\""));
+    // MySQL 8 has no CREATE INDEX IF NOT EXISTS: its indexes are part of CREATE TABLE.
+    let unique = if db.is_mysql() {
+        "UNIQUE KEY \"sessions_auth_token_digest_index\""
+    } else {
+        "CREATE UNIQUE INDEX IF NOT EXISTS \"sessions_auth_token_digest_index\""
+    };
+    assert!(up.contains(unique));
     assert!(up.contains("\"sessions_expires_at_index\""));
     assert!(up.contains("\"sessions_user_id_index\""));
     let c = store
@@ -402,8 +408,10 @@ async fn malformed_tokens_cost_no_query(db: TestDb) {
 
 async fn a_store_in_its_own_schema(db: TestDb) {
     let clock = clock();
-    let in_schema = db.builder().schema("auth").clock(clock.clone()).build();
-    if !db.is_postgres() {
+    // A MySQL schema is a database of the server: one of this test's own.
+    let schema = db.schema_name("auth");
+    let in_schema = db.builder().schema(&schema).clock(clock.clone()).build();
+    if !db.is_postgres() && !db.is_mysql() {
         assert!(matches!(
             in_schema.map(|_| ()),
             Err(Error::Config {
@@ -416,11 +424,12 @@ async fn a_store_in_its_own_schema(db: TestDb) {
     let auth = in_schema.unwrap();
     auth.migrate().await.unwrap();
     auth.migrate().await.unwrap();
-    assert!(
-        auth.migration()
-            .up_sql()
-            .contains("CREATE SCHEMA IF NOT EXISTS \"auth\"")
-    );
+    let create = if db.is_mysql() {
+        format!("CREATE DATABASE IF NOT EXISTS `{schema}`")
+    } else {
+        format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")
+    };
+    assert!(auth.migration().up_sql().contains(&create));
     let public = store(&db, &clock).await;
     let a = auth
         .create(NewSession::new().extra("user_id", "u"))
@@ -433,8 +442,14 @@ async fn a_store_in_its_own_schema(db: TestDb) {
     assert!(auth.lookup(a.token.expose()).await.unwrap().is_some());
     assert!(auth.lookup(p.token.expose()).await.unwrap().is_none());
     assert!(public.lookup(a.token.expose()).await.unwrap().is_none());
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM auth.sessions").await, 1);
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM public.sessions").await, 1);
+    let count = |table: &str| format!("SELECT COUNT(*) FROM {table}");
+    assert_eq!(db.scalar(&count(&format!("{schema}.sessions"))).await, 1);
+    let default = if db.is_mysql() {
+        "sessions"
+    } else {
+        "public.sessions"
+    };
+    assert_eq!(db.scalar(&count(default)).await, 1);
     // Names are validated, never pasted into SQL as given.
     let bad = db.builder().schema("auth\"; DROP TABLE x; --").build();
     assert!(matches!(
@@ -527,7 +542,36 @@ async fn distinct_values_and_creation_range(db: TestDb) {
     assert_eq!(newest_valid, first + Duration::minutes(2));
 }
 
+/// `Display` carries the database's own message, not just "database error", and the
+/// cause is still the error's `source`.
+async fn a_database_error_displays_the_databases_message(db: TestDb) {
+    let store = db.builder().table("never_migrated").build().unwrap();
+    let err = store
+        .create(NewSession::new().extra("user_id", "u1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Database(_)), "{err:?}");
+    let cause = std::error::Error::source(&err)
+        .expect("a database error has a source")
+        .to_string();
+    let shown = err.to_string();
+    let expected = if db.is_postgres() {
+        "relation \"never_migrated\" does not exist"
+    } else {
+        "no such table: never_migrated"
+    };
+    assert!(cause.contains(expected), "{cause}");
+    assert!(shown.starts_with("database error: "), "{shown}");
+    assert!(shown.contains(expected), "{shown}");
+    // The chain shows the cause once, not twice.
+    assert_eq!(
+        sqlx_sessions::error_chain(&err).matches(expected).count(),
+        1
+    );
+}
+
 backend_tests!(
+    a_database_error_displays_the_databases_message,
     distinct_values_and_creation_range,
     a_declared_column_missing_from_the_table_is_an_error_not_a_string,
     a_store_in_its_own_schema,

@@ -1,8 +1,7 @@
 //! Tokens, digests and settings: no database needed.
 
-use sqlx_sessions::settings::Settings;
-use sqlx_sessions::token::{TokenFormat, checksum, looks_like_api_key};
 use sqlx_sessions::{Error, Hashing};
+use sqlx_sessions::{Settings, TokenFormat, checksum, looks_like_api_key};
 
 #[test]
 fn digest_vectors_from_the_design() {
@@ -194,6 +193,14 @@ fn settings_refusals_name_the_setting() {
             ..d()
         },
         "secret_salt",
+    );
+    // Checked by the settings themselves, not only when a store is built.
+    refuse(
+        Settings {
+            previous_salts: vec!["an-old-salt".into()],
+            ..d()
+        },
+        "previous_salts",
     );
     refuse(
         Settings {

@@ -11,17 +11,20 @@ pub enum Backend {
     Sqlite,
     /// A database of its own on the PostgreSQL server of `PG_TEST_URL`.
     Postgres,
+    /// A database of its own on the MySQL or MariaDB server of `MYSQL_TEST_URL`.
+    Mysql,
 }
 
 impl Backend {
     /// Every backend, in the order the tests run on them.
-    pub const ALL: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+    pub const ALL: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];
 
-    /// `sqlite` or `postgres`.
+    /// `sqlite`, `postgres` or `mysql`.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
         }
     }
 }
@@ -40,7 +43,7 @@ pub struct TestDb {
     url: String,
     name: String,
     dir: Option<tempfile::TempDir>,
-    /// The server URL of a PostgreSQL database, to drop it.
+    /// The server URL of a PostgreSQL or MySQL database, to drop it.
     admin: Option<String>,
     pool: Option<Pool>,
 }
@@ -81,6 +84,12 @@ impl TestDb {
         Self::new(Backend::Postgres).await
     }
 
+    /// A fresh MySQL or MariaDB database, or `None` (skip, with a note) without
+    /// `MYSQL_TEST_URL` outside CI.
+    pub async fn mysql() -> Option<TestDb> {
+        Self::new(Backend::Mysql).await
+    }
+
     /// A fresh database on `backend` without a pool, for tests that do not run in a runtime
     /// (those that drive a binary): connect with [`Pool::connect`] on [`TestDb::url`].
     pub fn blocking(backend: Backend) -> Option<TestDb> {
@@ -117,6 +126,19 @@ impl TestDb {
                     pool: None,
                 })
             }
+            Backend::Mysql => {
+                let admin = crate::mysql::admin_url()?;
+                let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+                crate::mysql::create(&admin, &name).await;
+                Some(TestDb {
+                    backend,
+                    url: crate::postgres::with_database(&admin, &name),
+                    name,
+                    dir: None,
+                    admin: Some(admin),
+                    pool: None,
+                })
+            }
         }
     }
 
@@ -130,12 +152,29 @@ impl TestDb {
         self.backend == Backend::Postgres
     }
 
-    /// The database's URL (`sqlite:/tmp/.../sessions.db` or `postgres://.../test_...`).
+    /// Whether this is a MySQL or MariaDB database.
+    pub fn is_mysql(&self) -> bool {
+        self.backend == Backend::Mysql
+    }
+
+    /// A schema name of this test's own: `name` on PostgreSQL (schemas live in the test's
+    /// database); `<test database>_<name>` on MySQL, where a schema is a database of the
+    /// server (dropped with the test's database).
+    pub fn schema_name(&self, name: &str) -> String {
+        if self.is_mysql() {
+            format!("{}_{name}", self.name)
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// The database's URL (`sqlite:/tmp/.../sessions.db`, `postgres://.../test_...` or
+    /// `mysql://.../test_...`).
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// The SQLite file's path or the PostgreSQL database's name.
+    /// The SQLite file's path or the PostgreSQL or MySQL database's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -175,6 +214,7 @@ impl TestDb {
         match self.pool() {
             Pool::Sqlite(pool) => sql.execute(pool).await.map(drop),
             Pool::Postgres(pool) => sql.execute(pool).await.map(drop),
+            Pool::Mysql(pool) => sql.execute(pool).await.map(drop),
             other => panic!("no raw SQL helper for {other:?}"),
         }
         .expect("exec");
@@ -195,19 +235,34 @@ impl TestDb {
         T: Send + Unpin,
         T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
         T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+        T: for<'r> sqlx::Decode<'r, sqlx::MySql> + sqlx::Type<sqlx::MySql>,
     {
         let sql_safe = || sqlx::AssertSqlSafe(sql.to_owned());
         match self.pool() {
             Pool::Sqlite(pool) => sqlx::query_scalar(sql_safe()).fetch_one(pool).await,
             Pool::Postgres(pool) => sqlx::query_scalar(sql_safe()).fetch_one(pool).await,
+            Pool::Mysql(pool) => sqlx::query_scalar(sql_safe()).fetch_one(pool).await,
             other => panic!("no raw SQL helper for {other:?}"),
         }
         .unwrap_or_else(|e| panic!("scalar `{sql}`: {e}"))
     }
 
+    /// The text values of a one-column query, one per row (inspection only).
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
+        let sql_safe = || sqlx::AssertSqlSafe(sql.to_owned());
+        match self.pool() {
+            Pool::Sqlite(pool) => sqlx::query_scalar(sql_safe()).fetch_all(pool).await,
+            Pool::Postgres(pool) => sqlx::query_scalar(sql_safe()).fetch_all(pool).await,
+            Pool::Mysql(pool) => sqlx::query_scalar(sql_safe()).fetch_all(pool).await,
+            other => panic!("no raw SQL helper for {other:?}"),
+        }
+        .unwrap_or_else(|e| panic!("texts `{sql}`: {e}"))
+    }
+
     /// Every byte the database holds for `tables`, as text, for scans for secrets: on SQLite
     /// the database file with its WAL and journal files (after a checkpoint), whatever
-    /// `tables` says; on PostgreSQL every row of each table as text.
+    /// `tables` says; on PostgreSQL every row of each table as text; on MySQL every value of
+    /// every row of each table, binary ones as their raw bytes.
     pub async fn dump(&self, tables: &[&str]) -> String {
         match self.pool() {
             Pool::Sqlite(pool) => {
@@ -236,9 +291,41 @@ impl TestDb {
                 }
                 out.join("\n")
             }
+            Pool::Mysql(pool) => {
+                let mut out = Vec::new();
+                for table in tables {
+                    let sql = format!("SELECT * FROM {table}");
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .fetch_all(pool)
+                        .await
+                        .unwrap_or_else(|e| panic!("dump {table}: {e}"));
+                    out.extend(rows.iter().map(mysql_row_text));
+                }
+                out.join("\n")
+            }
             other => panic!("no raw SQL helper for {other:?}"),
         }
     }
+}
+
+/// Every value of a MySQL row as text: strings and binary strings as their bytes (lossy),
+/// numbers and times as written by Rust.
+fn mysql_row_text(row: &sqlx::mysql::MySqlRow) -> String {
+    use sqlx::Row as _;
+    (0..row.len())
+        .map(|i| {
+            if let Ok(bytes) = row.try_get::<Option<Vec<u8>>, _>(i) {
+                return String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned();
+            }
+            if let Ok(n) = row.try_get::<Option<i64>, _>(i) {
+                return format!("{n:?}");
+            }
+            row.try_get::<Option<sqlx::types::time::PrimitiveDateTime>, _>(i)
+                .map(|t| format!("{t:?}"))
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Drop for TestDb {
@@ -252,12 +339,19 @@ impl Drop for TestDb {
                 );
             }
             if self.admin.is_some() {
-                eprintln!("test database kept: {} (PostgreSQL)", self.name);
+                eprintln!(
+                    "test database kept: {} ({})",
+                    self.name,
+                    self.backend.name()
+                );
             }
             return;
         }
         if let Some(admin) = self.admin.take() {
-            crate::postgres::drop_blocking(&admin, &self.name);
+            match self.backend {
+                Backend::Mysql => crate::mysql::drop_blocking(&admin, &self.name),
+                _ => crate::postgres::drop_blocking(&admin, &self.name),
+            }
         }
     }
 }

@@ -40,8 +40,9 @@ pub(crate) fn current_thread_runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// Generates, for each listed test function, one test per backend: `sqlite::name` and
-/// `postgres::name` (skipped with a note without `PG_TEST_URL` outside CI).
+/// Generates, for each listed test function, one test per backend: `sqlite::name`,
+/// `postgres::name` and `mysql::name` (skipped with a note without `PG_TEST_URL` or
+/// `MYSQL_TEST_URL` outside CI).
 ///
 /// - `backend_tests!(a, b)`: `async fn a(x: T)` where `T` is a [`Fixture`] (a
 ///   [`TestDb`] or a crate's own), each run as a
@@ -55,6 +56,7 @@ macro_rules! backend_tests {
     (blocking: $($name:ident),* $(,)?) => {
         $crate::backend_tests!(@blocking sqlite, Sqlite, $($name),*);
         $crate::backend_tests!(@blocking postgres, Postgres, $($name),*);
+        $crate::backend_tests!(@blocking mysql, Mysql, $($name),*);
     };
     (@blocking $module:ident, $backend:ident, $($name:ident),*) => {
         mod $module {
@@ -83,5 +85,6 @@ macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
         $crate::backend_tests!(@async sqlite, Sqlite, $($name),*);
         $crate::backend_tests!(@async postgres, Postgres, $($name),*);
+        $crate::backend_tests!(@async mysql, Mysql, $($name),*);
     };
 }

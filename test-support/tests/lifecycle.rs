@@ -21,6 +21,18 @@ fn exists(backend: Backend, name: &str) -> bool {
                     .unwrap();
             found
         }),
+        Backend::Mysql => block_on(async {
+            let admin = std::env::var("MYSQL_TEST_URL").expect("MYSQL_TEST_URL");
+            let mut conn = sqlx::MySqlConnection::connect(&admin).await.unwrap();
+            let found: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?",
+            )
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+            found == 1
+        }),
     }
 }
 
@@ -63,6 +75,15 @@ fn kept_after_a_failing_test(db: &TestDb) {
             let admin = std::env::var("PG_TEST_URL").unwrap();
             let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
             let sql = format!("DROP DATABASE \"{name}\" WITH (FORCE)");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }),
+        Backend::Mysql => block_on(async {
+            let admin = std::env::var("MYSQL_TEST_URL").unwrap();
+            let mut conn = sqlx::MySqlConnection::connect(&admin).await.unwrap();
+            let sql = format!("DROP DATABASE `{name}`");
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(&mut conn)
                 .await

@@ -187,10 +187,10 @@ async fn open(db: &Db) -> Result<(DemoDb, RawDb)> {
 /// their tokens.
 async fn fill(state: &AppState, n: u64) -> Result<Vec<String>> {
     let mut tokens = Vec::with_capacity(n as usize);
-    let mut user = state.db.create_user().await?;
+    let (mut user, _) = state.db.create_user().await?;
     for i in 0..n {
         if i > 0 && i % 10 == 0 {
-            user = state.db.create_user().await?;
+            user = state.db.create_user().await?.0;
         }
         let created = state
             .sessions()

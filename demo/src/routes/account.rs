@@ -1,10 +1,11 @@
 //! Signing up, in and out, and managing the sessions (devices) of the account.
 
+use askama::Template as _;
 use axum::Form;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::http::header::SET_COOKIE;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use sqlx_sessions::{Filter, NewSession, Status};
 use uuid::Uuid;
 
@@ -14,10 +15,14 @@ use crate::error::AppError;
 use crate::routes::pages::render_index;
 use crate::state::AppState;
 use crate::viewer::{ClientInfo, Viewer};
+use crate::views::SignedUpPage;
 
-/// Creates a session for `user` (a new token at every sign-in) and sends the browser to
-/// its account page with the cookie.
-async fn sign_in(state: &AppState, user: &User, client: ClientInfo) -> Result<Response, AppError> {
+/// Creates a session for `user` (a new token at every sign-in) and gives its cookie.
+async fn new_session(
+    state: &AppState,
+    user: &User,
+    client: ClientInfo,
+) -> Result<[(HeaderName, String); 1], AppError> {
     let created = state
         .sessions()
         .create(
@@ -26,9 +31,8 @@ async fn sign_in(state: &AppState, user: &User, client: ClientInfo) -> Result<Re
                 .data(serde_json::json!({"user_agent": client.user_agent, "ip": client.ip})),
         )
         .await?;
-    tracing::info!(user_id = user.id, session_id = %created.session.id, "signed in");
-    let cookie = state.auth.sign_in_cookie(&created);
-    Ok(([(SET_COOKIE, cookie.to_string())], Redirect::to("/account")).into_response())
+    tracing::info!(user_id = %user.id, session_id = %created.session.id, "signed in");
+    Ok([(SET_COOKIE, state.auth.sign_in_cookie(&created).to_string())])
 }
 
 /// Ends this browser's session: the cookie goes, and the browser goes back to `/`.
@@ -37,17 +41,23 @@ fn signed_out(state: &AppState) -> Response {
     ([(SET_COOKIE, cookie.to_string())], Redirect::to("/")).into_response()
 }
 
-/// `POST /signup`: a new user, signed in.
+/// `POST /signup`: a new user (random id, random sign-in secret), signed in; the page shows
+/// the secret, once.
 pub async fn signup(
     State(state): State<AppState>,
     viewer: Option<Viewer>,
     client: ClientInfo,
 ) -> Result<Response, AppError> {
-    let user = state.db.create_user().await?;
+    let (user, secret) = state.db.create_user().await?;
     if let Some(old) = viewer {
         state.sessions().delete(old.session.id).await?;
     }
-    sign_in(&state, &user, client).await
+    let cookie = new_session(&state, &user, client).await?;
+    let page = SignedUpPage {
+        user_id: user.id,
+        secret: secret.expose().to_owned(),
+    };
+    Ok((cookie, Html(page.render()?)).into_response())
 }
 
 /// The sign-in form.
@@ -55,10 +65,25 @@ pub async fn signup(
 pub struct LoginForm {
     /// The user id.
     pub user_id: String,
+    /// The sign-in secret shown at sign-up.
+    #[serde(default)]
+    pub secret: String,
 }
 
-/// `POST /login`: signs in by user id. When this browser was signed in, its old session is
-/// replaced by the new one ("re-login").
+/// Whether `client` may check a credential now: [`AppError::TooManyRequests`] when not.
+pub fn rate_limit(state: &AppState, client: &ClientInfo) -> Result<(), AppError> {
+    if state.may_try_sign_in(&client.ip) {
+        Ok(())
+    } else {
+        tracing::info!(ip = %client.ip, "sign-in refused: rate limit");
+        Err(AppError::TooManyRequests)
+    }
+}
+
+/// `POST /login`: signs in with the user id and sign-in secret (at most
+/// [`SIGN_IN_BURST`](crate::state::SIGN_IN_BURST) tries at once per address, then 429).
+/// When this browser was signed in, its old session is replaced by the new one
+/// ("re-login").
 pub async fn login(
     State(state): State<AppState>,
     viewer: Option<Viewer>,
@@ -66,26 +91,25 @@ pub async fn login(
     CsrfToken(csrf_token): CsrfToken,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
-    let refuse = |message: String| {
+    rate_limit(&state, &client)?;
+    let Some(user) = state.db.authenticate(&form.user_id, &form.secret).await? else {
+        // One answer for an unknown id, a malformed one and a wrong secret.
         let page = render_index(
             viewer.as_ref().map(|v| v.user.id),
-            csrf_token.clone(),
-            Some(message),
+            csrf_token,
+            Some(SIGN_IN_FAILED.into()),
         )?;
-        Ok::<_, AppError>((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
-    let Ok(user_id) = form.user_id.trim().parse::<i64>() else {
-        return refuse("A user id is a number, such as 1.".into());
-    };
-    let Some(user) = state.db.find_user(user_id).await? else {
-        return refuse(format!("There is no user #{user_id}. Sign up first."));
-    };
-    let response = sign_in(&state, &user, client).await?;
+    let cookie = new_session(&state, &user, client).await?;
     if let Some(old) = viewer {
         state.sessions().delete(old.session.id).await?;
     }
-    Ok(response)
+    Ok((cookie, Redirect::to("/account")).into_response())
 }
+
+/// What a failed sign-in says, whatever failed.
+pub const SIGN_IN_FAILED: &str = "Wrong user id or sign-in secret.";
 
 /// `POST /sign-out`: deletes this session.
 pub async fn sign_out(State(state): State<AppState>, viewer: Viewer) -> Result<Response, AppError> {
@@ -93,18 +117,34 @@ pub async fn sign_out(State(state): State<AppState>, viewer: Viewer) -> Result<R
     Ok(signed_out(&state))
 }
 
-/// `POST /sign-out-all`: deletes every session of the user.
+/// The form of "sign out of all devices".
+#[derive(Debug, serde::Deserialize)]
+pub struct SignOutAllForm {
+    /// Set (`1`) to revoke the user's API keys too.
+    #[serde(default)]
+    pub revoke_api_keys: Option<String>,
+}
+
+/// `POST /sign-out-all`: deletes every session of the user, and their API keys when asked.
 pub async fn sign_out_all(
     State(state): State<AppState>,
     viewer: Viewer,
+    Form(form): Form<SignOutAllForm>,
 ) -> Result<Response, AppError> {
-    let gone = state
-        .sessions()
-        .delete_all(&Filter::new().eq("user_id", viewer.user.id.to_string()))
-        .await?;
+    let mine = Filter::new().eq("user_id", viewer.user.id.to_string());
+    let gone = state.sessions().delete_all(&mine).await?;
+    let keys = match form.revoke_api_keys.as_deref() {
+        Some("1" | "on" | "true") => state
+            .api_keys
+            .delete_all(&mine.clone().status(Status::All))
+            .await?
+            .len(),
+        _ => 0,
+    };
     tracing::info!(
-        user_id = viewer.user.id,
+        user_id = %viewer.user.id,
         sessions = gone.len(),
+        api_keys = keys,
         "signed out of all devices"
     );
     Ok(signed_out(&state))

@@ -6,14 +6,17 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use sqlx_sessions::{Filter, SessionStore, Status};
+use uuid::Uuid;
 
 use crate::csrf::CsrfToken;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::state::{AppState, FRESH_AUTHENTICATION};
 use crate::viewer::Viewer;
-use crate::views::{AccountPage, Counts, DeviceRow, IndexPage, KeyRow, NewKey, StatsPage, when};
+use crate::views::{
+    AccountPage, CacheCard, Counts, DeviceRow, IndexPage, KeyRow, NewKey, StatsPage, when,
+};
 
-/// `GET /`: sign up, or sign in by user id.
+/// `GET /`: sign up, or sign in with the user id and sign-in secret.
 pub async fn index(
     viewer: Option<Viewer>,
     CsrfToken(csrf_token): CsrfToken,
@@ -23,7 +26,7 @@ pub async fn index(
 
 /// The home page with an optional error message.
 pub fn render_index(
-    user_id: Option<i64>,
+    user_id: Option<Uuid>,
     csrf_token: String,
     error: Option<String>,
 ) -> Result<Html<String>, AppError> {
@@ -44,56 +47,108 @@ pub async fn account(
     CsrfToken(csrf_token): CsrfToken,
     headers: HeaderMap,
 ) -> Result<Html<String>, AppError> {
-    render_account(&state, &viewer, csrf_token, &headers, None).await
+    AccountView::new(&viewer, csrf_token)
+        .render(&state, &headers)
+        .await
 }
 
-/// The account page, with a key just created when there is one.
-pub async fn render_account(
-    state: &AppState,
-    viewer: &Viewer,
+/// The account page of one request, with what it shows besides the devices and keys.
+#[derive(Debug)]
+pub struct AccountView<'a> {
+    viewer: &'a Viewer,
     csrf_token: String,
-    headers: &HeaderMap,
     new_key: Option<NewKey>,
-) -> Result<Html<String>, AppError> {
-    let mine = Filter::new()
-        .eq("user_id", viewer.user.id.to_string())
-        .status(Status::All);
-    let devices = state.sessions().list(&mine).await?;
-    let keys = state.api_keys.list(&mine).await?;
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:4000");
-    let scheme = if state.auth.cookie().is_secure() {
-        "https"
-    } else {
-        "http"
-    };
-    let page = AccountPage {
-        csrf_token,
-        user_id: viewer.user.id,
-        member_since: when(viewer.user.created_at),
-        devices: devices
-            .iter()
-            .map(|s| DeviceRow::new(s, viewer.session.id))
-            .collect(),
-        keys: keys.iter().map(KeyRow::new).collect(),
-        new_key,
-        base_url: format!("{scheme}://{host}"),
-    };
-    Ok(Html(page.render()?))
+    notice: Option<&'static str>,
 }
 
-/// `GET /stats`: users, and total, active and expired sessions and API keys.
+impl<'a> AccountView<'a> {
+    /// The page of `viewer`, its forms carrying `csrf_token`.
+    pub fn new(viewer: &'a Viewer, csrf_token: String) -> Self {
+        AccountView {
+            viewer,
+            csrf_token,
+            new_key: None,
+            notice: None,
+        }
+    }
+
+    /// Shows a key just created, once.
+    pub fn new_key(mut self, key: NewKey) -> Self {
+        self.new_key = Some(key);
+        self
+    }
+
+    /// Shows a message about the last form.
+    pub fn notice(mut self, message: &'static str) -> Self {
+        self.notice = Some(message);
+        self
+    }
+
+    /// Renders the page.
+    pub async fn render(
+        self,
+        state: &AppState,
+        headers: &HeaderMap,
+    ) -> Result<Html<String>, AppError> {
+        let viewer = self.viewer;
+        let mine = Filter::new()
+            .eq("user_id", viewer.user.id.to_string())
+            .status(Status::All);
+        let devices = state.sessions().list(&mine).await?;
+        let keys = state.api_keys.list(&mine).await?;
+        // The `Host` was checked against the allow-list before the request got here.
+        let host = headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1:4000");
+        let scheme = if state.auth.cookie().is_secure() {
+            "https"
+        } else {
+            "http"
+        };
+        let page = AccountPage {
+            csrf_token: self.csrf_token,
+            user_id: viewer.user.id,
+            member_since: when(viewer.user.created_at),
+            devices: devices
+                .iter()
+                .map(|s| DeviceRow::new(s, viewer.session.id))
+                .collect(),
+            keys: keys.iter().map(KeyRow::new).collect(),
+            new_key: self.new_key,
+            notice: self.notice,
+            needs_secret: !state
+                .sessions()
+                .is_fresh(&viewer.session, FRESH_AUTHENTICATION),
+            base_url: format!("{scheme}://{host}"),
+        };
+        Ok(Html(page.render()?))
+    }
+}
+
+/// `GET /stats`: users, and total, active and expired sessions and API keys. For signed-in
+/// users only: the counts show when people sign up and sign in, which an anonymous visitor
+/// has no need to watch.
 pub async fn stats(
     State(state): State<AppState>,
-    viewer: Option<Viewer>,
+    viewer: Viewer,
 ) -> Result<Html<String>, AppError> {
     let page = StatsPage {
-        user_id: viewer.map(|v| v.user.id),
+        user_id: viewer.user.id,
         users: state.db.count_users().await?,
         sessions: counts(state.sessions()).await?,
         api_keys: counts(&state.api_keys).await?,
+        caches: [
+            ("Sessions", "cache-sessions", state.sessions()),
+            ("API keys", "cache-keys", &state.api_keys),
+        ]
+        .into_iter()
+        .filter_map(|(name, id, store)| {
+            store
+                .cache_stats()
+                .map(|stats| CacheCard { name, id, stats })
+        })
+        .collect(),
     };
     Ok(Html(page.render()?))
 }
@@ -106,7 +161,8 @@ async fn counts(store: &SessionStore) -> Result<Counts, AppError> {
     })
 }
 
-/// `GET /static/app.css`.
+/// `GET /static/app.css`: public and cacheable, so outside the session and CSRF layers (no
+/// cookie is set or refreshed on it).
 pub async fn stylesheet() -> Response {
     (
         StatusCode::OK,

@@ -14,7 +14,7 @@ use sqlx_sessions_test_support::Fixture;
 use tower::ServiceExt as _;
 
 /// The tables of the demo, for scans of everything the database holds.
-const TABLES: [&str; 3] = ["sessions", "api_keys", "users"];
+const TABLES: [&str; 3] = ["sessions", "api_keys", "accounts"];
 
 /// The demo's database on a fresh test database (which outlives it).
 pub struct TestDb {
@@ -88,7 +88,15 @@ pub fn between(text: &str, start: &str, end: &str) -> Option<String> {
     Some(text[from..from + len].to_owned())
 }
 
-/// A browser of the router through `oneshot`: keeps cookies, follows nothing.
+/// A user's id and sign-in secret, as the sign-up page showed them.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub user: String,
+    pub secret: String,
+}
+
+/// A browser of the router through `oneshot`: keeps cookies, follows nothing, says
+/// `Host: localhost:4000` unless told otherwise.
 #[derive(Clone)]
 pub struct Client {
     pub app: Router,
@@ -107,6 +115,34 @@ impl Client {
 
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.cookies.get(name).map(String::as_str)
+    }
+
+    /// Signs a new user up from this browser (`GET /`, `POST /signup`): the page that shows
+    /// the id and secret once, and both.
+    pub async fn sign_up(&mut self) -> (Page, Credentials) {
+        let home = self.get("/").await;
+        assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+        let page = self.post("/signup", &[("_csrf_token", &home.csrf())]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let credentials = Credentials {
+            user: between(&page.body, "<code id=\"new-user-id\">", "<").expect("the user id"),
+            secret: between(&page.body, "<code id=\"new-secret\">", "<").expect("the secret"),
+        };
+        (page, credentials)
+    }
+
+    /// `POST /login` with `credentials` and the CSRF token of a fresh `GET /`.
+    pub async fn sign_in(&mut self, credentials: &Credentials) -> Page {
+        let csrf = self.get("/").await.csrf();
+        self.post(
+            "/login",
+            &[
+                ("_csrf_token", &csrf),
+                ("user_id", &credentials.user),
+                ("secret", &credentials.secret),
+            ],
+        )
+        .await
     }
 
     pub async fn get(&mut self, path: &str) -> Page {
@@ -137,6 +173,12 @@ impl Client {
             .method(method)
             .uri(path)
             .header(header::USER_AGENT, &self.user_agent);
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+        {
+            req = req.header(header::HOST, "localhost:4000");
+        }
         if !self.cookies.is_empty() {
             let cookie = self
                 .cookies

@@ -7,7 +7,7 @@ use sqlx_sessions::NewSession;
 use time::Duration;
 
 use super::Context;
-use crate::cli::{ColumnValue, parse_column_value, parse_ttl};
+use crate::args::{ColumnValue, parse_column_value, parse_ttl};
 use crate::connect;
 use crate::error::{CliError, Outcome};
 use crate::output;

@@ -7,7 +7,7 @@ use sqlx_sessions::{Filter, GetOptions};
 use uuid::Uuid;
 
 use super::Context;
-use crate::cli::StatusArg;
+use crate::args::StatusArg;
 use crate::error::{CliError, Outcome};
 use crate::output;
 
@@ -68,7 +68,7 @@ pub(crate) async fn run(
         None
     };
     if args.json {
-        writeln!(out, "{}", output::session_json(&session, digest.as_deref()))?;
+        output::write_json(out, &output::session_json(&session, digest.as_deref()))?;
     } else {
         output::write_session_fields(out, &session, digest.as_deref())?;
     }

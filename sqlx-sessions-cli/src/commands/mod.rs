@@ -11,15 +11,11 @@ pub(crate) mod prune;
 pub(crate) mod revoke;
 pub(crate) mod stats;
 
-use std::io::{self, BufWriter, Write as _};
-
 use clap::Args;
-use sqlx_sessions::{Filter, Hashing, SessionStore};
+use sqlx_sessions::{Filter, Hashing, Pool, SessionStore};
 use uuid::Uuid;
 
-use crate::cli::{Cli, ColumnValue, Command, StatusArg, parse_column_value};
-use sqlx_sessions::Pool;
-
+use crate::args::{ColumnValue, StatusArg, parse_column_value};
 use crate::connect;
 use crate::error::{CliError, Outcome};
 
@@ -30,44 +26,6 @@ pub(crate) struct Context {
     pub(crate) db: Pool,
     /// The store on the table the global options describe.
     pub(crate) store: SessionStore,
-}
-
-/// Opens the database and the store, runs the subcommand, closes the pool.
-pub(crate) async fn run(cli: Cli) -> Result<Outcome, CliError> {
-    let creates_table = matches!(&cli.command, Command::Migrate(a) if !a.print && !a.down);
-    let db = connect::open(&cli.global, creates_table).await?;
-    let batch = match &cli.command {
-        Command::Prune(a) => a.batch,
-        _ => None,
-    };
-    let store = connect::store(&cli.global, &db, batch)?;
-    if !matches!(cli.command, Command::Migrate(_)) {
-        // Before any statement: a wrong --table, --schema or --extra-column is a usage
-        // error naming it, and on SQLite a filter on a missing column (a double-quoted
-        // name SQLite would read as a string) never runs.
-        store.check_table().await?;
-    }
-    let ctx = Context { db, store };
-    let mut out = BufWriter::new(io::stdout().lock());
-    let result = match cli.command {
-        Command::Migrate(args) => migrate::run(&ctx, args, &mut out).await,
-        Command::Create(args) => create::run(&ctx, args, &mut out).await,
-        Command::List(args) => list::run(&ctx, args, &mut out).await,
-        Command::Count(args) => count::run(&ctx, args, &mut out).await,
-        Command::Get(args) => get::run(&ctx, args, &mut out).await,
-        Command::Expire(args) => expire::run(&ctx, args, &mut out).await,
-        Command::Revoke(args) => revoke::run(&ctx, args, &mut out).await,
-        Command::Prune(args) => prune::run(&ctx, args, &mut out).await,
-        Command::Stats(args) => stats::run(&ctx, args, &mut out).await,
-        Command::Rotate(args) => change::rotate(&ctx, args, &mut out).await,
-        Command::Update(args) => change::update(&ctx, args, &mut out).await,
-        Command::SetExpiry(args) => change::set_expiry(&ctx, args, &mut out).await,
-    };
-    let flushed = out.flush();
-    ctx.db.close().await;
-    let outcome = result?;
-    flushed?;
-    Ok(outcome)
 }
 
 /// Which sessions `list` and `count` look at.

@@ -86,15 +86,17 @@ impl CliDb for TestDb {
 /// and backtraces requested so a test notices if one is ever printed.
 pub fn bin() -> Command {
     let mut cmd = Command::cargo_bin("sqlx-sessions").expect("the binary is built");
+    cmd.env_remove("DATABASE_URL");
     for var in [
-        "DATABASE_URL",
-        "SESSIONS_SECRET_SALT",
-        "SESSIONS_HASHING",
-        "SESSIONS_TOKEN_PREFIX",
-        "SESSIONS_TOKEN_LENGTH",
-        "SESSIONS_MAX_LIFETIME",
+        "SECRET_SALT",
+        "HASHING",
+        "TOKEN_PREFIX",
+        "TOKEN_LENGTH",
+        "MAX_LIFETIME",
     ] {
-        cmd.env_remove(var);
+        // Today's names and the earlier ones without the `SQLX_` prefix.
+        cmd.env_remove(format!("SQLX_SESSIONS_{var}"));
+        cmd.env_remove(format!("SESSIONS_{var}"));
     }
     cmd.env("RUST_BACKTRACE", "1");
     cmd

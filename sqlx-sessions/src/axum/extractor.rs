@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
 use super::SessionAuth;
 use super::rejection::{MissingSessionLayer, SessionRejection, StoreUnavailable, Unauthenticated};
 use super::source::TokenSource;
-use crate::Session;
 use crate::error::Result;
+use crate::{GetOptions, Session};
 
 /// The valid session of the request, or a rejection: 401 without one
 /// ([`Unauthenticated`]), 503 when the store fails. Use `Option<CurrentSession>` for pages
@@ -116,9 +115,8 @@ pub(crate) struct RequestSession {
 /// The result of the one lookup.
 pub(crate) struct LookedUp {
     pub(crate) session: Option<Session>,
-    /// The store's time just before the lookup: a session written since was extended (or
-    /// touched) by it.
-    pub(crate) started: OffsetDateTime,
+    /// Whether the lookup wrote a new expiry (the store counted the row it updated).
+    pub(crate) extended: bool,
 }
 
 impl std::fmt::Debug for RequestSession {
@@ -151,12 +149,17 @@ impl RequestSession {
         let looked_up = self
             .looked_up
             .get_or_try_init(|| async {
-                let started = self.auth.store().now();
-                let session = match &self.token {
+                let found = match &self.token {
                     None => None,
-                    Some(token) => self.auth.store().lookup(token).await?,
+                    Some(token) => {
+                        let store = self.auth.store();
+                        store.lookup_outcome(token, GetOptions::default()).await?
+                    }
                 };
-                Ok::<_, crate::Error>(LookedUp { session, started })
+                Ok::<_, crate::Error>(LookedUp {
+                    extended: found.as_ref().is_some_and(|f| f.extended),
+                    session: found.map(|f| f.session),
+                })
             })
             .await?;
         Ok(looked_up.session.clone())

@@ -55,8 +55,9 @@ where
     }
 }
 
-/// Re-sends the cookie with a new `Max-Age` when the request's lookup wrote the session
-/// (extended it), the token came from the cookie, and the handler did not set the cookie.
+/// Re-sends the cookie with a new `Max-Age` when the request's lookup extended the session
+/// (the store says so: it counted the row its `UPDATE` wrote), the token came from the
+/// cookie, and the handler did not set the cookie.
 fn refresh_cookie<B>(request: &RequestSession, response: &mut Response<B>) {
     let (Some(token), Some(looked_up)) = (request.token(), request.looked_up()) else {
         return;
@@ -65,7 +66,7 @@ fn refresh_cookie<B>(request: &RequestSession, response: &mut Response<B>) {
         return;
     };
     let from_cookie = request.source.as_ref().is_some_and(TokenSource::is_cookie);
-    if !from_cookie || session.is_expired || session.updated_at < looked_up.started {
+    if !from_cookie || session.is_expired || !looked_up.extended {
         return;
     }
     let config = request.auth().cookie();

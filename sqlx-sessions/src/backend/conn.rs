@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// A connection the caller holds, such as an open transaction, for the `*_in` operations of
 /// [`SessionStore`](crate::SessionStore) (`create_in`, `lookup_in`, `update_in`, ...).
 ///
-/// Made from `&mut SqliteConnection` or `&mut PgConnection`, which is what `&mut *tx` gives
+/// Made from `&mut SqliteConnection`, `&mut PgConnection` or `&mut MySqlConnection`, which is what `&mut *tx` gives
 /// for an sqlx `Transaction`:
 ///
 /// ```
@@ -37,6 +37,9 @@ pub enum Conn<'c> {
     /// A PostgreSQL connection.
     #[cfg(feature = "postgres")]
     Postgres(&'c mut sqlx::PgConnection),
+    /// A MySQL or MariaDB connection.
+    #[cfg(feature = "mysql")]
+    Mysql(&'c mut sqlx::MySqlConnection),
     #[doc(hidden)]
     #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
     None(std::marker::PhantomData<&'c ()>),
@@ -53,6 +56,13 @@ impl<'c> From<&'c mut sqlx::SqliteConnection> for Conn<'c> {
 impl<'c> From<&'c mut sqlx::PgConnection> for Conn<'c> {
     fn from(conn: &'c mut sqlx::PgConnection) -> Self {
         Conn::Postgres(conn)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl<'c> From<&'c mut sqlx::MySqlConnection> for Conn<'c> {
+    fn from(conn: &'c mut sqlx::MySqlConnection) -> Self {
+        Conn::Mysql(conn)
     }
 }
 
@@ -97,6 +107,14 @@ impl<DB: sqlx::Database> DerefMut for Held<'_, DB> {
             Held::Borrowed(c) => c,
         }
     }
+}
+
+/// The error for a store whose database cannot lock one key, asked for a cap per owner.
+pub(crate) fn no_key_lock() -> Error {
+    Error::config(
+        "max_sessions_per",
+        "a cap on sessions per owner is not available on MySQL and MariaDB",
+    )
 }
 
 /// The error for a connection of another database than the store's.

@@ -1,10 +1,13 @@
 //! The seam between the store and each database.
 //!
-//! The store writes statements ([`Stmt`]) that both databases understand; a [`Backend`]
-//! binds their parameters to its own types, runs them and decodes rows. Everything that
-//! differs between SQLite and PostgreSQL (column types, timestamp encoding, DDL) lives in
-//! that database's file, behind its cargo feature.
-#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+//! The store writes statements ([`Stmt`]) in one dialect; a [`Backend`] adapts them, binds
+//! their parameters to its own types, runs them and decodes rows. Everything that differs
+//! between SQLite, PostgreSQL and MySQL (column types, timestamp encoding, quoting, DDL,
+//! `RETURNING`) lives in that database's file, behind its cargo feature.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 
 use std::fmt;
 
@@ -16,13 +19,15 @@ use crate::error::Result;
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, TableSpec};
 use crate::session::{Extras, Session, SessionData};
-use crate::sql::{Stmt, quote};
+use crate::sql::{Param, Stmt, quote};
 use crate::value::Value;
 
 mod conn;
 pub use conn::Conn;
-pub(crate) use conn::{Held, Locked, On};
+pub(crate) use conn::{Held, Locked, On, no_key_lock};
 
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
@@ -35,6 +40,21 @@ pub(crate) struct Fetched {
     pub(crate) session: Session,
     /// The stored digest (raw bytes, or the bytes of the hex text), when selected.
     pub(crate) digest: Option<Vec<u8>>,
+}
+
+/// An `UPDATE` or `DELETE` that reports the rows it changed.
+#[derive(Debug)]
+pub(crate) struct Change {
+    /// The quoted, qualified table.
+    pub(crate) table: String,
+    /// The assignments of an `UPDATE` (`"a" = $1, ...`); `None` for a `DELETE`.
+    pub(crate) set: Option<String>,
+    /// ` WHERE ...`, selecting the rows to change.
+    pub(crate) filter: String,
+    /// The parameters of `set` and `filter`, numbered across both.
+    pub(crate) params: Vec<Param>,
+    /// The columns to report, as [`select_list`](crate::query::select_list) writes them.
+    pub(crate) returning: String,
 }
 
 /// One database's way of running a store's statements on one table.
@@ -84,6 +104,17 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
         remove: &[String],
     );
 
+    /// The cache's invalidation channel on this table, where the database has one.
+    #[cfg(feature = "cache")]
+    fn cache_feed(&self) -> Option<Box<dyn crate::cache::Feed>> {
+        None
+    }
+
+    /// Whether [`Backend::begin_locked`] can lock one key (what a cap per owner needs).
+    fn locks_per_key(&self) -> bool {
+        true
+    }
+
     /// Runs DDL statements in one transaction.
     async fn run_ddl(&self, statements: &[String]) -> Result<()>;
 
@@ -112,6 +143,23 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
 
     /// Runs a statement and returns the number of rows it affected.
     async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64>;
+
+    /// Runs `change` on `on` and returns the changed rows (after an `UPDATE`, as it left
+    /// them). The default is one statement with `RETURNING`.
+    async fn change_returning(&self, on: On<'_, '_>, change: Change) -> Result<Vec<Session>> {
+        let sql = match &change.set {
+            Some(set) => format!("UPDATE {} SET {set}{}", change.table, change.filter),
+            None => format!("DELETE FROM {}{}", change.table, change.filter),
+        };
+        self.fetch_all(
+            on,
+            Stmt {
+                sql: format!("{sql} RETURNING {}", change.returning).into(),
+                params: change.params,
+            },
+        )
+        .await
+    }
 }
 
 /// Reads one typed column of a row by position; each backend implements it for its rows.
@@ -175,9 +223,40 @@ pub(crate) fn decode_session(
     Ok(Fetched { session, digest })
 }
 
+/// The longest identifier PostgreSQL keeps (longer ones are cut, silently).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// The name of the index of `column` on `table`: `<table>_<column>_index` when it fits in
+/// 63 bytes (the name ecto_sessions gives), otherwise cut as [`fitted_name`] cuts it.
+pub(crate) fn index_name(table: &str, column: &str) -> String {
+    fitted_name(format!("{table}_{column}_index"))
+}
+
+/// `full` when it fits in 63 bytes, otherwise its first bytes and 16 hex digits of the
+/// SHA-256 of the whole name, so long names neither collide nor get cut by PostgreSQL.
+pub(crate) fn fitted_name(full: String) -> String {
+    use sha2::Digest as _;
+    if full.len() <= MAX_IDENTIFIER_BYTES {
+        return full;
+    }
+    let hash = hex::encode(&sha2::Sha256::digest(full.as_bytes())[..8]);
+    // Identifiers are ASCII (checked when the store is built): any byte is a boundary.
+    let keep = MAX_IDENTIFIER_BYTES - hash.len() - 1;
+    format!("{}_{hash}", &full[..keep])
+}
+
 /// `CREATE TABLE` for `spec`, each column typed by `backend`.
 pub(crate) fn create_table(spec: &TableSpec, backend: &dyn Backend) -> String {
-    let cols: Vec<String> = spec
+    create_table_with(spec, backend, &[])
+}
+
+/// [`create_table`] with table-level definitions (keys) after the columns.
+pub(crate) fn create_table_with(
+    spec: &TableSpec,
+    backend: &dyn Backend,
+    keys: &[String],
+) -> String {
+    let mut cols: Vec<String> = spec
         .columns()
         .iter()
         .map(|col| {
@@ -195,29 +274,12 @@ pub(crate) fn create_table(spec: &TableSpec, backend: &dyn Backend) -> String {
             def
         })
         .collect();
+    cols.extend(keys.iter().cloned());
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
         spec.qualified(),
         cols.join(",\n  ")
     )
-}
-
-/// The longest identifier PostgreSQL keeps (longer ones are cut, silently).
-const MAX_IDENTIFIER_BYTES: usize = 63;
-
-/// The name of the index of `column` on `table`: `<table>_<column>_index` when it fits in
-/// 63 bytes (the name ecto_sessions gives), otherwise its first bytes and 16 hex digits of
-/// the SHA-256 of the whole name, so long names neither collide nor lose their indexes.
-pub(crate) fn index_name(table: &str, column: &str) -> String {
-    use sha2::Digest as _;
-    let full = format!("{table}_{column}_index");
-    if full.len() <= MAX_IDENTIFIER_BYTES {
-        return full;
-    }
-    let hash = hex::encode(&sha2::Sha256::digest(full.as_bytes())[..8]);
-    // Identifiers are ASCII (checked when the store is built): any byte is a boundary.
-    let keep = MAX_IDENTIFIER_BYTES - hash.len() - 1;
-    format!("{}_{hash}", &full[..keep])
 }
 
 /// The index statements every backend shares: the unique digest index, the expiry index

@@ -262,6 +262,13 @@ impl Backend for PgBackend {
         }
     }
 
+    #[cfg(feature = "cache")]
+    fn cache_feed(&self) -> Option<Box<dyn crate::cache::Feed>> {
+        Some(Box::new(crate::cache::postgres::PgFeed::new(
+            &self.pool, &self.spec,
+        )))
+    }
+
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         // Serialize concurrent migrations of the same table (several app servers starting).

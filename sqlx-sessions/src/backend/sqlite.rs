@@ -249,6 +249,14 @@ impl Backend for SqliteBackend {
         }
     }
 
+    #[cfg(feature = "cache")]
+    fn cache_feed(&self) -> Option<Box<dyn crate::cache::Feed>> {
+        Some(Box::new(crate::cache::sqlite::SqliteFeed::new(
+            self.pool.clone(),
+            &self.spec,
+        )))
+    }
+
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for s in statements {

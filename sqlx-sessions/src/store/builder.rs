@@ -31,6 +31,8 @@ pub struct StoreBuilder {
     settings: Settings,
     clock: Arc<dyn Clock>,
     cap: Option<(String, u32, OverCap)>,
+    #[cfg(feature = "cache")]
+    cache: Option<crate::cache::CacheConfig>,
 }
 
 impl std::fmt::Debug for StoreBuilder {
@@ -60,6 +62,8 @@ impl StoreBuilder {
             settings: Settings::default(),
             clock: Arc::new(SystemClock),
             cap: None,
+            #[cfg(feature = "cache")]
+            cache: None,
         }
     }
 
@@ -119,7 +123,7 @@ impl StoreBuilder {
     }
 
     /// The secret salt (pepper), or the HMAC key with [`Hashing::HmacSha256`]: at least
-    /// [`MIN_SECRET_BYTES`](crate::settings::MIN_SECRET_BYTES) bytes, such as 32 random
+    /// [`Settings::MIN_SECRET_BYTES`] bytes, such as 32 random
     /// bytes or a 43-character base64 string of them.
     pub fn secret_salt(mut self, salt: impl Into<Secret>) -> Self {
         self.settings.secret_salt = Some(salt.into());
@@ -151,7 +155,7 @@ impl StoreBuilder {
     }
 
     /// The absolute lifetime since creation that no extension passes (default 30 days:
-    /// [`DEFAULT_MAX_LIFETIME`](crate::settings::DEFAULT_MAX_LIFETIME)). `None` lifts it,
+    /// [`Settings::DEFAULT_MAX_LIFETIME`]). `None` lifts it,
     /// for stores of API keys that live until revoked, say.
     pub fn max_lifetime(mut self, max: Option<Duration>) -> Self {
         self.settings.max_lifetime = max;
@@ -224,8 +228,9 @@ impl StoreBuilder {
         self
     }
 
-    /// Opens an existing ecto_sessions table (PostgreSQL only): hex digests in
-    /// `varchar(255)`, `timestamp without time zone` holding UTC, no added columns.
+    /// Opens an existing ecto_sessions table (PostgreSQL, MySQL and MariaDB): hex digests in
+    /// `varchar(255)`, naive timestamps holding UTC (`timestamp without time zone`,
+    /// `datetime(6)`), no added columns.
     pub fn ecto_compat(mut self) -> Self {
         self.ecto_compat = true;
         self
@@ -237,11 +242,22 @@ impl StoreBuilder {
         self
     }
 
+    /// Caches lookups in memory with cross-instance invalidation (see the
+    /// [`cache`](crate::cache) module for what is never served). The store's migration then
+    /// also creates the triggers the cache listens to, and the store must be built inside a
+    /// tokio runtime.
+    #[cfg(feature = "cache")]
+    pub fn cache(mut self, config: crate::cache::CacheConfig) -> Self {
+        self.cache = Some(config);
+        self
+    }
+
     /// Validates everything and builds the store. Nothing touches the database here; call
     /// [`SessionStore::migrate`] to create the table.
     pub fn build(self) -> Result<SessionStore> {
         let s = &self.settings;
-        s.validate()?;
+        // The settings' own rules live in one place; what follows is about the table.
+        let format = s.validate()?;
         check_identifier("table", &self.table)?;
         if let Some(schema) = &self.schema {
             check_identifier("schema", schema)?;
@@ -270,12 +286,6 @@ impl StoreBuilder {
                 "a token hint needs a token prefix (plain tokens have no displayable part)",
             ));
         }
-        if !s.previous_salts.is_empty() && s.secret_salt.is_none() {
-            return Err(Error::config(
-                "previous_salts",
-                "previous salts need a current secret_salt to rotate to",
-            ));
-        }
         if self.optional.salt_id && s.secret_salt.is_none() {
             return Err(Error::config(
                 "salt_id",
@@ -286,7 +296,7 @@ impl StoreBuilder {
             if !self.ecto_supported {
                 return Err(Error::config(
                     "ecto_compat",
-                    "adopting an ecto_sessions table is supported on PostgreSQL only",
+                    "adopting an ecto_sessions table is supported on PostgreSQL and MySQL only",
                 ));
             }
             if self.optional != OptionalColumns::default() {
@@ -334,17 +344,24 @@ impl StoreBuilder {
                 })
             }
         };
-        let format = self.settings.token_format()?;
         let backend = (self.connect)(spec.clone())?;
+        if cap.is_some() && !backend.locks_per_key() {
+            return Err(crate::backend::no_key_lock());
+        }
+        #[cfg(feature = "cache")]
+        let cache = match &self.cache {
+            Some(config) => Some(crate::cache::StoreCache::start(
+                config,
+                backend.cache_feed(),
+                self.settings.hashing,
+            )?),
+            None => None,
+        };
+        let inner = Inner::new(backend, spec, self.settings, format, self.clock, cap);
+        #[cfg(feature = "cache")]
+        let inner = Inner { cache, ..inner };
         Ok(SessionStore {
-            inner: Arc::new(Inner::new(
-                backend,
-                spec,
-                self.settings,
-                format,
-                self.clock,
-                cap,
-            )),
+            inner: Arc::new(inner),
         })
     }
 }

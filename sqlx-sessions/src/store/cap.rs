@@ -81,7 +81,15 @@ impl SessionStore {
                 }
             }
         }
-        inner.backend.execute(Some(&mut conn), insert).await?;
-        locked.commit().await
+        let inserted = inner.backend.execute(Some(&mut conn), insert).await;
+        let result = match inserted {
+            Ok(_) => locked.commit().await,
+            Err(e) => Err(e),
+        };
+        // The eviction may have committed: no cached copy of an evicted session survives.
+        if matches!(cap.over, OverCap::EvictOldest) {
+            self.invalidate_after_write().await;
+        }
+        result
     }
 }

@@ -8,7 +8,6 @@ use super::{SessionStore, has_nul};
 use crate::backend::On;
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Status};
-use crate::query::select_list;
 use crate::session::{CreatedSession, Session};
 use crate::sql::{Param, StmtBuilder, quote};
 use crate::update::{DataChange, SessionUpdate};
@@ -48,8 +47,8 @@ impl SessionStore {
         change.data.check()?;
         let now = self.now();
         let expiry = self.expiry(now);
-        let mut b = StmtBuilder::new(&format!("UPDATE {} SET ", spec.qualified()));
-        b.push("\"updated_at\" = ").bind(Param::Time(Some(now)));
+        let mut b = StmtBuilder::new("\"updated_at\" = ");
+        b.bind(Param::Time(Some(now)));
         match &change.data {
             DataChange::Keep | DataChange::NotAnObject => {}
             DataChange::Replace(data) => {
@@ -75,12 +74,12 @@ impl SessionStore {
                 v => b.bind(v.into()),
             };
         }
+        let set_end = b.len();
         let valid = filter.clone().status(Status::Valid);
-        let Some(mut b) = self.with_where(b, &valid, Status::Valid, &expiry)? else {
+        let Some(b) = self.with_where(b, &valid, Status::Valid, &expiry)? else {
             return Ok(None);
         };
-        b.push(" RETURNING ").push(&select_list(spec, false));
-        let updated = self.inner.backend.fetch_all(on, b.finish()).await?;
+        let updated = self.change(on, b, Some(set_end)).await?;
         tracing::debug!(updated = updated.len(), table = %spec.table, "session updated");
         Ok(updated.into_iter().next())
     }
@@ -120,18 +119,13 @@ impl SessionStore {
         };
         // `updated_at` is written before the new expiry (now, when that is later), so a
         // future expiry makes the row valid again and a past one leaves it revoked.
-        let mut b = StmtBuilder::new(&format!(
-            "UPDATE {} SET \"expires_at\" = ",
-            spec.qualified()
-        ));
+        let mut b = StmtBuilder::new("\"expires_at\" = ");
         b.bind(Param::Time(at))
             .push(", \"updated_at\" = ")
-            .bind(Param::Time(Some(now)))
-            .push(" WHERE \"id\" = ")
-            .bind(Param::Uuid(id))
-            .push(" RETURNING ")
-            .push(&select_list(spec, false));
-        let mut updated = self.inner.backend.fetch_all(on, b.finish()).await?;
+            .bind(Param::Time(Some(now)));
+        let set_end = b.len();
+        b.push(" WHERE \"id\" = ").bind(Param::Uuid(id));
+        let mut updated = self.change(on, b, Some(set_end)).await?;
         for s in &mut updated {
             s.is_expired = expiry.is_expired(s);
         }
@@ -168,10 +162,7 @@ impl SessionStore {
         let digest = self.stored_digest(inner.salts[0].as_ref(), token.expose())?;
         let now = self.now();
         let expiry = self.expiry(now);
-        let mut b = StmtBuilder::new(&format!(
-            "UPDATE {} SET \"auth_token_digest\" = ",
-            spec.qualified()
-        ));
+        let mut b = StmtBuilder::new("\"auth_token_digest\" = ");
         b.bind(Param::Digest(digest))
             .push(", \"updated_at\" = ")
             .bind(Param::Time(Some(now)));
@@ -189,12 +180,12 @@ impl SessionStore {
             b.push(", \"token_hint\" = ")
                 .bind(Param::Text(hint.clone()));
         }
+        let set_end = b.len();
         let valid = filter.clone().status(Status::Valid);
-        let Some(mut b) = self.with_where(b, &valid, Status::Valid, &expiry)? else {
+        let Some(b) = self.with_where(b, &valid, Status::Valid, &expiry)? else {
             return Ok(None);
         };
-        b.push(" RETURNING ").push(&select_list(spec, false));
-        let rotated = inner.backend.fetch_all(on, b.finish()).await?;
+        let rotated = self.change(on, b, Some(set_end)).await?;
         Ok(rotated.into_iter().next().map(|session| {
             tracing::debug!(session_id = %session.id, table = %spec.table, "session token rotated");
             CreatedSession { session, token }

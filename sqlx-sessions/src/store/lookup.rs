@@ -30,6 +30,20 @@ impl GetOptions {
     }
 }
 
+/// What a lookup found, and whether it extended it
+/// ([`SessionStore::lookup_outcome`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Lookup {
+    /// The valid session.
+    pub session: Session,
+    /// True when this lookup wrote a new expiry (its `UPDATE` changed the row, so the
+    /// stored session now expires at `session.expires_at`): a cookie carrying the old
+    /// expiry is due for a refresh. False when nothing was due, or when a concurrent
+    /// write made the compare-and-set a no-op.
+    pub extended: bool,
+}
+
 /// Whether the store accepts previous salts (lookups then select the stored digest).
 fn rotating(store: &SessionStore) -> bool {
     store.inner.salts.len() > 1
@@ -42,14 +56,44 @@ impl SessionStore {
 
     pub(super) async fn lookup_with_on(
         &self,
-        mut on: On<'_, '_>,
+        on: On<'_, '_>,
         token: &str,
         options: GetOptions,
     ) -> Result<Option<Session>> {
+        Ok(self
+            .lookup_outcome_on(on, token, options)
+            .await?
+            .map(|found| found.session))
+    }
+
+    pub(super) async fn lookup_outcome_on(
+        &self,
+        mut on: On<'_, '_>,
+        token: &str,
+        options: GetOptions,
+    ) -> Result<Option<Lookup>> {
         let Some(digests) = self.token_digests(token) else {
             return Ok(None);
         };
         let now = self.now();
+        let extend = self.wants_extension(options);
+        // The cache is keyed by the digest under the current salt; it is not used on a
+        // caller's transaction, whose reads may not be committed yet.
+        #[cfg(feature = "cache")]
+        let cache = if on.is_none() { self.cache() } else { None };
+        #[cfg(feature = "cache")]
+        let ticket = match cache {
+            Some(cache) => match cache.get(&digests[0], |s| self.servable(s, now, extend)) {
+                Ok(session) => {
+                    return Ok(Some(Lookup {
+                        session,
+                        extended: false,
+                    }));
+                }
+                Err(ticket) => Some((cache, ticket, digests[0].clone())),
+            },
+            None => None,
+        };
         let expiry = self.expiry(now);
         // With several salts, the current one's digest (the first) is kept to re-digest a
         // row found under an old salt, rather than hashing the token again.
@@ -62,13 +106,29 @@ impl SessionStore {
             .backend
             .fetch_optional(on.as_deref_mut(), stmt, current.is_some())
             .await?;
-        match fetched {
-            None => Ok(None),
-            Some(f) => self
-                .after_read(on, f, now, self.wants_extension(options), current)
-                .await
-                .map(Some),
+        let Some(fetched) = fetched else {
+            return Ok(None);
+        };
+        // A row found under a previous salt is cached only once re-digested.
+        #[cfg(feature = "cache")]
+        let stored_current = match (&fetched.digest, &current) {
+            (Some(stored), Some(current)) => stored == current,
+            _ => true,
+        };
+        let on_pool = on.is_none();
+        let (found, wrote) = self.after_read(on, fetched, now, extend, current).await?;
+        #[cfg(feature = "cache")]
+        if let Some((cache, ticket, key)) = ticket {
+            if wrote {
+                cache.invalidate(&key);
+            } else if stored_current && !found.session.is_expired {
+                cache.fill(ticket, &key, &found.session);
+            }
         }
+        if wrote && !on_pool {
+            self.invalidate_after_write().await;
+        }
+        Ok(Some(found))
     }
 
     pub(super) async fn get_on(&self, on: On<'_, '_>, filter: &Filter) -> Result<Option<Session>> {
@@ -81,6 +141,10 @@ impl SessionStore {
         filter: &Filter,
         options: GetOptions,
     ) -> Result<Option<Session>> {
+        if let Some(token) = filter.only_token() {
+            // The same question as a lookup's: its prebuilt statement answers it.
+            return self.lookup_with_on(on, token, options).await;
+        }
         let now = self.now();
         let expiry = self.expiry(now);
         let rotating = rotating(self);
@@ -104,7 +168,11 @@ impl SessionStore {
                     }
                     _ => None,
                 };
-                self.after_read(on, f, now, extend, current).await.map(Some)
+                let (found, wrote) = self.after_read(on, f, now, extend, current).await?;
+                if wrote {
+                    self.invalidate_after_write().await;
+                }
+                Ok(Some(found.session))
             }
         }
     }
@@ -118,26 +186,15 @@ impl SessionStore {
         options.extend.unwrap_or(self.inner.settings.auto_extend)
     }
 
-    /// Fills in `is_expired` and performs the one conditional write a read may need:
-    /// extension, `last_used_at`, re-digest under the current salt, or all three at once.
-    async fn after_read(
+    /// The writes a read of `s` at `now` calls for: a new expiry (when `extend`) and a
+    /// `last_used_at` touch.
+    fn writes_due(
         &self,
-        on: On<'_, '_>,
-        fetched: Fetched,
+        s: &Session,
         now: OffsetDateTime,
         extend: bool,
-        current_digest: Option<Vec<u8>>,
-    ) -> Result<Session> {
-        let mut s = fetched.session;
-        s.is_expired = self.expiry(now).is_expired(&s);
-        if s.is_expired {
-            return Ok(s);
-        }
+    ) -> (Option<OffsetDateTime>, bool) {
         let inner = &self.inner;
-        // The write uses a "now" read after the row: a concurrent expire that committed
-        // before our read set `expires_at` to a moment no later than this, so the guard
-        // `expires_at > now` below refuses to revive it.
-        let now = self.now().max(now);
         let new_expires = if extend {
             new_expiry(&inner.settings, s.expires_at, s.inserted_at, now, s.ttl)
         } else {
@@ -146,12 +203,49 @@ impl SessionStore {
         let touch = inner.spec.optional.last_used_at
             && s.last_used_at
                 .is_none_or(|t| now - t >= inner.settings.touch_interval);
+        (new_expires, touch)
+    }
+
+    /// Whether a cached session may answer a lookup at `now`: valid as a row read now would
+    /// be (not past `expires_at` or `max_lifetime`, not revoked) and due for no write.
+    #[cfg(feature = "cache")]
+    fn servable(&self, s: &Session, now: OffsetDateTime, extend: bool) -> bool {
+        let (new_expires, touch) = self.writes_due(s, now, extend);
+        !self.expiry(now).is_expired(s) && new_expires.is_none() && !touch
+    }
+
+    /// Fills in `is_expired` and performs the one conditional write a read may need:
+    /// extension, `last_used_at`, re-digest under the current salt, or all three at once.
+    /// Also says whether it attempted the write.
+    async fn after_read(
+        &self,
+        on: On<'_, '_>,
+        fetched: Fetched,
+        now: OffsetDateTime,
+        extend: bool,
+        current_digest: Option<Vec<u8>>,
+    ) -> Result<(Lookup, bool)> {
+        let mut s = fetched.session;
+        s.is_expired = self.expiry(now).is_expired(&s);
+        let unwritten = |session| Lookup {
+            session,
+            extended: false,
+        };
+        if s.is_expired {
+            return Ok((unwritten(s), false));
+        }
+        let inner = &self.inner;
+        // The write uses a "now" read after the row: a concurrent expire that committed
+        // before our read set `expires_at` to a moment no later than this, so the guard
+        // `expires_at > now` below refuses to revive it.
+        let now = self.now().max(now);
+        let (new_expires, touch) = self.writes_due(&s, now, extend);
         let redigest = match (&fetched.digest, current_digest) {
             (Some(stored), Some(current)) => (stored != &current).then_some(current),
             _ => None,
         };
         if new_expires.is_none() && !touch && redigest.is_none() {
-            return Ok(s);
+            return Ok((unwritten(s), false));
         }
         let mut b = StmtBuilder::new(&format!("UPDATE {} SET ", inner.spec.qualified()));
         b.push("\"updated_at\" = ").bind(Param::Time(Some(now)));
@@ -197,6 +291,12 @@ impl SessionStore {
             }
             tracing::trace!(session_id = %s.id, extended = new_expires.is_some(), touched = touch, redigested = redigest.is_some(), "session written after lookup");
         }
-        Ok(s)
+        Ok((
+            Lookup {
+                session: s,
+                extended: written && new_expires.is_some(),
+            },
+            true,
+        ))
     }
 }

@@ -2,7 +2,7 @@
 
 mod builder;
 mod lookup;
-pub use lookup::GetOptions;
+pub use lookup::{GetOptions, Lookup};
 mod aggregate;
 pub(crate) mod cap;
 mod change;
@@ -72,6 +72,8 @@ struct Inner {
     insert: Arc<str>,
     /// The cap on sessions per owner, if any.
     cap: Option<cap::Cap>,
+    #[cfg(feature = "cache")]
+    cache: Option<crate::cache::StoreCache>,
 }
 
 impl Inner {
@@ -114,6 +116,8 @@ impl Inner {
             lookup,
             insert,
             cap,
+            #[cfg(feature = "cache")]
+            cache: None,
         }
     }
 }
@@ -185,9 +189,34 @@ impl SessionStore {
         self.inner.clock.now()
     }
 
-    /// The DDL of this store's table, for teams that run their own migration tool.
+    /// The DDL of this store's table, for teams that run their own migration tool. With a
+    /// cache, it also creates the triggers (and on SQLite the change log) the cache reads.
     pub fn migration(&self) -> Migration {
-        self.inner.backend.migration()
+        #[allow(unused_mut)]
+        let mut m = self.inner.backend.migration();
+        #[cfg(feature = "cache")]
+        if let Some(cache) = self.cache() {
+            m.up.extend(cache.migration().up.iter().cloned());
+            m.down.extend(cache.migration().down.iter().cloned());
+        }
+        m
+    }
+
+    /// The store's cache, if it has one.
+    #[cfg(feature = "cache")]
+    pub(crate) fn cache(&self) -> Option<&crate::cache::StoreCache> {
+        self.inner.cache.as_ref()
+    }
+
+    /// Every write path calls this once its statement has run, whether it succeeded or
+    /// not: when it returns, no lookup on this instance is answered with a row as it was
+    /// before the write (see the [`cache`](crate::cache) module). Without a cache it does
+    /// nothing.
+    pub(crate) async fn invalidate_after_write(&self) {
+        #[cfg(feature = "cache")]
+        if let Some(cache) = self.cache() {
+            cache.sync().await;
+        }
     }
 
     /// Creates the table, the unique digest index, the expiry index and the indexes of

@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{GetOptions, SessionStore};
+use super::{GetOptions, Lookup, SessionStore};
 use crate::backend::Conn;
 use crate::error::Result;
 use crate::filter::Filter;
@@ -47,6 +47,10 @@ operations! {
 
     /// [`SessionStore::lookup`] with per-call options.
     fn lookup_with / lookup_with_in => lookup_with_on(token: &str, options: GetOptions) -> Result<Option<Session>>;
+
+    /// [`SessionStore::lookup_with`], also saying whether the lookup extended the session
+    /// (what the axum layer refreshes the cookie from).
+    fn lookup_outcome / lookup_outcome_in => lookup_outcome_on(token: &str, options: GetOptions) -> Result<Option<Lookup>>;
 
     /// One session matching `filter` (the newest, if several), extended per the store's
     /// settings when it is valid.

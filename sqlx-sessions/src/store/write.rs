@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use super::SessionStore;
-use crate::backend::On;
+use crate::backend::{Change, On};
 use crate::error::{Error, Result};
 use crate::filter::{Filter, Status};
 use crate::query::{NOT_REVOKED, push_where, refuse_paging, select_list};
@@ -52,17 +52,14 @@ impl SessionStore {
                 .await?;
         }
         // Then the valid ones: both columns from the same instant.
-        let mut b = StmtBuilder::new(&format!(
-            "UPDATE {} SET \"expires_at\" = ",
-            spec.qualified()
-        ));
+        let mut b = StmtBuilder::new("\"expires_at\" = ");
         b.bind(at()).push(", \"updated_at\" = ").bind(at());
+        let set_end = b.len();
         let valid = filter.clone().status(Status::Valid);
-        let Some(mut b) = self.with_where(b, &valid, Status::Valid, &expiry)? else {
+        let Some(b) = self.with_where(b, &valid, Status::Valid, &expiry)? else {
             return Ok(Vec::new());
         };
-        b.push(" RETURNING ").push(&select_list(spec, false));
-        let mut sessions = self.inner.backend.fetch_all(on, b.finish()).await?;
+        let mut sessions = self.change(on, b, Some(set_end)).await?;
         for s in &mut sessions {
             s.is_expired = true;
         }
@@ -85,12 +82,11 @@ impl SessionStore {
         refuse_paging(filter, "delete_all")?;
         let expiry = self.expiry(self.now());
         let spec = &self.inner.spec;
-        let b = StmtBuilder::new(&format!("DELETE FROM {}", spec.qualified()));
-        let Some(mut b) = self.with_where(b, filter, Status::All, &expiry)? else {
+        let b = StmtBuilder::new("");
+        let Some(b) = self.with_where(b, filter, Status::All, &expiry)? else {
             return Ok(Vec::new());
         };
-        b.push(" RETURNING ").push(&select_list(spec, false));
-        let mut sessions = self.inner.backend.fetch_all(on, b.finish()).await?;
+        let mut sessions = self.change(on, b, None).await?;
         for s in &mut sessions {
             s.is_expired = expiry.is_expired(s);
         }
@@ -132,7 +128,8 @@ impl SessionStore {
             .inner
             .backend
             .bounded_delete(&self.inner.spec.qualified(), &tail.sql);
-        self.inner
+        let result = self
+            .inner
             .backend
             .execute(
                 None,
@@ -141,7 +138,9 @@ impl SessionStore {
                     params: tail.params,
                 },
             )
-            .await
+            .await;
+        self.invalidate_after_write().await;
+        result
     }
 
     pub(super) async fn mark_authenticated_on(
@@ -158,13 +157,11 @@ impl SessionStore {
         }
         let now = self.now();
         let expiry = self.expiry(now);
-        let mut b = StmtBuilder::new(&format!(
-            "UPDATE {} SET \"authenticated_at\" = ",
-            spec.qualified()
-        ));
+        let mut b = StmtBuilder::new("\"authenticated_at\" = ");
         b.bind(Param::Time(Some(now)))
             .push(", \"updated_at\" = ")
             .bind(Param::Time(Some(now)));
+        let set_end = b.len();
         push_where(
             &mut b,
             spec,
@@ -173,14 +170,35 @@ impl SessionStore {
             &expiry,
             Vec::new(),
         )?;
-        b.push(" RETURNING ").push(&select_list(spec, false));
-        Ok(self
-            .inner
-            .backend
-            .fetch_all(on, b.finish())
-            .await?
-            .into_iter()
-            .next())
+        Ok(self.change(on, b, Some(set_end)).await?.into_iter().next())
+    }
+
+    /// Runs the `UPDATE` (assignments up to `set_end`, then the filter) or `DELETE` (the
+    /// filter alone) written in `b` on `on`, returning the rows it changed; a read cache
+    /// forgets them before this returns.
+    pub(super) async fn change(
+        &self,
+        on: On<'_, '_>,
+        b: StmtBuilder,
+        set_end: Option<usize>,
+    ) -> Result<Vec<Session>> {
+        let spec = &self.inner.spec;
+        let stmt = b.finish();
+        let (set, filter) = match set_end {
+            Some(end) => (Some(stmt.sql[..end].to_owned()), stmt.sql[end..].to_owned()),
+            None => (None, stmt.sql.to_string()),
+        };
+        let change = Change {
+            table: spec.qualified(),
+            set,
+            filter,
+            params: stmt.params,
+            returning: select_list(spec, false),
+        };
+        let result = self.inner.backend.change_returning(on, change).await;
+        // Whatever the outcome, the change may have committed: no cached copy survives it.
+        self.invalidate_after_write().await;
+        result
     }
 
     /// How many rows are still digested under a previous salt (or were written before salt

@@ -1,0 +1,604 @@
+//! MySQL 8 and MariaDB 10.6+: `BINARY(16)` ids, `VARBINARY` digests, `JSON` data (on
+//! MariaDB a `LONGTEXT` checked by `JSON_VALID`), `DATETIME(6)` timestamps holding UTC;
+//! or, for an adopted ecto_sessions table made by Ecto's MySQL adapter, hex digests in
+//! `varchar(255)`.
+//!
+//! - **Ids** are `BINARY(16)`, as Ecto's MySQL adapter stores `binary_id`: 16 bytes in the
+//!   primary key and in every secondary index entry instead of 36 characters, and sqlx's
+//!   native MySQL encoding of a `Uuid`.
+//! - **Text** (extra text columns, the token hint, the salt id) is stored as binary strings,
+//!   compared byte for byte as on PostgreSQL and SQLite: MySQL's character collations would
+//!   ignore case and trailing spaces, so a filter on `user_id = 'bob '` would match `bob`.
+//! - **Time**: sqlx sets the session time zone to UTC on connect; `DATETIME(6)` keeps
+//!   microseconds and is independent of the server's time zone.
+//! - **SQL**: the store's `"quoted"` identifiers become backticks and its `$n` placeholders
+//!   `?` (parameters reordered when needed); MySQL has no `RETURNING`, so a change that
+//!   reports its rows locks them with `SELECT ... FOR UPDATE`, changes them by id and reads
+//!   them back in one transaction.
+
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use sqlx::mysql::{MySql, MySqlArguments, MySqlDatabaseError, MySqlPool, MySqlRow};
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::conn::wrong_database;
+use super::{Backend, Change, Conn, Fetched, Held, Locked, On, RowReader, decode_session};
+use crate::columns::Storage;
+use crate::error::Result;
+use crate::migrate::Migration;
+use crate::schema::{ColumnType, DigestFormat, TableSpec};
+use crate::session::Session;
+use crate::sql::{Param, Stmt, quote};
+use crate::token::MAX_TOKEN_LENGTH;
+use crate::value::Value;
+
+/// The digest column: long enough for the longest stored digest, which with hashing
+/// `none` is the token itself (a 64-byte prefix, the random part and a 6-character
+/// checksum); every hash is at most 64 bytes.
+const DIGEST_TYPE: &str = "varbinary(1094)";
+const _: () = assert!(64 + MAX_TOKEN_LENGTH + 6 == 1094);
+
+/// The prefix of an indexed text column that its index covers (MySQL indexes no whole
+/// `BLOB`); equality is still decided on the whole value.
+const TEXT_INDEX_PREFIX: usize = 255;
+
+/// Ids per statement when a change reports its rows (far below the 65,535 placeholders a
+/// prepared statement may have).
+const IDS_PER_STATEMENT: usize = 1_000;
+
+/// Attempts of a reporting change that lost a deadlock to a concurrent one.
+const DEADLOCK_ATTEMPTS: u32 = 5;
+
+/// A store's table on MySQL or MariaDB.
+#[derive(Debug)]
+pub(crate) struct MySqlBackend {
+    pool: MySqlPool,
+    spec: Arc<TableSpec>,
+}
+
+/// Binds `pool` to the table `spec`.
+pub(crate) fn backend(pool: MySqlPool, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(MySqlBackend { pool, spec }))
+}
+
+type Query = sqlx::query::Query<'static, MySql, MySqlArguments>;
+
+/// The store's SQL in MySQL's dialect: backticks for `"identifiers"` and `?` for `$n`,
+/// with the parameter number of each `?` in the order they appear.
+fn rewrite(sql: &str) -> (String, Vec<usize>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut order = Vec::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push('`'),
+            '$' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut n = 0usize;
+                while let Some(v) = chars.peek().and_then(|d| d.to_digit(10)) {
+                    n = n.saturating_mul(10).saturating_add(v as usize);
+                    chars.next();
+                }
+                out.push('?');
+                order.push(n);
+            }
+            c => out.push(c),
+        }
+    }
+    (out, order)
+}
+
+/// Whether `order` numbers the parameters 1, 2, 3, ... each once.
+fn sequential(order: &[usize]) -> bool {
+    order.iter().enumerate().all(|(i, n)| *n == i + 1)
+}
+
+/// [`rewrite`] with the parameters in the order their placeholders appear (one used twice
+/// is bound twice, one not used is dropped).
+fn dialect(sql: &str, params: Vec<Param>) -> (String, Vec<Param>) {
+    let (sql, order) = rewrite(sql);
+    if order.len() == params.len() && sequential(&order) {
+        return (sql, params);
+    }
+    let params = order
+        .into_iter()
+        .filter_map(|n| n.checked_sub(1).and_then(|i| params.get(i)).cloned())
+        .collect();
+    (sql, params)
+}
+
+impl MySqlBackend {
+    /// The caller's connection, if any, refusing another database's.
+    fn given<'a>(&self, on: On<'a, '_>) -> Result<Option<&'a mut sqlx::MySqlConnection>> {
+        match on {
+            None => Ok(None),
+            Some(Conn::Mysql(c)) => Ok(Some(&mut **c)),
+            #[allow(unreachable_patterns)]
+            Some(_) => Err(wrong_database("MySQL")),
+        }
+    }
+
+    /// The caller's connection, or one from the pool.
+    async fn conn<'a>(&self, on: On<'a, '_>) -> Result<Held<'a, MySql>> {
+        Held::acquire(&self.pool, self.given(on)?).await
+    }
+
+    fn query(&self, stmt: Stmt) -> Query {
+        let (sql, params) = if stmt.sql.contains(['"', '$']) {
+            let (sql, params) = dialect(&stmt.sql, stmt.params);
+            (sql.into(), params)
+        } else {
+            (stmt.sql, stmt.params)
+        };
+        let hex_digest = self.ecto();
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for p in params {
+            q = match p {
+                Param::Text(s) | Param::Json(s) => q.bind(s),
+                Param::Digest(d) if hex_digest => q.bind(String::from_utf8_lossy(&d).into_owned()),
+                Param::Digest(d) => q.bind(d),
+                Param::Int(i) => q.bind(i),
+                Param::Bool(b) => q.bind(b),
+                Param::Uuid(u) => q.bind(u),
+                Param::Time(t) => q.bind(t),
+                Param::Null(ty) => match ty {
+                    ColumnType::Text => q.bind(None::<String>),
+                    ColumnType::Integer => q.bind(None::<i64>),
+                    ColumnType::Boolean => q.bind(None::<bool>),
+                    ColumnType::Uuid => q.bind(None::<Uuid>),
+                    ColumnType::Timestamp => q.bind(None::<OffsetDateTime>),
+                },
+            };
+        }
+        q
+    }
+
+    fn ecto(&self) -> bool {
+        self.spec.digest_format == DigestFormat::Hex
+    }
+
+    /// An index on `col`: a prefix of a `BLOB`, the whole of anything else.
+    fn index_key(&self, col: &str, storage: Storage) -> String {
+        if self.sql_type(storage) == "longblob" {
+            format!("{}({TEXT_INDEX_PREFIX})", quote(col))
+        } else {
+            quote(col)
+        }
+    }
+
+    /// Runs `change` in one transaction (a savepoint in the caller's): lock the rows,
+    /// change them by id, read them back.
+    async fn change_once(
+        &self,
+        given: Option<&mut sqlx::MySqlConnection>,
+        change: &Change,
+    ) -> Result<Vec<Session>> {
+        let mut conn = Held::acquire(&self.pool, given).await?;
+        if matches!(conn, Held::Pooled(_)) {
+            // Only the rows the filter matches are locked, not the gaps between them (which
+            // would block concurrent creations for as long as the transaction runs). A
+            // caller's transaction keeps the level it was begun with.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                .await?;
+        }
+        let mut tx = conn.begin().await?;
+        let table = &change.table;
+        let n = change.params.len();
+        let sessions = match &change.set {
+            None => {
+                let select = format!(
+                    "SELECT {} FROM {table}{} FOR UPDATE",
+                    change.returning, change.filter
+                );
+                let stmt = Stmt {
+                    sql: select.into(),
+                    params: change.params.clone(),
+                };
+                let rows = self.query(stmt).fetch_all(&mut *tx).await?;
+                let sessions = rows
+                    .iter()
+                    .map(|row| self.decode(row, false).map(|f| f.session))
+                    .collect::<Result<Vec<_>>>()?;
+                for chunk in sessions.chunks(IDS_PER_STATEMENT) {
+                    let ids = id_list(chunk.iter().map(|s| s.id), n);
+                    let stmt = with_ids(
+                        format!("DELETE FROM {table} WHERE \"id\" IN ({})", ids.0),
+                        &change.params,
+                        ids.1,
+                    );
+                    self.query(stmt).execute(&mut *tx).await?;
+                }
+                sessions
+            }
+            Some(set) => {
+                let select = format!("SELECT \"id\" FROM {table}{} FOR UPDATE", change.filter);
+                let stmt = Stmt {
+                    sql: select.into(),
+                    params: change.params.clone(),
+                };
+                let ids = self
+                    .query(stmt)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|row| Ok(row.try_get::<Uuid, _>(0)?))
+                    .collect::<Result<Vec<Uuid>>>()?;
+                let mut sessions = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(IDS_PER_STATEMENT) {
+                    let (list, ids) = id_list(chunk.iter().copied(), n);
+                    let update = with_ids(
+                        format!("UPDATE {table} SET {set} WHERE \"id\" IN ({list})"),
+                        &change.params,
+                        ids.clone(),
+                    );
+                    self.query(update).execute(&mut *tx).await?;
+                    let read = with_ids(
+                        format!(
+                            "SELECT {} FROM {table} WHERE \"id\" IN ({list})",
+                            change.returning
+                        ),
+                        &change.params,
+                        ids,
+                    );
+                    for row in self.query(read).fetch_all(&mut *tx).await? {
+                        sessions.push(self.decode(&row, false)?.session);
+                    }
+                }
+                sessions
+            }
+        };
+        tx.commit().await?;
+        Ok(sessions)
+    }
+
+    fn decode(&self, row: &MySqlRow, with_digest: bool) -> Result<Fetched> {
+        decode_session(&MySqlReader(row), &self.spec, with_digest)
+    }
+}
+
+/// `$n+1, $n+2, ...` for `ids`, and the ids as parameters.
+fn id_list(ids: impl Iterator<Item = Uuid>, n: usize) -> (String, Vec<Param>) {
+    let params: Vec<Param> = ids.map(Param::Uuid).collect();
+    let list = (n + 1..=n + params.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (list, params)
+}
+
+/// A statement whose placeholders number `params` first, then `ids`.
+fn with_ids(sql: String, params: &[Param], ids: Vec<Param>) -> Stmt {
+    let mut all = params.to_vec();
+    all.extend(ids);
+    Stmt {
+        sql: sql.into(),
+        params: all,
+    }
+}
+
+/// Whether `err` is a transaction that lost a deadlock (or waited too long for a lock),
+/// which the server rolled back and which can simply run again.
+fn lost_deadlock(err: &crate::Error) -> bool {
+    let crate::Error::Database(sqlx::Error::Database(db)) = err else {
+        return false;
+    };
+    db.try_downcast_ref::<MySqlDatabaseError>()
+        .is_some_and(|e| matches!(e.number(), 1213 | 1205))
+}
+
+struct MySqlReader<'r>(&'r MySqlRow);
+
+fn utf8(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)).into())
+}
+
+impl RowReader for MySqlReader<'_> {
+    fn uuid(&self, i: usize) -> Result<Uuid> {
+        Ok(self.0.try_get(i)?)
+    }
+
+    fn json(&self, i: usize) -> Result<String> {
+        let Json(raw) = self.0.try_get::<Json<Box<RawValue>>, _>(i)?;
+        Ok(Box::<str>::from(raw).into_string())
+    }
+
+    fn time(&self, i: usize) -> Result<Option<OffsetDateTime>> {
+        Ok(self.0.try_get(i)?)
+    }
+
+    fn integer(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.0.try_get(i)?)
+    }
+
+    fn text(&self, i: usize) -> Result<Option<String>> {
+        self.0
+            .try_get::<Option<Vec<u8>>, _>(i)?
+            .map(utf8)
+            .transpose()
+    }
+
+    fn value(&self, i: usize, ty: ColumnType) -> Result<Value> {
+        let row = self.0;
+        Ok(match ty {
+            ColumnType::Text => self.text(i)?.into(),
+            ColumnType::Integer => row.try_get::<Option<i64>, _>(i)?.into(),
+            ColumnType::Boolean => row.try_get::<Option<bool>, _>(i)?.into(),
+            ColumnType::Uuid => row.try_get::<Option<Uuid>, _>(i)?.into(),
+            ColumnType::Timestamp => row.try_get::<Option<OffsetDateTime>, _>(i)?.into(),
+        })
+    }
+
+    fn digest(&self, i: usize) -> Result<Vec<u8>> {
+        Ok(self.0.try_get(i)?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for MySqlBackend {
+    fn migration(&self) -> Migration {
+        let spec = &self.spec;
+        // Indexes inside CREATE TABLE: MySQL 8 has no CREATE INDEX IF NOT EXISTS.
+        let mut keys = vec![
+            format!(
+                "UNIQUE KEY {} (\"auth_token_digest\")",
+                quote(&super::index_name(&spec.table, "auth_token_digest"))
+            ),
+            format!(
+                "KEY {} (\"expires_at\")",
+                quote(&super::index_name(&spec.table, "expires_at"))
+            ),
+        ];
+        for col in spec.extras.iter().filter(|c| c.is_indexed()) {
+            keys.push(format!(
+                "KEY {} ({})",
+                quote(&super::index_name(&spec.table, col.name())),
+                self.index_key(col.name(), Storage::Value(col.column_type()))
+            ));
+        }
+        let mut up = Vec::new();
+        if let Some(schema) = &spec.schema {
+            up.push(format!(
+                "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4",
+                quote(schema)
+            ));
+        }
+        up.push(format!(
+            "{} ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            super::create_table_with(spec, self, &keys)
+        ));
+        let ticks = |s: &String| s.replace('"', "`");
+        Migration {
+            up: up.iter().map(ticks).collect(),
+            down: vec![ticks(&format!("DROP TABLE IF EXISTS {}", spec.qualified()))],
+        }
+    }
+
+    /// Lowercase, as `information_schema.columns.column_type` shows them.
+    fn sql_type(&self, storage: Storage) -> &'static str {
+        match storage {
+            Storage::Digest if self.ecto() => "varchar(255)",
+            Storage::Digest => DIGEST_TYPE,
+            Storage::Json => "json",
+            Storage::Value(ColumnType::Text) if self.ecto() => "varchar(255)",
+            Storage::Value(ColumnType::Text) => "longblob",
+            Storage::Value(ColumnType::Integer) => "bigint",
+            Storage::Value(ColumnType::Boolean) => "boolean",
+            Storage::Value(ColumnType::Uuid) => "binary(16)",
+            Storage::Value(ColumnType::Timestamp) => "datetime(6)",
+        }
+    }
+
+    /// An expression default: MySQL 8 takes no literal default on a JSON column.
+    fn empty_json(&self) -> &'static str {
+        "('{}')"
+    }
+
+    /// As reported back: MariaDB's `JSON` is a `longtext`, integers carry a display width
+    /// (`bigint(20)`), `BOOLEAN` is `tinyint(1)`; text of any kind holds text.
+    fn type_fits(&self, storage: Storage, actual: &str) -> bool {
+        let actual = actual.trim().to_ascii_lowercase();
+        let base = actual.split('(').next().unwrap_or_default().trim();
+        let texty = |t: &str| {
+            t.ends_with("text") || t.ends_with("blob") || t.ends_with("char") || t == "varbinary"
+        };
+        match storage {
+            Storage::Digest => texty(base) || base == "binary",
+            Storage::Json => base == "json" || base == "longtext",
+            Storage::Value(ColumnType::Text) => texty(base),
+            Storage::Value(ColumnType::Integer) => base == "bigint",
+            Storage::Value(ColumnType::Boolean) => actual == "tinyint(1)" || base == "boolean",
+            Storage::Value(ColumnType::Uuid) => actual == "binary(16)",
+            Storage::Value(ColumnType::Timestamp) => base == "datetime",
+        }
+    }
+
+    async fn table_columns(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR) \
+             FROM information_schema.columns \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+             ORDER BY ordinal_position",
+        )
+        .bind(self.spec.schema.as_deref())
+        .bind(&self.spec.table)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
+        let rows = self.query(stmt).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let reader = MySqlReader(row);
+                Ok((reader.uuid(0)?, reader.digest(1)?))
+            })
+            .collect()
+    }
+
+    fn adapt_sql(&self, sql: String) -> String {
+        let (adapted, order) = rewrite(&sql);
+        // Reordered placeholders are resolved per statement, where the parameters are.
+        if sequential(&order) { adapted } else { sql }
+    }
+
+    fn bounded_delete(&self, table: &str, tail: &str) -> String {
+        // Native: a range scan of the expiry index, at most `LIMIT` rows, no subquery.
+        format!("DELETE FROM {table}{tail}")
+    }
+
+    async fn run_ddl(&self, statements: &[String]) -> Result<()> {
+        // DDL commits at once on MySQL, so no transaction: a named lock serializes
+        // concurrent migrations of the same table (several app servers starting). The
+        // connection is closed afterwards, which releases the lock whatever happened.
+        let mut conn = self.pool.acquire().await?;
+        conn.close_on_drop();
+        let name = format!("sqlx_sessions:{}", self.spec.qualified());
+        sqlx::query("SELECT GET_LOCK(LEFT(SHA2(?, 256), 64), 60)")
+            .bind(&name)
+            .execute(&mut *conn)
+            .await?;
+        for s in statements {
+            sqlx::query(AssertSqlSafe(s.as_str()))
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::query("SELECT RELEASE_LOCK(LEFT(SHA2(?, 256), 64))")
+            .bind(&name)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    fn push_data_merge(
+        &self,
+        b: &mut crate::sql::StmtBuilder,
+        set: &serde_json::Map<String, serde_json::Value>,
+        remove: &[String],
+    ) {
+        // `JSON_SET` and `JSON_REMOVE` replace top-level members by path
+        // (`JSON_MERGE_PATCH` would merge nested objects and drop keys set to `null`); a
+        // quoted label addresses any key without `"`, and `JSON_EXTRACT(?, '$')` makes the
+        // bound text a JSON value on MySQL and MariaDB alike.
+        let path = |key: &str| Param::Text(format!("$.\"{key}\""));
+        if !set.is_empty() {
+            b.push("JSON_SET(");
+        }
+        if !remove.is_empty() {
+            b.push("JSON_REMOVE(");
+        }
+        b.push("CASE WHEN JSON_TYPE(\"data\") = 'OBJECT' THEN \"data\" ELSE JSON_OBJECT() END");
+        for key in remove {
+            b.push(", ").bind(path(key));
+        }
+        if !remove.is_empty() {
+            b.push(")");
+        }
+        for (key, value) in set {
+            b.push(", ").bind(path(key)).push(", JSON_EXTRACT(");
+            b.bind(Param::Json(value.to_string())).push(", '$')");
+        }
+        if !set.is_empty() {
+            b.push(")");
+        }
+    }
+
+    fn locks_per_key(&self) -> bool {
+        false
+    }
+
+    async fn begin_locked<'a>(&'a self, _on: On<'a, '_>, _key: &str) -> Result<Locked<'a>> {
+        Err(super::no_key_lock())
+    }
+
+    async fn fetch_optional(
+        &self,
+        on: On<'_, '_>,
+        stmt: Stmt,
+        with_digest: bool,
+    ) -> Result<Option<Fetched>> {
+        let mut conn = self.conn(on).await?;
+        match self.query(stmt).fetch_optional(&mut *conn).await? {
+            Some(row) => self.decode(&row, with_digest).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn fetch_all(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Session>> {
+        let mut conn = self.conn(on).await?;
+        let rows = self.query(stmt).fetch_all(&mut *conn).await?;
+        rows.iter()
+            .map(|row| self.decode(row, false).map(|f| f.session))
+            .collect()
+    }
+
+    async fn fetch_count(&self, on: On<'_, '_>, stmt: Stmt) -> Result<i64> {
+        let mut conn = self.conn(on).await?;
+        Ok(self.query(stmt).fetch_one(&mut *conn).await?.try_get(0)?)
+    }
+
+    async fn fetch_times(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
+        let mut conn = self.conn(on).await?;
+        let row = self.query(stmt).fetch_one(&mut *conn).await?;
+        (0..row.len()).map(|i| MySqlReader(&row).time(i)).collect()
+    }
+
+    async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64> {
+        let mut conn = self.conn(on).await?;
+        Ok(self.query(stmt).execute(&mut *conn).await?.rows_affected())
+    }
+
+    async fn change_returning(&self, on: On<'_, '_>, change: Change) -> Result<Vec<Session>> {
+        if let Some(conn) = self.given(on)? {
+            // A lost deadlock rolled back the caller's whole transaction: theirs to retry.
+            return self.change_once(Some(conn), &change).await;
+        }
+        let mut attempt = 1;
+        loop {
+            match self.change_once(None, &change).await {
+                Err(e) if attempt < DEADLOCK_ATTEMPTS && lost_deadlock(&e) => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_quotes_and_placeholders() {
+        let (sql, params) = dialect(
+            "SELECT \"id\" FROM \"t\" WHERE \"a\" = $1 AND \"b\" IN ($2, $3)",
+            vec![Param::Int(1), Param::Int(2), Param::Int(3)],
+        );
+        assert_eq!(sql, "SELECT `id` FROM `t` WHERE `a` = ? AND `b` IN (?, ?)");
+        assert!(matches!(
+            params.as_slice(),
+            [Param::Int(1), Param::Int(2), Param::Int(3)]
+        ));
+    }
+
+    #[test]
+    fn dialect_reorders_skips_and_repeats() {
+        let (sql, params) = dialect(
+            "UPDATE t SET a = $2 WHERE id IN ($4, $4) AND b = $10",
+            (1..=10).map(Param::Int).collect(),
+        );
+        assert_eq!(sql, "UPDATE t SET a = ? WHERE id IN (?, ?) AND b = ?");
+        let got: Vec<i64> = params
+            .iter()
+            .map(|p| match p {
+                Param::Int(i) => *i,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(got, [2, 4, 4, 10]);
+        // Out of range numbers bind nothing rather than panic.
+        let (_, params) = dialect("a = $0 OR b = $99", vec![Param::Int(1)]);
+        assert!(params.is_empty());
+    }
+}
