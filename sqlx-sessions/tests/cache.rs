@@ -12,7 +12,9 @@ use sqlx_sessions::{Filter, Hashing, ManualClock, NewSession, SessionStore};
 use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::macros::datetime;
 
-backend_tests! {
+// SQLite and PostgreSQL have an invalidation channel; MySQL and MariaDB have none, and a
+// cached store on them is refused (`the_cache_is_refused_without_a_channel`).
+backend_tests!(@async sqlite, Sqlite,
     another_instance_revocations_are_refused_within_the_bound,
     plain_sql_changes_are_refused_within_the_bound,
     changes_through_the_cached_store_are_never_served_after_the_call,
@@ -20,7 +22,33 @@ backend_tests! {
     a_lost_channel_fails_closed_and_resumes_after_a_clear,
     the_cache_writes_exactly_what_the_database_path_writes,
     expired_and_capped_entries_are_never_served,
-    the_migration_carries_the_triggers,
+    the_migration_carries_the_triggers
+);
+backend_tests!(@async postgres, Postgres,
+    another_instance_revocations_are_refused_within_the_bound,
+    plain_sql_changes_are_refused_within_the_bound,
+    changes_through_the_cached_store_are_never_served_after_the_call,
+    a_lookup_racing_a_revocation_never_returns_it_afterwards,
+    a_lost_channel_fails_closed_and_resumes_after_a_clear,
+    the_cache_writes_exactly_what_the_database_path_writes,
+    expired_and_capped_entries_are_never_served,
+    the_migration_carries_the_triggers
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_is_refused_without_a_channel() {
+    let Some(db) = TestDb::new(sqlx_sessions_test_support::Backend::Mysql).await else {
+        return;
+    };
+    let err = db
+        .builder()
+        .cache(CacheConfig::new(10_000))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, sqlx_sessions::Error::Config { setting: "cache", reason } if reason.contains("no invalidation channel")),
+        "{err}"
+    );
 }
 
 /// A generous deadline for things that must happen eventually (slow machines).
