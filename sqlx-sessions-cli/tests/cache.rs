@@ -11,8 +11,9 @@ use sqlx_sessions::SessionStore;
 use sqlx_sessions::cache::CacheConfig;
 use sqlx_sessions_test_support::{TestDb, backend_tests};
 
+// The MySQL backend has no cache (refused at build; see the library's cache tests).
 backend_tests! {
-    blocking:
+    sqlite_postgres blocking:
     expire_and_revoke_reach_a_cached_store_within_the_bound,
     expire_and_revoke_reach_the_running_cached_demo_within_the_bound,
 }
