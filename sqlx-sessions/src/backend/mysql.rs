@@ -468,7 +468,21 @@ impl Backend for MySqlBackend {
     }
 
     async fn execute(&self, stmt: Stmt) -> Result<u64> {
-        Ok(self.query(stmt).execute(&self.pool).await?.rows_affected())
+        // One autocommit statement that lost a deadlock (an extension racing a locking
+        // expire) was rolled back whole by the server: running it again is safe.
+        let mut attempt = 1;
+        loop {
+            let result: Result<u64> = self
+                .query(stmt.clone())
+                .execute(&self.pool)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(Into::into);
+            match result {
+                Err(e) if attempt < DEADLOCK_ATTEMPTS && lost_deadlock(&e) => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     async fn change_returning(&self, change: Change) -> Result<Vec<Session>> {
