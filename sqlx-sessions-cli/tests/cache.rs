@@ -11,16 +11,12 @@ use sqlx_sessions::SessionStore;
 use sqlx_sessions::cache::CacheConfig;
 use sqlx_sessions_test_support::{TestDb, backend_tests};
 
-// The cache needs an invalidation channel: SQLite and PostgreSQL have one, MySQL and
-// MariaDB none (a cached store is refused there, tested in the library's cache tests).
-backend_tests!(@blocking sqlite, Sqlite,
+// The MySQL backend has no cache (refused at build; see the library's cache tests).
+backend_tests! {
+    sqlite_postgres blocking:
     expire_and_revoke_reach_a_cached_store_within_the_bound,
-    expire_and_revoke_reach_the_running_cached_demo_within_the_bound
-);
-backend_tests!(@blocking postgres, Postgres,
-    expire_and_revoke_reach_a_cached_store_within_the_bound,
-    expire_and_revoke_reach_the_running_cached_demo_within_the_bound
-);
+    expire_and_revoke_reach_the_running_cached_demo_within_the_bound,
+}
 
 const EVENTUALLY: Duration = Duration::from_secs(20);
 

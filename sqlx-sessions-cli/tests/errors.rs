@@ -115,7 +115,7 @@ fn a_missing_database_url_is_bad_usage() {
 #[test]
 fn bad_urls_are_bad_usage() {
     for (url, needle) in [
-        ("redis://root@localhost/app", "unsupported scheme `redis`"),
+        ("redis://localhost/0", "unsupported scheme `redis`"),
         ("postgres://user@host:notaport/db", "--database-url"),
         ("sqlite://sessions.db?mode=sideways", "--database-url"),
     ] {

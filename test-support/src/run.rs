@@ -50,9 +50,21 @@ pub(crate) fn current_thread_runtime() -> tokio::runtime::Runtime {
 /// - `backend_tests!(blocking: a, b)`: `fn a(db: &TestDb)`, each run as a plain `#[test]`
 ///   on a [`TestDb::blocking`] database (no pool, no runtime).
 ///
+/// - `backend_tests!(sqlite_postgres: a, b)` and `backend_tests!(sqlite_postgres blocking: a)`:
+///   the same on SQLite and PostgreSQL only, for a feature the MySQL backend does not have
+///   (the suite then asserts MySQL's refusal in a test of its own).
+///
 /// The calling crate depends on `tokio` (with `macros` and `rt-multi-thread`).
 #[macro_export]
 macro_rules! backend_tests {
+    (sqlite_postgres blocking: $($name:ident),* $(,)?) => {
+        $crate::backend_tests!(@blocking sqlite, Sqlite, $($name),*);
+        $crate::backend_tests!(@blocking postgres, Postgres, $($name),*);
+    };
+    (sqlite_postgres: $($name:ident),* $(,)?) => {
+        $crate::backend_tests!(@async sqlite, Sqlite, $($name),*);
+        $crate::backend_tests!(@async postgres, Postgres, $($name),*);
+    };
     (blocking: $($name:ident),* $(,)?) => {
         $crate::backend_tests!(@blocking sqlite, Sqlite, $($name),*);
         $crate::backend_tests!(@blocking postgres, Postgres, $($name),*);

@@ -546,8 +546,25 @@ impl Backend for MySqlBackend {
     }
 
     async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64> {
-        let mut conn = self.conn(on).await?;
-        Ok(self.query(stmt).execute(&mut *conn).await?.rows_affected())
+        if let Some(conn) = self.given(on)? {
+            // A lost deadlock rolled back the caller's whole transaction: theirs to retry.
+            return Ok(self.query(stmt).execute(&mut *conn).await?.rows_affected());
+        }
+        // One autocommit statement that lost a deadlock (an extension racing a locking
+        // expire) was rolled back whole by the server: running it again is safe.
+        let mut attempt = 1;
+        loop {
+            let result: Result<u64> = self
+                .query(stmt.clone())
+                .execute(&self.pool)
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(Into::into);
+            match result {
+                Err(e) if attempt < DEADLOCK_ATTEMPTS && lost_deadlock(&e) => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     async fn change_returning(&self, on: On<'_, '_>, change: Change) -> Result<Vec<Session>> {

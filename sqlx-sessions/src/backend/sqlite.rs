@@ -258,14 +258,19 @@ impl Backend for SqliteBackend {
     }
 
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for s in statements {
-            sqlx::query(AssertSqlSafe(s.as_str()))
-                .execute(&mut *tx)
-                .await?;
+        // SQLite answers SQLITE_BUSY at once, without waiting for the busy timeout, when
+        // waiting could deadlock (a schema change racing another connection's read, such
+        // as a read cache's poll): the documented answer is to run the transaction again.
+        let mut attempt = 0u32;
+        loop {
+            match self.ddl_once(statements).await {
+                Err(sqlx::Error::Database(e)) if is_busy(e.as_ref()) && attempt < DDL_RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                other => return Ok(other?),
+            }
         }
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn begin_locked<'a>(&'a self, on: On<'a, '_>, _key: &str) -> Result<Locked<'a>> {
@@ -323,5 +328,28 @@ impl Backend for SqliteBackend {
     async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64> {
         let mut conn = self.conn(on).await?;
         Ok(query(stmt).execute(&mut *conn).await?.rows_affected())
+    }
+}
+
+/// Times a migration is run again after SQLite answered "database is locked" at once.
+const DDL_RETRIES: u32 = 20;
+
+/// Whether SQLite refused with SQLITE_BUSY (code 5, also in its extended forms).
+fn is_busy(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == 5)
+}
+
+impl SqliteBackend {
+    /// One transaction of `statements`, taking the write lock up front.
+    async fn ddl_once(&self, statements: &[String]) -> std::result::Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for s in statements {
+            sqlx::query(AssertSqlSafe(s.as_str()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
     }
 }
