@@ -50,6 +50,7 @@
 //! | `mysql` | no | the MySQL 8 / MariaDB 10.6+ backend (`Pool::Mysql`), also for ecto_sessions tables |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
 //! | `cache` | no | a read cache of lookups with cross-instance invalidation (`cache` module) |
+//! | `access-tokens` | no | short-lived signed access tokens (JWT, EdDSA or HS256) refreshed from sessions, verified without the database (`access` module) |
 //!
 //! ## How it works
 //!
@@ -93,6 +94,8 @@
     allow(dead_code, unused_variables, unreachable_code)
 )]
 
+#[cfg(feature = "access-tokens")]
+pub mod access;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod backend;

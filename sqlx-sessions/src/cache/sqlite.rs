@@ -1,5 +1,5 @@
-//! SQLite: triggers append the digests of changed rows to a change-log table, which the
-//! store polls.
+//! SQLite: triggers append the digests of changed rows (and `revoked:<id>` for a revoked
+//! or deleted session) to a change-log table, which the store polls.
 //!
 //! The log's `seq` is `AUTOINCREMENT`, so it is never reused, and SQLite has one writer at a
 //! time, so sequence order is commit order. A poll reads, in one read transaction, the
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, SqlitePool};
 
-use super::feed::{Change, Feed, FeedError, derived_name};
+use super::feed::{Change, Feed, FeedError, REVOKED_PREFIX, derived_name, revocation};
 use crate::migrate::Migration;
 use crate::schema::TableSpec;
 use crate::sql::quote;
@@ -51,9 +51,18 @@ impl SqliteFeed {
         let log = quote(&self.log);
         let mut body =
             format!("  INSERT INTO {log} (\"digest\") VALUES (OLD.\"auth_token_digest\");\n");
+        let revoked = format!("CAST('{REVOKED_PREFIX}' || OLD.\"id\" AS BLOB)");
         if new_digest {
             body.push_str(&format!(
                 "  INSERT INTO {log} (\"digest\") SELECT NEW.\"auth_token_digest\" WHERE NEW.\"auth_token_digest\" IS NOT OLD.\"auth_token_digest\";\n"
+            ));
+            // Timestamps are microseconds since the Unix epoch.
+            body.push_str(&format!(
+                "  INSERT INTO {log} (\"digest\") SELECT {revoked} WHERE NEW.\"expires_at\" IS NOT NULL AND (NEW.\"expires_at\" <= NEW.\"updated_at\" OR NEW.\"expires_at\" <= CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER));\n"
+            ));
+        } else {
+            body.push_str(&format!(
+                "  INSERT INTO {log} (\"digest\") VALUES ({revoked});\n"
             ));
         }
         body.push_str(&format!(
@@ -146,7 +155,10 @@ impl Feed for SqliteFeed {
                 if seq != expected {
                     changes.push(Change::All);
                 }
-                changes.push(Change::Key(digest));
+                changes.push(match revocation(&digest) {
+                    Some(id) => Change::Revoked(id),
+                    None => Change::Key(digest),
+                });
                 expected = seq + 1;
             }
             if expected <= high && !full {

@@ -162,7 +162,13 @@ impl SessionStore {
         let digest = self.stored_digest(inner.salts[0].as_ref(), token.expose())?;
         let now = self.now();
         let expiry = self.expiry(now);
-        let mut b = StmtBuilder::new("\"auth_token_digest\" = ");
+        // The previous digest first: MySQL assigns left to right, so it still reads the
+        // old one (PostgreSQL and SQLite read the old row throughout).
+        let mut b = StmtBuilder::new(if spec.optional.previous_digest {
+            "\"previous_digest\" = \"auth_token_digest\", \"auth_token_digest\" = "
+        } else {
+            "\"auth_token_digest\" = "
+        });
         b.bind(Param::Digest(digest))
             .push(", \"updated_at\" = ")
             .bind(Param::Time(Some(now)));

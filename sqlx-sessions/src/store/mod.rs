@@ -8,6 +8,7 @@ pub(crate) mod cap;
 mod change;
 mod inspect;
 mod ops;
+mod reuse;
 mod write;
 
 use std::sync::Arc;
@@ -138,7 +139,11 @@ fn write_insert(
     spec: &TableSpec,
     mut value: impl FnMut(&Column<'_>) -> Param,
 ) {
-    let columns = spec.columns();
+    let columns: Vec<_> = spec
+        .columns()
+        .into_iter()
+        .filter(|c| c.inserted())
+        .collect();
     b.push("INSERT INTO ")
         .push(&spec.qualified())
         .push(" (")
@@ -317,6 +322,8 @@ impl SessionStore {
                 Field::Ttl => session.ttl.map_or(Param::Null(ColumnType::Integer), |t| {
                     Param::Int(t.whole_seconds())
                 }),
+                // Not in the insert's columns (see `Column::inserted`).
+                Field::PreviousDigest => Param::Null(ColumnType::Text),
                 Field::Extra(k) => match &session.extras.values[k] {
                     Value::Null => Param::Null(spec.extras[k].column_type()),
                     v => v.clone().into(),
