@@ -15,6 +15,7 @@
 //! form post is checked for its CSRF token ([`csrf`]); every request for its `Host`
 //! ([`host`]).
 
+pub mod access;
 pub mod config;
 pub mod csrf;
 pub mod csrf_key;
@@ -47,7 +48,7 @@ pub use config::Config;
 pub use error::AppError;
 pub use state::AppState;
 
-use routes::{account, api, keys, pages};
+use routes::{account, api, keys, pages, tokens};
 
 /// The demo's router.
 ///
@@ -68,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .route("/delete-session", post(account::delete_session))
         .route("/api-keys", post(keys::create))
         .route("/api-keys/revoke", post(keys::revoke))
+        .merge(tokens::browser_routes())
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(state.auth.layer())
@@ -75,6 +77,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/me", get(api::me))
         .route("/static/app.css", get(pages::stylesheet))
+        .merge(tokens::api_routes(&state))
         .merge(browser)
         .layer(middleware::map_response(security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), host::check))
