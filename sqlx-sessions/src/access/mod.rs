@@ -17,7 +17,7 @@
 //!   (the store keeps the digest it replaced in `previous_digest`,
 //!   [`StoreBuilder::detect_token_reuse`](crate::StoreBuilder::detect_token_reuse)), and a
 //!   token presented after it was rotated away revokes the whole session
-//!   ([`Error::RefreshTokenReused`](crate::Error::RefreshTokenReused)), the OAuth 2.0
+//!   ([`Error::RefreshTokenReused`]), the OAuth 2.0
 //!   security BCP's answer to a stolen refresh token. Two exchanges racing with one token
 //!   count as reuse: the rotation is a compare-and-set on the digest, so at most one of
 //!   them gets a new token, and the other revokes the session. Only the token replaced
