@@ -20,7 +20,7 @@ use crate::token::TokenFormat;
 /// use sqlx_sessions::Settings;
 ///
 /// let mut settings = Settings::default();
-/// settings.ttl = Some(time::Duration::days(1));
+/// settings.ttl = Some(time::Duration::days(90));
 /// settings.max_lifetime = None; // long-lived API keys lift the cap explicitly
 /// assert!(settings.validate().is_ok());
 /// ```
