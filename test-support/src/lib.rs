@@ -27,6 +27,7 @@
 //! # fn main() {}
 //! ```
 
+mod admin;
 mod db;
 mod logs;
 mod mysql;
