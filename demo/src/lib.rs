@@ -2,7 +2,9 @@
 //!
 //! A small web app on [`sqlx_sessions`]: sign up (a random user id and a sign-in secret,
 //! shown once), sign in from several browsers, see every device on the account page, expire
-//! or delete one, sign out everywhere, and create API keys for `GET /api/me`. It is a demo:
+//! or delete one, sign out everywhere, and create API keys for `GET /api/me`. Sessions also
+//! refresh short-lived access tokens (`POST /api/token`, keys at `/.well-known/jwks.json`,
+//! checked without the database by `GET /api/claims`; see [`access`]). It is a demo:
 //! it listens on the loopback only unless told otherwise, and is not meant to be a service.
 //!
 //! Run it with `cargo run -p sqlx-sessions-demo` (SQLite file `sqlx-sessions-demo.db` in the

@@ -48,6 +48,8 @@ async fn store_on(db: &TestDb, clock: &ManualClock) -> SessionStore {
         .build()
         .expect("store");
     store.migrate().await.expect("migrate");
+    // The `previous_digest` column is part of the table's contract.
+    store.check_table().await.expect("the table fits");
     store
 }
 
