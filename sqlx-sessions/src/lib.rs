@@ -50,6 +50,8 @@
 //! | `mysql` | no | the MySQL 8 / MariaDB 10.6+ backend (`Pool::Mysql`), also for ecto_sessions tables |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
 //! | `cache` | no | a read cache of lookups with cross-instance invalidation (`cache` module) |
+//! | `tower-sessions-014` | no | `tower_sessions::TowerStore` for tower-sessions 0.14 (axum-login 0.18) |
+//! | `tower-sessions-015` | no | `tower_sessions::TowerStore` for tower-sessions 0.15 |
 //!
 //! ## How it works
 //!
@@ -115,6 +117,8 @@ mod settings;
 mod sql;
 mod store;
 mod token;
+#[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
+pub mod tower_sessions;
 mod update;
 mod value;
 
