@@ -147,9 +147,16 @@ impl TowerStore {
         &self.store
     }
 
+    /// The stored session of a tower-sessions id (`Session::id()` as text), if it is valid:
+    /// to mark the current device in a list of [`SessionStore::list`], or to read its
+    /// columns. Never extends it.
+    pub async fn stored(&self, id: &str) -> Result<Option<crate::Session>> {
+        self.store.find_foreign(id).await
+    }
+
     /// The data and expiry of the valid session `id` (a tower-sessions id as text).
     async fn load_parts(&self, id: &str) -> Result<Option<(Map<String, Json>, OffsetDateTime)>> {
-        let Some(found) = self.store.find_foreign(id).await? else {
+        let Some(found) = self.stored(id).await? else {
             return Ok(None);
         };
         let data = match found.data.value() {
