@@ -53,6 +53,16 @@
 //! | `tower-sessions-014` | no | `tower_sessions::TowerStore` for tower-sessions 0.14 (axum-login 0.18) |
 //! | `tower-sessions-015` | no | `tower_sessions::TowerStore` for tower-sessions 0.15 |
 //!
+//! ## Coming from tower-sessions
+//!
+//! With a `tower-sessions-*` feature, `tower_sessions::TowerStore::new(store)` takes the place
+//! of a tower-sessions store in one line (axum-login included). The table then keeps digests
+//! of the session ids, `save` never recreates a session deleted meanwhile, the data is written
+//! only when it changed and the expiry at most once per stale window (also under
+//! `with_always_save(true)`), and axum-login's user id fills the `user_id` column, so a user's
+//! devices can be listed and signed out. The `tower_sessions` module says what changes and
+//! what stays.
+//!
 //! ## How it works
 //!
 //! - **Tokens** ([`TokenFormat`]) are `token_length` URL-safe base64 characters from the OS random
