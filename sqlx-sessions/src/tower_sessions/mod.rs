@@ -70,7 +70,9 @@
 //!   [`TowerStore::with_user_id`]. A session without a user keeps `""` in a required text
 //!   column, `NULL` in an optional one.
 //! - **The store's limits.** `max_lifetime` (30 days unless lifted) caps every expiry;
-//!   `max_sessions_per` applies to the sessions tower-sessions creates.
+//!   `max_sessions_per` applies to the sessions tower-sessions creates (on the user column,
+//!   the sessions without a user share the owner `""` of a required column: declare the
+//!   column optional, whose `NULL` is never capped, when capping by it).
 //!
 //! What stays: the `Session` API, cookies, `Expiry` (on inactivity, at a date, on session
 //! end), `cycle_id` (the old id is deleted before the new one is created, so it is unusable
