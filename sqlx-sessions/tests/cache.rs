@@ -23,6 +23,7 @@ backend_tests! {
     the_cache_writes_exactly_what_the_database_path_writes,
     expired_and_capped_entries_are_never_served,
     the_migration_carries_the_triggers,
+    out_of_date_triggers_stop_the_cache_until_migrate,
 }
 
 /// A generous deadline for things that must happen eventually (slow machines).
@@ -367,6 +368,48 @@ async fn a_lost_channel_fails_closed_and_resumes_after_a_clear(db: TestDb) {
     warm(&cached, &kept).await;
     assert!(stats(&cached).clears > clears, "{}", stats(&cached));
     assert!(cached.lookup(&unreported).await.unwrap().is_none());
+}
+
+/// Triggers made by an earlier release (reporting digests, never revocations) are out of
+/// date: the cache stops answering until `migrate` replaces them, rather than leaving the
+/// access-token verifiers that follow the feed without revocations.
+async fn out_of_date_triggers_stop_the_cache_until_migrate(db: TestDb) {
+    let (cached, plain) = two_stores(&db).await;
+    let (_, token) = create(&plain, "u1").await;
+    warm(&cached, &token).await;
+    if db.is_postgres() {
+        // The function as the earlier release wrote it: digests only.
+        db.exec(
+            "CREATE OR REPLACE FUNCTION sessions_cache_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+               IF TG_OP = 'TRUNCATE' THEN PERFORM pg_notify('sessions_cache', '*');
+               ELSE PERFORM pg_notify('sessions_cache', encode(OLD.auth_token_digest, 'hex'));
+               END IF;
+               RETURN NULL;
+             END $$",
+        )
+        .await;
+    } else {
+        db.exec(
+            "DROP TRIGGER sessions_changes_delete;
+             CREATE TRIGGER sessions_changes_delete AFTER DELETE ON sessions FOR EACH ROW BEGIN
+               INSERT INTO sessions_changes (digest) VALUES (OLD.auth_token_digest);
+             END",
+        )
+        .await;
+    }
+    let started = Instant::now();
+    while stats(&cached).serving {
+        assert!(
+            started.elapsed() < EVENTUALLY,
+            "still answering on out-of-date triggers: {}",
+            stats(&cached)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cached.migrate().await.expect("the triggers replaced");
+    serving(&cached).await;
+    warm(&cached, &token).await;
 }
 
 /// Counts the `UPDATE`s of `table` in `write_count`.

@@ -127,19 +127,24 @@ $sqlx_sessions$",
         self.beats += 1;
         let payload = self.beats.to_string();
         let sent = sqlx::query(
-            "SELECT pg_notify($1, $2) FROM (SELECT COUNT(*) AS n FROM pg_trigger \
-             WHERE tgrelid = to_regclass($3) AND tgname = ANY($4) AND tgenabled <> 'D') t \
+            // Only triggers calling the current function count: one made by an earlier
+            // release (without revocation notices) is out of date.
+            "SELECT pg_notify($1, $2) FROM (SELECT COUNT(*) AS n FROM pg_trigger g \
+             JOIN pg_proc p ON p.oid = g.tgfoid \
+             WHERE g.tgrelid = to_regclass($3) AND g.tgname = ANY($4) AND g.tgenabled <> 'D' \
+             AND position($5 in p.prosrc) > 0) t \
              WHERE t.n = 2",
         )
         .bind(&self.beat_channel)
         .bind(&payload)
         .bind(&self.table)
         .bind(&self.triggers[..])
+        .bind(REVOKED_PREFIX)
         .fetch_optional(&mut *listener)
         .await?;
         if sent.is_none() {
             return Err(FeedError(format!(
-                "the cache triggers of {} are missing or disabled (run the store's migration)",
+                "the cache triggers of {} are missing, disabled or out of date (run the store's migration)",
                 self.table
             )));
         }

@@ -84,22 +84,30 @@ impl SqliteFeed {
             "  DELETE FROM {log} WHERE \"seq\" <= (SELECT MAX(\"seq\") FROM {log}) - {KEEP};\n"
         ));
         format!(
-            "CREATE TRIGGER IF NOT EXISTS {} AFTER {event} ON {} FOR EACH ROW BEGIN\n{body}END",
+            "CREATE TRIGGER {} AFTER {event} ON {} FOR EACH ROW BEGIN\n{body}END",
             quote(name),
             quote(&self.table)
         )
         .replace('"', "`")
     }
 
+    /// Drops `name` so the migration writes the current body: a trigger made by an earlier
+    /// release (without revocation rows) would otherwise stay as it was.
+    fn drop_trigger(name: &str) -> String {
+        format!("DROP TRIGGER IF EXISTS {}", quote(name)).replace('"', "`")
+    }
+
     /// One read transaction: `(triggers present, highest sequence issued, rows after)`.
     async fn read(&self, after: Option<i64>) -> Result<(i64, i64, Vec<(i64, Vec<u8>)>), FeedError> {
         let mut tx = self.pool.begin().await?;
+        // Only the current triggers count: one without revocation rows is out of date.
         let triggers: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1 AND name IN (?2, ?3)",
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?1 AND name IN (?2, ?3) AND instr(sql, ?4) > 0",
         )
         .bind(&self.table)
         .bind(&self.triggers[0])
         .bind(&self.triggers[1])
+        .bind(REVOKED_PREFIX)
         .fetch_one(&mut *tx)
         .await?;
         let high: Option<i64> =
@@ -131,7 +139,9 @@ impl Feed for SqliteFeed {
                 format!(
                     "CREATE TABLE IF NOT EXISTS {log} (\n  `seq` INTEGER PRIMARY KEY AUTOINCREMENT,\n  `digest` BLOB NOT NULL\n)"
                 ),
+                Self::drop_trigger(&self.triggers[0]),
                 self.trigger(&self.triggers[0], "UPDATE", true),
+                Self::drop_trigger(&self.triggers[1]),
                 self.trigger(&self.triggers[1], "DELETE", false),
             ],
             // Dropping the table drops its triggers.
@@ -148,7 +158,7 @@ impl Feed for SqliteFeed {
             let (triggers, high, rows) = self.read(self.seen).await?;
             if triggers != 2 {
                 return Err(FeedError(format!(
-                    "the change-log triggers of `{}` are missing (run the store's migration)",
+                    "the change-log triggers of `{}` are missing or out of date (run the store's migration)",
                     self.table
                 )));
             }
