@@ -19,6 +19,14 @@ pub(crate) enum Field {
     SaltId,
     /// The session's own TTL in whole seconds (`NULL`: the store's).
     Ttl,
+    /// The session's scopes, stored as `" a b "` (`NULL`: none; see `scope`).
+    Scopes,
+    /// When the key was suspended (`NULL`: it is not).
+    SuspendedAt,
+    /// The key that replaced this one in a roll (`NULL`: none).
+    ReplacedBy,
+    /// Uses counted so far (flushed from memory; `NULL` counts as zero).
+    UseCount,
     /// The extra column at this position of the spec.
     Extra(usize),
 }
@@ -69,7 +77,7 @@ const TIME: Storage = Storage::Value(ColumnType::Timestamp);
 const TEXT: Storage = Storage::Value(ColumnType::Text);
 
 /// The columns the store owns, in table order (the optional ones only when enabled).
-const BUILTIN: [Column<'static>; 11] = [
+const BUILTIN: [Column<'static>; 15] = [
     builtin("id", Field::Id, Storage::Value(ColumnType::Uuid), true),
     builtin("auth_token_digest", Field::Digest, Storage::Digest, true),
     builtin("data", Field::Data, Storage::Json, true),
@@ -83,6 +91,20 @@ const BUILTIN: [Column<'static>; 11] = [
     builtin(
         "ttl_seconds",
         Field::Ttl,
+        Storage::Value(ColumnType::Integer),
+        false,
+    ),
+    builtin("scopes", Field::Scopes, TEXT, false),
+    builtin("suspended_at", Field::SuspendedAt, TIME, false),
+    builtin(
+        "replaced_by",
+        Field::ReplacedBy,
+        Storage::Value(ColumnType::Uuid),
+        false,
+    ),
+    builtin(
+        "use_count",
+        Field::UseCount,
         Storage::Value(ColumnType::Integer),
         false,
     ),
@@ -104,6 +126,8 @@ impl TableSpec {
             Field::TokenHint => opt.token_hint,
             Field::SaltId => opt.salt_id,
             Field::Ttl => opt.session_ttl,
+            Field::Scopes => opt.scopes,
+            Field::SuspendedAt | Field::ReplacedBy | Field::UseCount => opt.key_lifecycle,
             _ => true,
         };
         let mut out: Vec<Column<'_>> = BUILTIN.into_iter().filter(|c| present(c.field)).collect();

@@ -110,6 +110,7 @@ mod pruner;
 mod query;
 pub mod redact;
 mod schema;
+pub mod scope;
 mod session;
 mod settings;
 mod sql;
@@ -127,7 +128,7 @@ pub use migrate::Migration;
 pub use pool::{DatabaseKind, Pool, PoolOptions};
 pub use pruner::Pruner;
 pub use schema::{ColumnType, ExtraColumn, TableSpec};
-pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};
+pub use session::{CreatedSession, Extras, KeyExpiry, NewSession, Session, SessionData};
 pub use settings::{Settings, parse_duration, parse_optional_duration};
 pub use store::{GetOptions, Lookup, OverCap, SessionStore, StoreBuilder};
 pub use token::{
