@@ -227,12 +227,12 @@ async fn expiry_chosen_per_key_shown_and_changed(db: TestDb) {
         .unwrap();
     assert_eq!(in_90.session.expires_at, Some(now + Duration::days(90)));
     let dated = store
-        .create(key("u1", "c", &[]).expiry("2035-12-31".parse().unwrap()))
+        .create(key("u1", "c", &[]).expiry("2099-01-31".parse().unwrap()))
         .await
         .unwrap();
     assert_eq!(
         dated.session.expires_at,
-        Some(datetime!(2035-12-31 0:00 UTC))
+        Some(datetime!(2099-01-31 0:00 UTC))
     );
     let never = store
         .create(key("u1", "d", &[]).expiry(KeyExpiry::Never))
@@ -250,6 +250,11 @@ async fn expiry_chosen_per_key_shown_and_changed(db: TestDb) {
     let expiry_of = |id| listed.iter().find(|s| s.id == id).unwrap().expires_at;
     assert_eq!(expiry_of(in_90.session.id), Some(now + Duration::days(90)));
     assert_eq!(expiry_of(never.session.id), None);
+    assert_eq!(
+        expiry_of(dated.session.id),
+        Some(datetime!(2099-01-31 0:00 UTC)),
+        "a midnight expiry is stored as written"
+    );
 
     // Changed later with set_expiry: a never-expiring key gets a date, and back.
     let until = now + Duration::days(7);

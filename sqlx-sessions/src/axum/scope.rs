@@ -100,9 +100,7 @@ impl CurrentSession {
         if self.session().has_scope(scope) {
             Ok(())
         } else {
-            Err(MissingScope {
-                scope: scope.to_owned(),
-            })
+            Err(MissingScope::new(scope))
         }
     }
 }
@@ -117,6 +115,13 @@ pub struct MissingScope {
 }
 
 impl MissingScope {
+    /// The 403 of a route that needs `scope` (for checks outside the extractors).
+    pub fn new(scope: impl Into<String>) -> Self {
+        MissingScope {
+            scope: scope.into(),
+        }
+    }
+
     /// The scope the route needs.
     pub fn scope(&self) -> &str {
         &self.scope
