@@ -593,6 +593,7 @@ async fn two_demo_processes_share_revocations() {
         .body(form(&[
             ("_csrf_token", csrf.as_str()),
             ("name", "ci"),
+            ("scope_me_read", "1"),
             ("expires", "30d"),
         ]))
         .send()

@@ -2,5 +2,7 @@
 
 pub mod account;
 pub mod api;
+pub mod key_api;
+pub mod key_life;
 pub mod keys;
 pub mod pages;
