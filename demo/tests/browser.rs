@@ -142,8 +142,13 @@ async fn text(client: &Client, css: &str) -> Result<String> {
 /// Clicks a button that submits a form, and waits until the next page has loaded (the old
 /// document gone stale, the new one complete), so no check reads a page in between.
 async fn click(client: &Client, css: &str) -> Result<()> {
+    click_at(client, Locator::Css(css), css).await
+}
+
+/// Clicks the element at `at` and waits for the page it loads.
+async fn click_at(client: &Client, at: Locator<'_>, what: &str) -> Result<()> {
     let old_page = client.find(Locator::Css("html")).await?;
-    client.find(Locator::Css(css)).await?.click().await?;
+    client.find(at).await?.click().await?;
     for _ in 0..200 {
         if old_page.tag_name().await.is_err() {
             let state = client.execute("return document.readyState", vec![]).await?;
@@ -153,7 +158,7 @@ async fn click(client: &Client, css: &str) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(format!("no new page 10 s after clicking {css}").into())
+    Err(format!("no new page 10 s after clicking {what}").into())
 }
 
 async fn count(client: &Client, css: &str) -> Result<usize> {
@@ -223,31 +228,12 @@ async fn key_cell(client: &Client, name: &str, class: &str) -> Result<String> {
     Ok(client.find(Locator::XPath(&xpath)).await?.text().await?)
 }
 
-/// Clicks the element at `xpath` and waits for the page it loads (as [`click`]).
-async fn click_xpath(client: &Client, xpath: &str) -> Result<()> {
-    let old_page = client.find(Locator::Css("html")).await?;
-    client.find(Locator::XPath(xpath)).await?.click().await?;
-    for _ in 0..200 {
-        if old_page.tag_name().await.is_err() {
-            let state = client.execute("return document.readyState", vec![]).await?;
-            if state == "complete" {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Err(format!("no new page 10 s after clicking {xpath}").into())
-}
-
 /// Clicks the button `class` of the key row named `name` whose status is `status`.
 async fn key_button(client: &Client, name: &str, status: &str, class: &str) -> Result<()> {
-    click_xpath(
-        client,
-        &format!(
-            "//tr[contains(@class,'key')][td[1][text()='{name}']][td[contains(@class,'key-status')][text()='{status}']]//button[contains(@class,'{class}')]"
-        ),
-    )
-    .await
+    let xpath = format!(
+        "//tr[contains(@class,'key')][td[1][text()='{name}']][td[contains(@class,'key-status')][text()='{status}']]//button[contains(@class,'{class}')]"
+    );
+    click_at(client, Locator::XPath(&xpath), &xpath).await
 }
 
 /// Scoped keys: one that may read the profile, one that may sign browsers out (and is

@@ -44,10 +44,7 @@ pub async fn suspend(
     viewer: Viewer,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, AppError> {
-    let id = own_key(&state, &viewer, &form).await?;
-    state.api_keys.suspend(id).await?;
-    tracing::info!(user_id = %viewer.user.id, key_id = %id, "API key suspended");
-    Ok(Redirect::to("/account").into_response())
+    set_suspended(&state, &viewer, &form, true).await
 }
 
 /// `POST /api-keys/resume`: the key works again, with everything it had.
@@ -56,9 +53,22 @@ pub async fn resume(
     viewer: Viewer,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, AppError> {
-    let id = own_key(&state, &viewer, &form).await?;
-    state.api_keys.resume(id).await?;
-    tracing::info!(user_id = %viewer.user.id, key_id = %id, "API key resumed");
+    set_suspended(&state, &viewer, &form, false).await
+}
+
+async fn set_suspended(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &KeyForm,
+    suspend: bool,
+) -> Result<Response, AppError> {
+    let id = own_key(state, viewer, form).await?;
+    if suspend {
+        state.api_keys.suspend(id).await?;
+    } else {
+        state.api_keys.resume(id).await?;
+    }
+    tracing::info!(user_id = %viewer.user.id, key_id = %id, suspend, "API key suspension set");
     Ok(Redirect::to("/account").into_response())
 }
 
