@@ -101,11 +101,11 @@ async fn scopes_with_wildcards_filters_and_changes(db: TestDb) {
     };
     let mut want = vec![reader.session.id, orders.session.id, admin.session.id];
     want.sort();
-    let granted = store
+    let listed = store
         .list(&Filter::new().has_scope("orders:read"))
         .await
         .unwrap();
-    assert_eq!(ids(granted), want);
+    assert_eq!(ids(listed), want);
     assert_eq!(granted(&store, "orders:write").await, 2);
     assert_eq!(
         store
