@@ -115,7 +115,8 @@ impl SessionStore {
             column: "expires_at".into(),
             reason: format!("a grace period of {grace} ends past the last representable time"),
         })?;
-        let (created, insert) = self.prepare_insert(successor(&old, self))?;
+        let token = self.inner.format.generate()?;
+        let (created, insert) = self.prepare_insert(successor(&old, self), token)?;
         self.inner
             .backend
             .execute(on.as_deref_mut(), insert)

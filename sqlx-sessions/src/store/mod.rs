@@ -6,6 +6,10 @@ pub use lookup::{GetOptions, Lookup};
 mod aggregate;
 pub(crate) mod cap;
 mod change;
+#[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
+mod foreign;
+#[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
+pub(crate) use foreign::{ForeignState, Saved};
 mod inspect;
 mod keys;
 mod ops;
@@ -251,11 +255,24 @@ impl SessionStore {
 
     pub(super) async fn create_on(
         &self,
-        mut on: On<'_, '_>,
+        on: On<'_, '_>,
         new: NewSession,
     ) -> Result<CreatedSession> {
+        let token = self.inner.format.generate()?;
+        self.create_under_on(on, new, token).await
+    }
+
+    /// Creates a session under `token`: a new one ([`SessionStore::create`]) or one the
+    /// caller chose (a tower-sessions id). A token already in use is refused with
+    /// [`Error::Conflict`] by the unique digest index.
+    pub(crate) async fn create_under_on(
+        &self,
+        mut on: On<'_, '_>,
+        new: NewSession,
+        token: crate::token::Token,
+    ) -> Result<CreatedSession> {
         let inner = &self.inner;
-        let (created, insert) = self.prepare_insert(new)?;
+        let (created, insert) = self.prepare_insert(new, token)?;
         let session = &created.session;
         match &inner.cap {
             None => drop(inner.backend.execute(on.as_deref_mut(), insert).await?),
@@ -269,7 +286,11 @@ impl SessionStore {
     }
 
     /// The session `new` describes, with its token, and the `INSERT` that stores it.
-    fn prepare_insert(&self, new: NewSession) -> Result<(CreatedSession, crate::sql::Stmt)> {
+    fn prepare_insert(
+        &self,
+        new: NewSession,
+        token: crate::token::Token,
+    ) -> Result<(CreatedSession, crate::sql::Stmt)> {
         let inner = &self.inner;
         let spec = &inner.spec;
         let mut values = vec![Value::Null; spec.extras.len()];
@@ -293,7 +314,6 @@ impl SessionStore {
             Some(scopes) => self.checked_scopes("NewSession::scopes", scopes)?,
             None => Vec::new(),
         };
-        let token = inner.format.generate()?;
         let digest = self.stored_digest(inner.salts[0].as_ref(), token.expose())?;
         let now = inner.clock.now();
         let asked = match new.expires_in {
