@@ -50,7 +50,7 @@ pub use config::Config;
 pub use error::AppError;
 pub use state::AppState;
 
-use routes::{account, api, keys, pages, tokens};
+use routes::{account, api, key_api, key_life, keys, pages, tokens};
 
 /// The demo's router.
 ///
@@ -72,12 +72,20 @@ pub fn app(state: AppState) -> Router {
         .route("/api-keys", post(keys::create))
         .route("/api-keys/revoke", post(keys::revoke))
         .merge(tokens::browser_routes())
+        .route("/api-keys/suspend", post(key_life::suspend))
+        .route("/api-keys/resume", post(key_life::resume))
+        .route("/api-keys/roll", post(key_life::roll))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(state.auth.layer())
         .layer(middleware::map_response(no_store));
+    // The key API reads API keys from headers only (no cookie, so no CSRF).
+    let key_api = Router::new()
+        .route("/api/sessions/revoke", post(key_api::revoke_sessions))
+        .layer(state.key_auth.layer());
     Router::new()
         .route("/api/me", get(api::me))
+        .merge(key_api)
         .route("/static/app.css", get(pages::stylesheet))
         .merge(tokens::api_routes(&state))
         .merge(browser)

@@ -51,6 +51,10 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     for pruner in pruners {
         pruner.stop().await;
     }
+    // The keys' uses counted since the last flush.
+    if let Err(error) = state.api_keys.flush_uses().await {
+        tracing::warn!(error = %sqlx_sessions::error_chain(&error), "key uses not flushed");
+    }
     state.db.close().await;
     Ok(())
 }

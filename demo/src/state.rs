@@ -19,6 +19,10 @@ use crate::host::AllowedHosts;
 /// The token prefix of the demo's API keys, so leaked ones are recognisable.
 pub const API_KEY_PREFIX: &str = "demo_sk_";
 
+/// How often the API keys' use counts are written from memory to the table (what a crash
+/// can lose).
+pub const KEY_USES_FLUSH: time::Duration = time::Duration::seconds(5);
+
 /// Sessions (and, separately, API keys) kept by each store's read cache with `--cache`.
 pub const CACHE_ENTRIES: usize = 100_000;
 
@@ -36,6 +40,9 @@ pub struct AppState {
     /// API keys (table `api_keys`, column `user_id`, prefix `demo_sk_`, a display hint, the
     /// expiry chosen at creation, last use recorded).
     pub api_keys: SessionStore,
+    /// Where the key API (`/api/sessions/revoke`) reads API keys: `X-Auth-Token`, then
+    /// `Authorization: Bearer`.
+    pub key_auth: SessionAuth,
     /// The CSRF secret.
     pub csrf: CsrfKey,
     /// Credential checks (sign-in, re-authentication) per client address.
@@ -136,6 +143,9 @@ impl AppState {
                 .token_prefix(API_KEY_PREFIX)
                 .store_token_hint()
                 .track_last_used(time::Duration::minutes(1))
+                // Scopes, suspension, rolls and a use counter flushed every few seconds.
+                .scopes()
+                .key_lifecycle(KEY_USES_FLUSH)
                 // Each key gets the expiry its owner chose at creation, not the sessions' cap.
                 .ttl(None)
                 .max_lifetime(None)
@@ -157,6 +167,9 @@ impl AppState {
                 .clone()
                 .sources([TokenSource::x_auth_token(), TokenSource::Bearer]),
             auth,
+            key_auth: SessionAuth::new(api_keys.clone())
+                .sources([TokenSource::x_auth_token(), TokenSource::Bearer])
+                .secure_cookies(secure_cookies)?,
             api_keys,
             csrf,
             sign_in_limit: Arc::new(RateLimiter::keyed(sign_in_quota())),

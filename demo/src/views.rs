@@ -152,12 +152,27 @@ pub struct KeyRow {
     pub last_used: String,
     /// When it expires (or expired), or `never`.
     pub expires: String,
+    /// Its scopes, comma-separated.
+    pub scopes: String,
+    /// Its uses (flushed and still counted in memory).
+    pub uses: u64,
+    /// `active`, `suspended`, or `rolled` (replaced, working until it expires).
+    pub status: &'static str,
 }
 
 impl KeyRow {
-    /// The row of an API key.
-    pub fn new(key: &Session) -> KeyRow {
+    /// The row of an API key, with `pending` uses not yet flushed to its row.
+    pub fn new(key: &Session, pending: u64) -> KeyRow {
         KeyRow {
+            scopes: key.scopes.join(", "),
+            uses: key.uses + pending,
+            status: if key.is_suspended() {
+                "suspended"
+            } else if key.replaced_by.is_some() {
+                "rolled"
+            } else {
+                "active"
+            },
             id: key.id.to_string(),
             name: key.data.get_str("name").unwrap_or_else(|| "unnamed".into()),
             hint: key.token_hint.clone().unwrap_or_default(),

@@ -142,8 +142,13 @@ async fn text(client: &Client, css: &str) -> Result<String> {
 /// Clicks a button that submits a form, and waits until the next page has loaded (the old
 /// document gone stale, the new one complete), so no check reads a page in between.
 async fn click(client: &Client, css: &str) -> Result<()> {
+    click_at(client, Locator::Css(css), css).await
+}
+
+/// Clicks the element at `at` and waits for the page it loads.
+async fn click_at(client: &Client, at: Locator<'_>, what: &str) -> Result<()> {
     let old_page = client.find(Locator::Css("html")).await?;
-    client.find(Locator::Css(css)).await?.click().await?;
+    client.find(at).await?.click().await?;
     for _ in 0..200 {
         if old_page.tag_name().await.is_err() {
             let state = client.execute("return document.readyState", vec![]).await?;
@@ -153,7 +158,7 @@ async fn click(client: &Client, css: &str) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(format!("no new page 10 s after clicking {css}").into())
+    Err(format!("no new page 10 s after clicking {what}").into())
 }
 
 async fn count(client: &Client, css: &str) -> Result<usize> {
@@ -185,13 +190,17 @@ async fn sign_in(client: &Client, base: &str, user: &str, secret: &str) -> Resul
     click(client, "#login").await
 }
 
-/// Names a key, chooses its expiry and creates it; the key shown once.
-async fn create_key(client: &Client, name: &str, expires: &str) -> Result<String> {
+/// Names a key, ticks its scopes (`#scope-me-read`, ...), chooses its expiry and creates
+/// it; the key shown once.
+async fn create_key(client: &Client, name: &str, scopes: &[&str], expires: &str) -> Result<String> {
     client
         .find(Locator::Css("#key-name"))
         .await?
         .send_keys(name)
         .await?;
+    for scope in scopes {
+        client.find(Locator::Css(scope)).await?.click().await?;
+    }
     client
         .find(Locator::Css("#key-expires"))
         .await?
@@ -199,6 +208,96 @@ async fn create_key(client: &Client, name: &str, expires: &str) -> Result<String
         .await?;
     click(client, "#create-key").await?;
     text(client, "#new-key").await
+}
+
+/// The status of `method path` with `key` in `X-Auth-Token`.
+async fn api_status(base: &str, method: reqwest::Method, path: &str, key: &str) -> Result<u16> {
+    let res = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .header("x-auth-token", key)
+        .send()
+        .await?;
+    Ok(res.status().as_u16())
+}
+
+/// A cell of the key row named `name`.
+async fn key_cell(client: &Client, name: &str, class: &str) -> Result<String> {
+    let xpath = format!(
+        "//tr[contains(@class,'key')][td[1][text()='{name}']]//td[contains(@class,'{class}')]"
+    );
+    Ok(client.find(Locator::XPath(&xpath)).await?.text().await?)
+}
+
+/// Clicks the button `class` of the key row named `name` whose status is `status`.
+async fn key_button(client: &Client, name: &str, status: &str, class: &str) -> Result<()> {
+    let xpath = format!(
+        "//tr[contains(@class,'key')][td[1][text()='{name}']][td[contains(@class,'key-status')][text()='{status}']]//button[contains(@class,'{class}')]"
+    );
+    click_at(client, Locator::XPath(&xpath), &xpath).await
+}
+
+/// Scoped keys: one that may read the profile, one that may sign browsers out (and is
+/// refused the profile); the reader rolled (both keys work in the grace period) and its
+/// successor suspended and resumed. Ends signed in.
+async fn key_lifecycle(a: &Client, base: &str, user: &str, secret: &str) -> Result<()> {
+    use reqwest::Method;
+    let reader = create_key(a, "reader", &["#scope-me-read"], "90d").await?;
+    assert_eq!(
+        api_me(base, &reader).await?["session"]["scopes"],
+        serde_json::json!(["me:read"])
+    );
+    a.goto(&format!("{base}/account")).await?;
+    let revoker = create_key(a, "revoker", &["#scope-sessions-write"], "30d").await?;
+    assert_eq!(
+        api_status(base, Method::GET, "/api/me", &revoker).await?,
+        403
+    );
+    assert_eq!(
+        api_status(base, Method::POST, "/api/sessions/revoke", &reader).await?,
+        403
+    );
+    // The list shows scopes, status, last use and uses (the refused request used the key).
+    a.goto(&format!("{base}/account")).await?;
+    assert_eq!(key_cell(a, "reader", "key-scopes").await?, "me:read");
+    assert_eq!(
+        key_cell(a, "revoker", "key-scopes").await?,
+        "sessions:write"
+    );
+    assert_eq!(key_cell(a, "reader", "key-uses").await?, "2");
+    assert_eq!(key_cell(a, "reader", "key-status").await?, "active");
+    assert_ne!(key_cell(a, "reader", "key-last-used").await?, "never");
+    // `sessions:write` signs this browser out through the API.
+    assert_eq!(
+        api_status(base, Method::POST, "/api/sessions/revoke", &revoker).await?,
+        200
+    );
+    a.goto(&format!("{base}/account")).await?;
+    assert_eq!(path_of(a).await?, "/");
+    sign_in(a, base, user, secret).await?;
+    assert_eq!(path_of(a).await?, "/account");
+
+    // Roll the reader: a new key shown once; the old one works during its grace period.
+    key_button(a, "reader", "active", "roll").await?;
+    let rolled = text(a, "#new-key").await?;
+    assert_ne!(rolled, reader);
+    assert_eq!(api_me(base, &rolled).await?["is_logged_in"], true);
+    assert_eq!(api_me(base, &reader).await?["is_logged_in"], true);
+    a.goto(&format!("{base}/account")).await?;
+    let statuses: Vec<String> = {
+        let mut out = Vec::new();
+        for cell in a.find_all(Locator::Css("tr.key .key-status")).await? {
+            out.push(cell.text().await?);
+        }
+        out
+    };
+    assert!(statuses.contains(&"rolled".to_owned()), "{statuses:?}");
+
+    // Suspend the new key: refused at once; resume: accepted again.
+    key_button(a, "reader", "active", "suspend").await?;
+    assert_eq!(api_me(base, &rolled).await?["is_logged_in"], false);
+    key_button(a, "reader", "suspended", "resume").await?;
+    assert_eq!(api_me(base, &rolled).await?["is_logged_in"], true);
+    Ok(())
 }
 
 /// The whole scenario with two browsers, `a` and `b`, on the demo at `base`.
@@ -281,7 +380,7 @@ async fn scenario(a: &Client, b: &Client, base: &str, label: &str) -> Result<()>
     // A signs in again and creates an API key expiring in 30 days, shown once; /api/me
     // accepts it.
     sign_in(a, base, &user, &secret).await?;
-    let key = create_key(a, "browser test", "30d").await?;
+    let key = create_key(a, "browser test", &["#scope-me-read"], "30d").await?;
     assert!(key.starts_with("demo_sk_"), "{}", &key[..8]);
     let me = api_me(base, &key).await?;
     assert_eq!(me["is_logged_in"], true);
@@ -298,9 +397,12 @@ async fn scenario(a: &Client, b: &Client, base: &str, label: &str) -> Result<()>
     assert_eq!(count(a, "tr.key").await?, 0);
     assert_eq!(api_me(base, &key).await?["is_logged_in"], false);
 
+    key_lifecycle(a, base, &user, &secret).await?;
+    a.goto(&format!("{base}/account")).await?;
+
     // A key that never expires (chosen), revoked with the sessions by "sign out of all
     // devices" with its box ticked.
-    let key = create_key(a, "forever", "never").await?;
+    let key = create_key(a, "forever", &["#scope-me-read"], "never").await?;
     a.goto(&format!("{base}/account")).await?;
     assert_eq!(text(a, "tr.key .key-expires").await?, "never");
     a.find(Locator::Css("#revoke-api-keys"))

@@ -448,6 +448,7 @@ async fn two_demo_processes_share_revocations_on(kind: ServerKind) {
         .body(form(&[
             ("_csrf_token", csrf.as_str()),
             ("name", "ci"),
+            ("scope_me_read", "1"),
             ("expires", "30d"),
         ]))
         .send()

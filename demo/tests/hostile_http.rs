@@ -571,7 +571,12 @@ async fn sql_and_junk_in_form_fields() {
         .alice
         .post(
             "/api-keys",
-            &[("_csrf_token", &csrf), ("name", sly), ("expires", "30d")],
+            &[
+                ("_csrf_token", &csrf),
+                ("name", sly),
+                ("scope_me_read", "1"),
+                ("expires", "30d"),
+            ],
         )
         .await;
     assert_eq!(res.status, StatusCode::OK);
@@ -624,6 +629,7 @@ async fn another_users_api_key_and_methods_that_do_not_exist() {
             &[
                 ("_csrf_token", &csrf),
                 ("name", "bob's"),
+                ("scope_me_read", "1"),
                 ("expires", "30d"),
             ],
         )

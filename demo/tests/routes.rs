@@ -290,6 +290,7 @@ async fn api_me_with_sessions_and_keys(db: TestDb) {
             &[
                 ("_csrf_token", &account.csrf()),
                 ("name", "ci script"),
+                ("scope_me_read", "1"),
                 ("expires", "never"),
             ],
         )
@@ -397,7 +398,11 @@ async fn api_keys_need_a_fresh_sign_in_and_an_expiry(db: TestDb) {
         client.post("/api-keys", &form).await
     };
     // No expiry chosen, or one not offered: refused.
-    for fields in [&[][..], &[("expires", "")], &[("expires", "365d")]] {
+    for fields in [
+        &[][..],
+        &[("scope_me_read", "1"), ("expires", "")],
+        &[("scope_me_read", "1"), ("expires", "365d")],
+    ] {
         let res = create(&mut alice, fields).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{fields:?}");
     }
@@ -408,7 +413,7 @@ async fn api_keys_need_a_fresh_sign_in_and_an_expiry(db: TestDb) {
         ("90d", Some(now + time::Duration::days(90))),
         ("never", None),
     ] {
-        let res = create(&mut alice, &[("expires", choice)]).await;
+        let res = create(&mut alice, &[("scope_me_read", "1"), ("expires", choice)]).await;
         assert_eq!(res.status, StatusCode::OK, "{choice}: {}", res.body);
         let key = between(&res.body, "<code id=\"new-key\">", "<").unwrap();
         let me = alice
@@ -432,7 +437,7 @@ async fn api_keys_need_a_fresh_sign_in_and_an_expiry(db: TestDb) {
     );
     let keys_before = account.body.matches("data-key-id=").count();
     for secret in [None, Some(""), Some("wrong secret")] {
-        let mut fields = vec![("expires", "30d")];
+        let mut fields = vec![("scope_me_read", "1"), ("expires", "30d")];
         fields.extend(secret.map(|s| ("secret", s)));
         let res = create(&mut alice, &fields).await;
         assert_eq!(res.status, StatusCode::FORBIDDEN, "{secret:?}");
@@ -444,12 +449,16 @@ async fn api_keys_need_a_fresh_sign_in_and_an_expiry(db: TestDb) {
     // With the secret: created, and the sign-in is fresh again.
     let res = create(
         &mut alice,
-        &[("expires", "30d"), ("secret", &credentials.secret)],
+        &[
+            ("scope_me_read", "1"),
+            ("expires", "30d"),
+            ("secret", &credentials.secret),
+        ],
     )
     .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.contains("id=\"new-key\""));
-    let res = create(&mut alice, &[("expires", "30d")]).await;
+    let res = create(&mut alice, &[("scope_me_read", "1"), ("expires", "30d")]).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 }
 
@@ -466,7 +475,12 @@ async fn sign_out_all_can_revoke_api_keys(db: TestDb) {
     let res = alice
         .post(
             "/api-keys",
-            &[("_csrf_token", &csrf), ("name", "k"), ("expires", "90d")],
+            &[
+                ("_csrf_token", &csrf),
+                ("name", "k"),
+                ("scope_me_read", "1"),
+                ("expires", "90d"),
+            ],
         )
         .await;
     let key = between(&res.body, "<code id=\"new-key\">", "<").unwrap();
@@ -506,6 +520,7 @@ async fn caching_headers(db: TestDb) {
             &[
                 ("_csrf_token", &account.csrf()),
                 ("name", "k"),
+                ("scope_me_read", "1"),
                 ("expires", "30d"),
             ],
         )

@@ -53,7 +53,12 @@ async fn no_plaintext_token_after_every_flow(db: TestDb) {
         let page = laptop
             .post(
                 "/api-keys",
-                &[("_csrf_token", &csrf), ("name", name), ("expires", "never")],
+                &[
+                    ("_csrf_token", &csrf),
+                    ("name", name),
+                    ("scope_me_read", "1"),
+                    ("expires", "never"),
+                ],
             )
             .await;
         assert_eq!(page.status, StatusCode::OK);
@@ -158,7 +163,12 @@ async fn no_plaintext_token_in_the_database(db: TestDb) {
         let page = client
             .post(
                 "/api-keys",
-                &[("_csrf_token", &csrf), ("name", "k"), ("expires", "30d")],
+                &[
+                    ("_csrf_token", &csrf),
+                    ("name", "k"),
+                    ("scope_me_read", "1"),
+                    ("expires", "30d"),
+                ],
             )
             .await;
         let key = between(&page.body, "<code id=\"new-key\">", "<").unwrap();

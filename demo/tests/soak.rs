@@ -186,7 +186,8 @@ async fn soak() {
         .create(
             NewSession::new()
                 .extra("user_id", user.as_str())
-                .data(serde_json::json!({"name": "soak"})),
+                .data(serde_json::json!({"name": "soak"}))
+                .scopes(["me:read"]),
         )
         .await
         .unwrap()

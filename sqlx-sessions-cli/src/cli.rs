@@ -61,18 +61,31 @@ pub(crate) enum Command {
     /// Set the expiry of a session, whatever its status (--at RFC3339, or --never); a future
     /// expiry brings an expired one back.
     SetExpiry(commands::change::SetExpiryArgs),
+    /// API keys: create with scopes and expiry, list, suspend, resume, roll. The table
+    /// has the key columns (`keys migrate` creates it; use --table for its name).
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
 }
 
 /// Opens the database and the store, runs the subcommand, closes the pool.
 pub(crate) async fn run(cli: Cli) -> Result<Outcome, CliError> {
-    let creates_table = matches!(&cli.command, Command::Migrate(a) if !a.print && !a.down);
+    let creates_table = match &cli.command {
+        Command::Migrate(a) | Command::Keys(commands::keys::KeysCommand::Migrate(a)) => {
+            !a.print && !a.down
+        }
+        _ => false,
+    };
+    let keys = matches!(cli.command, Command::Keys(_));
     let db = connect::open(&cli.global, creates_table).await?;
     let batch = match &cli.command {
         Command::Prune(a) => a.batch,
         _ => None,
     };
-    let store = connect::store(&cli.global, &db, batch)?;
-    if !matches!(cli.command, Command::Migrate(_)) {
+    let store = connect::store(&cli.global, &db, batch, keys)?;
+    if !matches!(
+        cli.command,
+        Command::Migrate(_) | Command::Keys(commands::keys::KeysCommand::Migrate(_))
+    ) {
         // Before any statement: a wrong --table, --schema or --extra-column is a usage
         // error naming it, and on SQLite a filter on a missing column (a double-quoted
         // name SQLite would read as a string) never runs.
@@ -93,6 +106,7 @@ pub(crate) async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Rotate(args) => commands::change::rotate(&ctx, args, &mut out).await,
         Command::Update(args) => commands::change::update(&ctx, args, &mut out).await,
         Command::SetExpiry(args) => commands::change::set_expiry(&ctx, args, &mut out).await,
+        Command::Keys(command) => commands::keys::run(&ctx, command, &mut out).await,
     };
     let flushed = out.flush();
     ctx.db.close().await;

@@ -35,8 +35,16 @@ pub(crate) fn store(
     global: &GlobalArgs,
     db: &Pool,
     prune_batch_size: Option<u32>,
+    keys: bool,
 ) -> Result<SessionStore, CliError> {
     let mut builder = configure(SessionStore::builder(db.clone()), global);
+    if keys {
+        // The key columns; the tool counts no uses itself, so the intervals are moot.
+        builder = builder
+            .scopes()
+            .key_lifecycle(time::Duration::seconds(5))
+            .track_last_used(time::Duration::minutes(1));
+    }
     if let Some(n) = prune_batch_size {
         builder = builder.prune_batch_size(n);
     }

@@ -174,6 +174,78 @@ fn write_table(
     write_columns(out, &rows)
 }
 
+/// Prints API keys as a table: id, extra columns, name, scopes, status, expiry (with how
+/// far from `now`), last use, uses and hint.
+pub(crate) fn write_keys(
+    out: &mut impl Write,
+    keys: &[Session],
+    now: OffsetDateTime,
+) -> io::Result<()> {
+    let Some(first) = keys.first() else {
+        return Ok(());
+    };
+    let mut header = vec!["ID".to_owned()];
+    header.extend(first.extras.iter().map(|(n, _)| n.to_uppercase()));
+    header.extend(
+        [
+            "NAME",
+            "SCOPES",
+            "STATUS",
+            "EXPIRES",
+            "LAST USED",
+            "USES",
+            "HINT",
+        ]
+        .map(str::to_owned),
+    );
+    let mut rows = vec![header];
+    for k in keys {
+        let mut row = vec![k.id.to_string()];
+        row.extend(k.extras.iter().map(|(_, v)| v.to_string()));
+        row.push(k.data.get_str("name").unwrap_or_else(|| "-".into()));
+        row.push(if k.scopes.is_empty() {
+            "-".into()
+        } else {
+            k.scopes.join(",")
+        });
+        row.push(key_status(k).into());
+        row.push(match k.expires_at {
+            None => "never".into(),
+            Some(t) if k.is_expired => format_time(t),
+            Some(t) => format!("{} (in {})", format_time(t), span(t - now)),
+        });
+        row.push(optional_time(k.last_used_at, "never"));
+        row.push(k.uses.to_string());
+        row.push(k.token_hint.clone().unwrap_or_else(|| "-".into()));
+        rows.push(row);
+    }
+    write_columns(out, &rows)
+}
+
+/// `expired`, `suspended`, `rolled` (replaced, in its grace period) or `valid`.
+fn key_status(k: &Session) -> &'static str {
+    if k.is_expired {
+        "expired"
+    } else if k.is_suspended() {
+        "suspended"
+    } else if k.replaced_by.is_some() {
+        "rolled"
+    } else {
+        "valid"
+    }
+}
+
+/// A span in its largest whole unit: `45s`, `59m`, `23h`, `89d`.
+pub(crate) fn span(d: time::Duration) -> String {
+    let s = d.whole_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3_600 => format!("{}m", s / 60),
+        3_600..86_400 => format!("{}h", s / 3_600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
 /// Prints one session as `field: value` lines.
 pub(crate) fn write_session_fields(
     out: &mut impl Write,
@@ -297,6 +369,14 @@ mod tests {
     fn formats_times_to_the_second() {
         let t = time::macros::datetime!(2025-01-31 12:00:00.123456 +02:00);
         assert_eq!(format_time(t), "2025-01-31T10:00:00Z");
+    }
+
+    #[test]
+    fn spans_in_their_largest_unit() {
+        assert_eq!(span(time::Duration::seconds(59)), "59s");
+        assert_eq!(span(time::Duration::minutes(59)), "59m");
+        assert_eq!(span(time::Duration::hours(25)), "1d");
+        assert_eq!(span(time::Duration::seconds(-5)), "0s");
     }
 
     #[test]

@@ -22,6 +22,14 @@ pub(crate) enum Field {
     /// The digest of the token the last rotation replaced (`NULL` before one), so a
     /// refresh token presented again after it was rotated away is recognised.
     PreviousDigest,
+    /// The session's scopes, stored as `" a b "` (`NULL`: none; see `scope`).
+    Scopes,
+    /// When the key was suspended (`NULL`: it is not).
+    SuspendedAt,
+    /// The key that replaced this one in a roll (`NULL`: none).
+    ReplacedBy,
+    /// Uses counted so far (flushed from memory; `NULL` counts as zero).
+    UseCount,
     /// The extra column at this position of the spec.
     Extra(usize),
 }
@@ -81,7 +89,7 @@ const TIME: Storage = Storage::Value(ColumnType::Timestamp);
 const TEXT: Storage = Storage::Value(ColumnType::Text);
 
 /// The columns the store owns, in table order (the optional ones only when enabled).
-const BUILTIN: [Column<'static>; 12] = [
+const BUILTIN: [Column<'static>; 16] = [
     builtin("id", Field::Id, Storage::Value(ColumnType::Uuid), true),
     builtin("auth_token_digest", Field::Digest, Storage::Digest, true),
     builtin("data", Field::Data, Storage::Json, true),
@@ -104,6 +112,20 @@ const BUILTIN: [Column<'static>; 12] = [
         Storage::Digest,
         false,
     ),
+    builtin("scopes", Field::Scopes, TEXT, false),
+    builtin("suspended_at", Field::SuspendedAt, TIME, false),
+    builtin(
+        "replaced_by",
+        Field::ReplacedBy,
+        Storage::Value(ColumnType::Uuid),
+        false,
+    ),
+    builtin(
+        "use_count",
+        Field::UseCount,
+        Storage::Value(ColumnType::Integer),
+        false,
+    ),
 ];
 
 /// Whether `name` is a column the store owns (extra columns cannot take it).
@@ -123,6 +145,8 @@ impl TableSpec {
             Field::SaltId => opt.salt_id,
             Field::Ttl => opt.session_ttl,
             Field::PreviousDigest => opt.previous_digest,
+            Field::Scopes => opt.scopes,
+            Field::SuspendedAt | Field::ReplacedBy | Field::UseCount => opt.key_lifecycle,
             _ => true,
         };
         let mut out: Vec<Column<'_>> = BUILTIN.into_iter().filter(|c| present(c.field)).collect();

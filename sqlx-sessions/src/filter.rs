@@ -80,6 +80,7 @@ pub struct Filter {
     pub(crate) ids: Option<Vec<Uuid>>,
     pub(crate) any_of: Vec<(String, Vec<Value>)>,
     pub(crate) times: Vec<(TimeColumn, TimeBound)>,
+    pub(crate) scopes: Vec<String>,
     pub(crate) limit: Option<u32>,
     pub(crate) offset: Option<u32>,
 }
@@ -102,6 +103,7 @@ impl Filter {
             ids,
             any_of,
             times,
+            scopes,
             limit: _,
             offset,
         } = self;
@@ -112,6 +114,7 @@ impl Filter {
             && ids.is_none()
             && any_of.is_empty()
             && times.is_empty()
+            && scopes.is_empty()
             && offset.is_none_or(|o| o == 0);
         token.as_deref().filter(|_| plain)
     }
@@ -204,6 +207,16 @@ impl Filter {
         self
     }
 
+    /// Sessions whose scopes grant `scope` (by the same [rule](crate::scope) as
+    /// [`Session::has_scope`](crate::Session::has_scope): `orders:*` and `*` grant
+    /// `orders:read`). Needs the `scopes` column
+    /// ([`StoreBuilder::scopes`](crate::StoreBuilder::scopes)). A malformed scope matches
+    /// nothing.
+    pub fn has_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
     /// At most `n` sessions (lists only).
     pub fn limit(mut self, n: u32) -> Self {
         self.limit = Some(n);
@@ -229,6 +242,7 @@ impl std::fmt::Debug for Filter {
             .field("ids", &self.ids)
             .field("any_of", &self.any_of)
             .field("times", &self.times)
+            .field("scopes", &self.scopes)
             .field("limit", &self.limit)
             .field("offset", &self.offset)
             .finish()

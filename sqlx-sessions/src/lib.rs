@@ -41,6 +41,32 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## API keys
+//!
+//! A key store is a session store with a token prefix and the key columns
+//! ([`StoreBuilder::scopes`], [`StoreBuilder::key_lifecycle`]); nothing about keys is a
+//! second code path.
+//!
+//! - **Scopes**: chosen at creation ([`NewSession::scopes`]), changed with
+//!   [`SessionUpdate::scopes`], checked with [`Session::has_scope`] under the wildcard rule
+//!   of [`scope`] (`orders:*` grants `orders:read`, `*` grants everything), matched by
+//!   [`Filter::has_scope`] in lists and counts. With the `axum` feature, `axum::Scoped`
+//!   answers 403 (not 401) for a valid key without the route's scope.
+//! - **Expiry per key**: [`NewSession::expiry`] with a [`KeyExpiry`] (30 days, 90 days, a
+//!   date, or never as an explicit choice, in a store without `max_lifetime`), changed later
+//!   with [`SessionStore::set_expiry`].
+//! - **Suspend and resume** ([`SessionStore::suspend`], [`SessionStore::resume`]): a
+//!   `suspended_at` that every lookup by token refuses, written through the store's change
+//!   path so no cached copy survives it; the key keeps its scopes, uses and history. It is
+//!   not the revocation marker, so resuming works.
+//! - **Roll** ([`SessionStore::roll`]): a new key for the same owner, name and scopes; the
+//!   old one keeps working for the grace period, never extended, then never again.
+//! - **Usage**: `last_used_at` ([`StoreBuilder::track_last_used`]) and a use counter kept in
+//!   memory and flushed every interval ([`SessionStore::uses`],
+//!   [`SessionStore::flush_uses`]); a crash loses at most the uses since the last flush.
+//! - **Keys per owner**: [`StoreBuilder::max_sessions_per`] (a roll replaces a key and is
+//!   not counted against it).
+//!
 //! ## Features
 //!
 //! | feature | default | what it adds |
@@ -125,6 +151,7 @@ mod pruner;
 mod query;
 pub mod redact;
 mod schema;
+pub mod scope;
 mod session;
 mod settings;
 mod sql;
@@ -144,7 +171,7 @@ pub use migrate::Migration;
 pub use pool::{DatabaseKind, Pool, PoolOptions};
 pub use pruner::Pruner;
 pub use schema::{ColumnType, ExtraColumn, TableSpec};
-pub use session::{CreatedSession, Extras, NewSession, Session, SessionData};
+pub use session::{CreatedSession, Extras, KeyExpiry, NewSession, Session, SessionData};
 pub use settings::{Settings, parse_duration, parse_optional_duration};
 pub use store::{GetOptions, Lookup, OverCap, SessionStore, StoreBuilder};
 pub use token::{

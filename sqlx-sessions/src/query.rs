@@ -101,6 +101,8 @@ pub(crate) fn push_where(
     expiry.push_status(b, filter.status.unwrap_or(default_status));
     if !digests.is_empty() {
         push_digest_match(b, digests);
+        // A token is a credential: a suspended key's token matches nothing.
+        push_not_suspended(b, spec);
     }
     if let Some(id) = filter.id {
         b.push(" AND \"id\" = ").bind(Param::Uuid(id));
@@ -137,6 +139,35 @@ pub(crate) fn push_where(
     for (column, bound) in &filter.times {
         push_time_bound(b, spec, *column, *bound)?;
     }
+    for scope in &filter.scopes {
+        push_scope(b, spec, scope)?;
+    }
+    Ok(())
+}
+
+/// Appends ` AND ("scopes" LIKE $n ESCAPE '!' OR ...)`: the row holds `scope` or a
+/// wildcard granting it.
+fn push_scope(b: &mut StmtBuilder, spec: &TableSpec, scope: &str) -> Result<()> {
+    if !spec.optional.scopes {
+        return Err(Error::Unsupported {
+            operation: "a filter on scopes",
+            column: "scopes",
+        });
+    }
+    let Some(grantors) = crate::scope::grantors(scope) else {
+        b.push(" AND 1 = 0");
+        return Ok(());
+    };
+    b.push(" AND (");
+    for (i, g) in grantors.iter().enumerate() {
+        if i > 0 {
+            b.push(" OR ");
+        }
+        b.push("\"scopes\" LIKE ")
+            .bind(Param::Text(crate::scope::like_pattern(g)))
+            .push(" ESCAPE '!'");
+    }
+    b.push(")");
     Ok(())
 }
 
@@ -196,6 +227,13 @@ fn push_time_bound(
         }
     }
     Ok(())
+}
+
+/// Appends ` AND "suspended_at" IS NULL` in a store with the key lifecycle columns.
+pub(crate) fn push_not_suspended(b: &mut StmtBuilder, spec: &TableSpec) {
+    if spec.optional.key_lifecycle {
+        b.push(" AND \"suspended_at\" IS NULL");
+    }
 }
 
 /// Appends ` AND "auth_token_digest" = $n` (or `IN (...)` for several salts).

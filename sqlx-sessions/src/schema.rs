@@ -146,6 +146,11 @@ pub(crate) struct OptionalColumns {
     pub(crate) salt_id: bool,
     pub(crate) session_ttl: bool,
     pub(crate) previous_digest: bool,
+    /// `scopes` ([`StoreBuilder::scopes`](crate::StoreBuilder::scopes)).
+    pub(crate) scopes: bool,
+    /// `suspended_at`, `replaced_by` and `use_count`
+    /// ([`StoreBuilder::key_lifecycle`](crate::StoreBuilder::key_lifecycle)).
+    pub(crate) key_lifecycle: bool,
 }
 
 /// The validated shape of one store's table.

@@ -42,6 +42,20 @@ pub struct Session {
     /// `None`: the store's).
     #[serde(skip)]
     pub ttl: Option<Duration>,
+    /// The session's scopes, sorted (stores with a `scopes` column; see
+    /// [`Session::has_scope`]).
+    pub scopes: Vec<String>,
+    /// When the key was suspended (stores with the key lifecycle columns): a suspended key
+    /// is refused by every lookup until [`SessionStore::resume`](crate::SessionStore::resume).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub suspended_at: Option<OffsetDateTime>,
+    /// The key that replaced this one in a [`SessionStore::roll`](crate::SessionStore::roll):
+    /// this one then works until its expiry (the end of the grace period), never extended.
+    pub replaced_by: Option<Uuid>,
+    /// The uses flushed to the row when it was read (stores with the key lifecycle
+    /// columns; [`SessionStore::uses`](crate::SessionStore::uses) adds the ones still
+    /// counted in memory).
+    pub uses: u64,
     /// The application's extra columns (such as `user_id`).
     pub extras: Extras,
     /// Whether the session was expired when it was read.
@@ -57,6 +71,18 @@ impl Session {
     /// The value of a text extra column such as `user_id`.
     pub fn extra_str(&self, name: &str) -> Option<&str> {
         self.extras.get(name).and_then(Value::as_str)
+    }
+
+    /// Whether the session's scopes grant `scope`: it holds `scope` itself, or a wildcard
+    /// covering it (`orders:*` grants `orders:read`; `*` grants everything). See the
+    /// [scope rules](crate::scope). A malformed `scope` is granted by nothing.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        crate::scope::grants(&self.scopes, scope)
+    }
+
+    /// Whether the key is suspended.
+    pub fn is_suspended(&self) -> bool {
+        self.suspended_at.is_some()
     }
 
     /// When the user last proved who they are: the `authenticated_at` column where the store
@@ -166,7 +192,9 @@ pub struct NewSession {
     pub(crate) extras: Vec<(String, Value)>,
     pub(crate) data: Option<serde_json::Value>,
     pub(crate) expires_at: Option<Option<OffsetDateTime>>,
+    pub(crate) expires_in: Option<Duration>,
     pub(crate) ttl: Option<Duration>,
+    pub(crate) scopes: Option<Vec<String>>,
 }
 
 impl NewSession {
@@ -197,6 +225,32 @@ impl NewSession {
     /// Elsewhere the first extension due moves it to `now + ttl` of the store.
     pub fn expires_at(mut self, at: Option<OffsetDateTime>) -> Self {
         self.expires_at = Some(at);
+        self.expires_in = None;
+        self
+    }
+
+    /// Expires `span` after creation on the store's clock (a key "for 30 days"), like
+    /// [`NewSession::expires_at`] with that moment.
+    pub fn expires_in(mut self, span: Duration) -> Self {
+        self.expires_in = Some(span);
+        self.expires_at = None;
+        self
+    }
+
+    /// The expiry chosen for a key: in a span, at a date, or never (see [`KeyExpiry`]).
+    pub fn expiry(self, choice: KeyExpiry) -> Self {
+        match choice {
+            KeyExpiry::In(span) => self.expires_in(span),
+            KeyExpiry::At(at) => self.expires_at(Some(at)),
+            KeyExpiry::Never => self.expires_at(None),
+        }
+    }
+
+    /// The session's scopes (a store with a `scopes` column:
+    /// [`StoreBuilder::scopes`](crate::StoreBuilder::scopes)). Each is checked against the
+    /// [scope rules](crate::scope); duplicates are dropped.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
         self
     }
 
@@ -219,4 +273,58 @@ pub struct CreatedSession {
     pub session: Session,
     /// The plaintext token; give it to its owner, it cannot be recovered later.
     pub token: Token,
+}
+
+/// When a new key expires, as its owner chooses it: in a span (30 days, 90 days), at a
+/// date, or never as an explicit choice. Parsed from `30d`, `90d`, `12h`, ... (any
+/// [`parse_duration`](crate::parse_duration) span), an RFC 3339 time or a `YYYY-MM-DD`
+/// date (midnight UTC), or `never`.
+///
+/// "Never" holds in a store without an absolute lifetime
+/// ([`StoreBuilder::max_lifetime`](crate::StoreBuilder::max_lifetime)`(None)`); elsewhere
+/// `max_lifetime` caps every expiry, this one too.
+///
+/// ```
+/// use sqlx_sessions::KeyExpiry;
+/// assert_eq!("90d".parse::<KeyExpiry>()?, KeyExpiry::In(time::Duration::days(90)));
+/// assert_eq!("never".parse::<KeyExpiry>()?, KeyExpiry::Never);
+/// assert!(matches!("2030-01-31".parse::<KeyExpiry>()?, KeyExpiry::At(_)));
+/// # Ok::<(), sqlx_sessions::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyExpiry {
+    /// This long after creation.
+    In(Duration),
+    /// At this moment.
+    At(OffsetDateTime),
+    /// Never (within the store's `max_lifetime`, if it has one).
+    Never,
+}
+
+impl std::str::FromStr for KeyExpiry {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        use time::format_description::well_known::Rfc3339;
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("never") {
+            return Ok(KeyExpiry::Never);
+        }
+        if let Ok(at) = OffsetDateTime::parse(s, &Rfc3339) {
+            return Ok(KeyExpiry::At(at));
+        }
+        let date = time::macros::format_description!("[year]-[month]-[day]");
+        if let Ok(day) = time::Date::parse(s, &date) {
+            return Ok(KeyExpiry::At(day.midnight().assume_utc()));
+        }
+        match crate::settings::parse_duration("expires", s) {
+            Ok(span) if span.is_positive() => Ok(KeyExpiry::In(span)),
+            _ => Err(crate::Error::InvalidValue {
+                column: "expires_at".into(),
+                reason: format!(
+                    "`{s}` is not an expiry: a span such as 30d or 90d, a date (YYYY-MM-DD or RFC 3339), or never"
+                ),
+            }),
+        }
+    }
 }

@@ -26,6 +26,7 @@ use crate::value::Value;
 pub struct SessionUpdate {
     pub(crate) data: DataChange,
     pub(crate) extras: Vec<(String, Value)>,
+    pub(crate) scopes: Option<Vec<String>>,
 }
 
 /// How the data changes.
@@ -129,9 +130,16 @@ impl SessionUpdate {
         self
     }
 
+    /// Replaces the session's scopes (a store with a `scopes` column; an empty list
+    /// leaves none). Each is checked against the [scope rules](crate::scope).
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Whether the update changes nothing.
     pub fn is_empty(&self) -> bool {
-        matches!(self.data, DataChange::Keep) && self.extras.is_empty()
+        matches!(self.data, DataChange::Keep) && self.extras.is_empty() && self.scopes.is_none()
     }
 }
 

@@ -1,16 +1,18 @@
-//! API keys: created with a name and an expiry after a fresh sign-in (the key is shown
-//! once), listed by their hint, revoked.
+//! API keys: created with a name, scopes and an expiry after a fresh sign-in (the key is
+//! shown once), listed by their hint, revoked. Suspending, resuming and rolling them are in
+//! [`key_life`](super::key_life).
 
 use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use sqlx_sessions::{Filter, NewSession, Status};
+use sqlx_sessions::{Filter, KeyExpiry, NewSession, Status};
 use uuid::Uuid;
 
 use crate::csrf::CsrfToken;
 use crate::error::AppError;
 use crate::routes::account::rate_limit;
+use crate::routes::key_api::{ME_READ, SESSIONS_WRITE};
 use crate::routes::pages::AccountView;
 use crate::state::{AppState, FRESH_AUTHENTICATION};
 use crate::viewer::{ClientInfo, Viewer};
@@ -24,27 +26,54 @@ pub const MAX_NAME_CHARS: usize = 80;
 pub struct CreateKeyForm {
     /// What the key is for.
     pub name: String,
-    /// When it expires: `30d`, `90d` or `never` (no default: the owner chooses).
+    /// When it expires: `30d`, `90d`, `date` (then [`CreateKeyForm::expires_on`]) or
+    /// `never` (no default: the owner chooses).
     #[serde(default)]
     pub expires: String,
+    /// The day it expires, `YYYY-MM-DD`, with `expires=date`.
+    #[serde(default)]
+    pub expires_on: String,
+    /// Grants `me:read` (`GET /api/me`) when present.
+    #[serde(default)]
+    pub scope_me_read: Option<String>,
+    /// Grants `sessions:write` (`POST /api/sessions/revoke`) when present.
+    #[serde(default)]
+    pub scope_sessions_write: Option<String>,
     /// The sign-in secret, typed again when the session's sign-in is not fresh.
     #[serde(default)]
     pub secret: Option<String>,
 }
 
-/// The expiry a key gets for the form's choice, from `now`.
-fn key_expiry(
-    choice: &str,
-    now: time::OffsetDateTime,
-) -> Result<Option<time::OffsetDateTime>, AppError> {
-    match choice.trim() {
-        "30d" => Ok(Some(now + time::Duration::days(30))),
-        "90d" => Ok(Some(now + time::Duration::days(90))),
-        "never" => Ok(None),
-        _ => Err(AppError::BadRequest(
-            "Choose when the key expires: in 30 days, in 90 days, or never.",
-        )),
+/// The expiry a key gets for the form's choice; a date must lie ahead of `now`.
+fn key_expiry(form: &CreateKeyForm, now: time::OffsetDateTime) -> Result<KeyExpiry, AppError> {
+    let refused = AppError::BadRequest(
+        "Choose when the key expires: in 30 days, in 90 days, on a date to come, or never.",
+    );
+    match form.expires.trim() {
+        "30d" | "90d" | "never" => form.expires.trim().parse().map_err(|_| refused),
+        "date" => match form.expires_on.trim().parse() {
+            Ok(KeyExpiry::At(at)) if at > now => Ok(KeyExpiry::At(at)),
+            _ => Err(refused),
+        },
+        _ => Err(refused),
     }
+}
+
+/// The scopes the form grants: at least one.
+fn key_scopes(form: &CreateKeyForm) -> Result<Vec<&'static str>, AppError> {
+    let mut scopes = Vec::new();
+    if form.scope_me_read.is_some() {
+        scopes.push(ME_READ);
+    }
+    if form.scope_sessions_write.is_some() {
+        scopes.push(SESSIONS_WRITE);
+    }
+    if scopes.is_empty() {
+        return Err(AppError::BadRequest(
+            "Choose what the key may do: at least one scope.",
+        ));
+    }
+    Ok(scopes)
 }
 
 /// `POST /api-keys`: creates a key and shows the account page with it, once. Needs a fresh
@@ -62,7 +91,8 @@ pub async fn create(
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(AppError::BadRequest("A key name has 1 to 80 characters."));
     }
-    let expires_at = key_expiry(&form.expires, state.api_keys.now())?;
+    let expiry = key_expiry(&form, state.api_keys.now())?;
+    let scopes = key_scopes(&form)?;
     let mut viewer = viewer;
     if !state
         .sessions()
@@ -103,7 +133,8 @@ pub async fn create(
             NewSession::new()
                 .extra("user_id", viewer.user.id.to_string())
                 .data(serde_json::json!({ "name": name }))
-                .expires_at(expires_at),
+                .scopes(scopes)
+                .expiry(expiry),
         )
         .await?;
     tracing::info!(user_id = %viewer.user.id, key_id = %created.session.id, "API key created");

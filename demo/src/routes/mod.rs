@@ -2,6 +2,8 @@
 
 pub mod account;
 pub mod api;
+pub mod key_api;
+pub mod key_life;
 pub mod keys;
 pub mod pages;
 pub mod tokens;

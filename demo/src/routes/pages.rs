@@ -114,7 +114,10 @@ impl<'a> AccountView<'a> {
                 .iter()
                 .map(|s| DeviceRow::new(s, viewer.session.id))
                 .collect(),
-            keys: keys.iter().map(KeyRow::new).collect(),
+            keys: keys
+                .iter()
+                .map(|k| KeyRow::new(k, state.api_keys.pending_uses(k.id)))
+                .collect(),
             new_key: self.new_key,
             notice: self.notice,
             needs_secret: !state

@@ -65,9 +65,25 @@ pub(crate) async fn run(
     }
     let created = store.create(new).await?;
     let s = &created.session;
+    deliver(store, &created, out).await?;
+    let expires = s.expires_at.map_or_else(
+        || "never expires".to_owned(),
+        |t| format!("expires {}", output::format_time(t)),
+    );
+    eprintln!("created session {} ({expires})", s.id);
+    Ok(Outcome::Done)
+}
+
+/// Writes a new token alone on one line of `out`; when that fails, the session nobody
+/// received is deleted again (a token nobody has is a session nobody can use).
+pub(crate) async fn deliver(
+    store: &sqlx_sessions::SessionStore,
+    created: &sqlx_sessions::CreatedSession,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let s = &created.session;
     let delivered = writeln!(out, "{}", created.token.expose()).and_then(|()| out.flush());
     if let Err(e) = delivered {
-        // A token nobody received is a session nobody can use: take it back.
         let removed = store.delete(s.id).await.unwrap_or(false);
         let what = if removed {
             "deleted"
@@ -79,10 +95,5 @@ pub(crate) async fn run(
             s.id
         )));
     }
-    let expires = s.expires_at.map_or_else(
-        || "never expires".to_owned(),
-        |t| format!("expires {}", output::format_time(t)),
-    );
-    eprintln!("created session {} ({expires})", s.id);
-    Ok(Outcome::Done)
+    Ok(())
 }

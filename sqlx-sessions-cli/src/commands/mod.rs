@@ -5,6 +5,7 @@ pub(crate) mod count;
 pub(crate) mod create;
 pub(crate) mod expire;
 pub(crate) mod get;
+pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod migrate;
 pub(crate) mod prune;

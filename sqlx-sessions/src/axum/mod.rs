@@ -15,6 +15,10 @@
 //!   401 ([`Unauthenticated`]), and the first three never reach the database; so do two
 //!   session cookies in one request, which are refused rather than picked by order. A
 //!   failing store gives 503 ([`StoreUnavailable`]).
+//! - [`Scoped<S>`](Scoped) needs a scope ([`RequiredScope`], declared with
+//!   [`required_scope!`](crate::required_scope)): a request without a valid session or key
+//!   gets the 401, a valid one whose scopes do not grant it gets 403 ([`MissingScope`]);
+//!   [`CurrentSession::require_scope`] checks a scope chosen at run time.
 //! - [`SessionAuth::sign_in_headers`] and [`SessionAuth::sign_out_headers`] set the
 //!   cookie on a response with `Cache-Control: no-store`: `HttpOnly`, `SameSite=Lax`,
 //!   `Path=/`, `Secure` unless turned off for plain-http development, `Max-Age` from the
@@ -78,6 +82,7 @@ mod extractor;
 mod future;
 mod layer;
 mod rejection;
+mod scope;
 mod source;
 
 use std::sync::Arc;
@@ -95,6 +100,7 @@ pub use self::layer::{SessionLayer, SessionService};
 pub use self::rejection::{
     MissingSessionLayer, SessionRejection, StoreUnavailable, Unauthenticated,
 };
+pub use self::scope::{MissingScope, RequiredScope, Scoped};
 pub use self::source::{MAX_COOKIE_HEADER_BYTES, MAX_TOKEN_BYTES, TokenSource};
 /// The cookie type the helpers return (from the `cookie` crate, as `axum-extra` uses).
 pub use ::cookie::{Cookie, SameSite};

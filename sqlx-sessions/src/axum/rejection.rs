@@ -78,6 +78,9 @@ pub enum SessionRejection {
     /// The router lacks the layer (500).
     #[error(transparent)]
     MissingSessionLayer(#[from] MissingSessionLayer),
+    /// A valid session without the scope the route needs (403).
+    #[error(transparent)]
+    MissingScope(#[from] super::MissingScope),
 }
 
 impl SessionRejection {
@@ -87,6 +90,7 @@ impl SessionRejection {
             SessionRejection::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             SessionRejection::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             SessionRejection::MissingSessionLayer(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            SessionRejection::MissingScope(_) => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -97,6 +101,7 @@ impl IntoResponse for SessionRejection {
             SessionRejection::Unauthenticated(r) => r.into_response(),
             SessionRejection::StoreUnavailable(r) => r.into_response(),
             SessionRejection::MissingSessionLayer(r) => r.into_response(),
+            SessionRejection::MissingScope(r) => r.into_response(),
         }
     }
 }

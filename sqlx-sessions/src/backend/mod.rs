@@ -194,6 +194,10 @@ pub(crate) fn decode_session(
         authenticated_at_column: None,
         token_hint: None,
         ttl: None,
+        scopes: Vec::new(),
+        suspended_at: None,
+        replaced_by: None,
+        uses: 0,
         extras: Extras {
             columns: spec.extras.clone(),
             values: vec![Value::Null; spec.extras.len()],
@@ -215,6 +219,20 @@ pub(crate) fn decode_session(
             Field::TokenHint => s.token_hint = row.text(i)?,
             Field::SaltId | Field::PreviousDigest => {}
             Field::Ttl => s.ttl = row.integer(i)?.map(time::Duration::seconds),
+            Field::Scopes => s.scopes = crate::scope::decode(row.text(i)?.as_deref()),
+            Field::SuspendedAt => s.suspended_at = row.time(i)?,
+            Field::ReplacedBy => {
+                s.replaced_by = match row.value(i, ColumnType::Uuid)? {
+                    Value::Uuid(id) => Some(id),
+                    _ => None,
+                }
+            }
+            Field::UseCount => {
+                s.uses = row
+                    .integer(i)?
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0);
+            }
             Field::Extra(k) => {
                 s.extras.values[k] = row.value(i, spec.extras[k].column_type())?;
             }

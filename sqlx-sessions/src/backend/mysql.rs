@@ -143,7 +143,12 @@ impl MySqlBackend {
                 Param::Int(i) => q.bind(i),
                 Param::Bool(b) => q.bind(b),
                 Param::Uuid(u) => q.bind(u),
-                Param::Time(t) => q.bind(t),
+                // As a DATETIME: an `OffsetDateTime` goes as a TIMESTAMP, which MariaDB
+                // cannot hold past 2038 (a key expiring in 2099 would lose its expiry).
+                Param::Time(t) => q.bind(t.map(|t| {
+                    let utc = t.to_offset(time::UtcOffset::UTC);
+                    time::PrimitiveDateTime::new(utc.date(), utc.time())
+                })),
                 Param::Null(ty) => match ty {
                     ColumnType::Text => q.bind(None::<String>),
                     ColumnType::Integer => q.bind(None::<i64>),

@@ -30,6 +30,7 @@ pub struct StoreBuilder {
     settings: Settings,
     clock: Arc<dyn Clock>,
     cap: Option<(String, u32, OverCap)>,
+    usage_flush: Duration,
     #[cfg(feature = "cache")]
     cache: Option<crate::cache::CacheConfig>,
 }
@@ -60,6 +61,7 @@ impl StoreBuilder {
             settings: Settings::default(),
             clock: Arc::new(SystemClock),
             cap: None,
+            usage_flush: Duration::ZERO,
             #[cfg(feature = "cache")]
             cache: None,
         }
@@ -228,6 +230,29 @@ impl StoreBuilder {
         self
     }
 
+    /// Adds a `scopes` column: each session (or API key) carries a set of scopes chosen at
+    /// creation ([`NewSession::scopes`](crate::NewSession::scopes)), changed by
+    /// [`SessionUpdate::scopes`](crate::SessionUpdate::scopes), checked with
+    /// [`Session::has_scope`](crate::Session::has_scope) and matched by
+    /// [`Filter::has_scope`](crate::Filter::has_scope). See the
+    /// [scope rules](crate::scope).
+    pub fn scopes(mut self) -> Self {
+        self.optional.scopes = true;
+        self
+    }
+
+    /// Adds the columns of an API key's lifecycle: `suspended_at`
+    /// ([`SessionStore::suspend`], [`SessionStore::resume`]), `replaced_by`
+    /// ([`SessionStore::roll`]) and `use_count` (uses counted in memory and flushed every
+    /// `flush_interval`, see [`SessionStore::uses`]). The flush runs as a background task
+    /// started by the first counted use (a positive interval of a few seconds is the usual
+    /// choice: it bounds how many uses a crash loses).
+    pub fn key_lifecycle(mut self, flush_interval: Duration) -> Self {
+        self.optional.key_lifecycle = true;
+        self.usage_flush = flush_interval;
+        self
+    }
+
     /// Adds a `salt_id` column recording which salt digested each row, so rows still on a
     /// previous salt can be counted ([`SessionStore::count_on_previous_salts`]).
     pub fn track_salt(mut self) -> Self {
@@ -300,10 +325,16 @@ impl StoreBuilder {
                 "tracking salts needs a secret_salt",
             ));
         }
+        if self.optional.key_lifecycle && !self.usage_flush.is_positive() {
+            return Err(Error::config(
+                "key_lifecycle",
+                "the flush interval of the use counter must be positive",
+            ));
+        }
         if self.ecto_compat && self.optional != OptionalColumns::default() {
             return Err(Error::config(
                 "ecto_compat",
-                "an adopted ecto_sessions table gets no new columns: last_used_at, authenticated_at, token_hint, salt_id, ttl_seconds and previous_digest are unavailable",
+                "an adopted ecto_sessions table gets no new columns: last_used_at, authenticated_at, token_hint, salt_id, ttl_seconds, previous_digest, scopes and the key lifecycle columns are unavailable",
             ));
         }
         let (digest_format, time_format) = if self.ecto_compat {
@@ -358,7 +389,11 @@ impl StoreBuilder {
             )?),
             None => None,
         };
-        let inner = Inner::new(backend, spec, self.settings, format, self.clock, cap);
+        let usage = spec
+            .optional
+            .key_lifecycle
+            .then(|| crate::store::usage::Usage::new(self.usage_flush));
+        let inner = Inner::new(backend, spec, self.settings, format, self.clock, cap, usage);
         #[cfg(feature = "cache")]
         let inner = Inner { cache, ..inner };
         Ok(SessionStore {

@@ -80,6 +80,10 @@ impl SessionStore {
                 v => b.bind(v.into()),
             };
         }
+        if let Some(scopes) = change.scopes {
+            let scopes = self.checked_scopes("SessionUpdate::scopes", scopes)?;
+            b.push(", \"scopes\" = ").bind(scopes_param(&scopes));
+        }
         let set_end = b.len();
         let valid = filter.clone().status(Status::Valid);
         let Some(b) = self.with_where(b, &valid, Status::Valid, &expiry)? else {
@@ -202,6 +206,28 @@ impl SessionStore {
             tracing::debug!(session_id = %session.id, table = %spec.table, "session token rotated");
             CreatedSession { session, token }
         }))
+    }
+}
+
+/// The parameter of a stored set of scopes.
+pub(super) fn scopes_param(scopes: &[String]) -> Param {
+    crate::scope::encode(scopes).map_or(Param::Null(crate::schema::ColumnType::Text), Param::Text)
+}
+
+impl SessionStore {
+    /// Checks scopes given by `operation`, in a store that keeps them.
+    pub(super) fn checked_scopes(
+        &self,
+        operation: &'static str,
+        scopes: Vec<String>,
+    ) -> Result<Vec<String>> {
+        if !self.inner.spec.optional.scopes {
+            return Err(Error::Unsupported {
+                operation,
+                column: "scopes",
+            });
+        }
+        crate::scope::normalize(scopes)
     }
 }
 

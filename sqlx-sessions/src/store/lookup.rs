@@ -85,6 +85,7 @@ impl SessionStore {
         let ticket = match cache {
             Some(cache) => match cache.get(&digests[0], |s| self.servable(s, now, extend)) {
                 Ok(session) => {
+                    self.count_use(session.id);
                     return Ok(Some(Lookup {
                         session,
                         extended: false,
@@ -99,7 +100,7 @@ impl SessionStore {
         // row found under an old salt, rather than hashing the token again.
         let current = rotating(self).then(|| digests[0].clone());
         let mut b = StmtBuilder::params_only();
-        super::write_lookup(&mut b, digests, &expiry);
+        super::write_lookup(&mut b, &self.inner.spec, digests, &expiry);
         let stmt = b.finish_prepared(self.inner.lookup.clone());
         let fetched = self
             .inner
@@ -127,6 +128,9 @@ impl SessionStore {
         }
         if wrote && !on_pool {
             self.invalidate_after_write().await;
+        }
+        if !found.session.is_expired {
+            self.count_use(found.session.id);
         }
         Ok(Some(found))
     }
@@ -195,7 +199,8 @@ impl SessionStore {
         extend: bool,
     ) -> (Option<OffsetDateTime>, bool) {
         let inner = &self.inner;
-        let new_expires = if extend {
+        // A key replaced in a roll ends with its grace period: never extended.
+        let new_expires = if extend && s.replaced_by.is_none() {
             new_expiry(&inner.settings, s.expires_at, s.inserted_at, now, s.ttl)
         } else {
             None
@@ -211,7 +216,10 @@ impl SessionStore {
     #[cfg(feature = "cache")]
     fn servable(&self, s: &Session, now: OffsetDateTime, extend: bool) -> bool {
         let (new_expires, touch) = self.writes_due(s, now, extend);
-        !self.expiry(now).is_expired(s) && new_expires.is_none() && !touch
+        !self.expiry(now).is_expired(s)
+            && s.suspended_at.is_none()
+            && new_expires.is_none()
+            && !touch
     }
 
     /// Fills in `is_expired` and performs the one conditional write a read may need:

@@ -11,8 +11,10 @@ mod foreign;
 #[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
 pub(crate) use foreign::{ForeignState, Saved};
 mod inspect;
+mod keys;
 mod ops;
 mod reuse;
+pub(crate) mod usage;
 mod write;
 
 use std::sync::Arc;
@@ -77,6 +79,8 @@ struct Inner {
     insert: Arc<str>,
     /// The cap on sessions per owner, if any.
     cap: Option<cap::Cap>,
+    /// Uses counted in memory, with the key lifecycle columns.
+    usage: Option<usage::Usage>,
     #[cfg(feature = "cache")]
     cache: Option<crate::cache::StoreCache>,
 }
@@ -89,6 +93,7 @@ impl Inner {
         format: TokenFormat,
         clock: Arc<dyn Clock>,
         cap: Option<cap::Cap>,
+        usage: Option<usage::Usage>,
     ) -> Self {
         let mut salts = vec![settings.secret_salt.clone()];
         salts.extend(settings.previous_salts.iter().cloned().map(Some));
@@ -107,7 +112,7 @@ impl Inner {
             now: any_time,
             lifetime_cutoff: settings.max_lifetime.map(|_| any_time),
         };
-        write_lookup(&mut lookup, vec![Vec::new(); salts.len()], &expiry);
+        write_lookup(&mut lookup, &spec, vec![Vec::new(); salts.len()], &expiry);
         let lookup = backend.adapt_sql(lookup.finish().sql.to_string()).into();
         Inner {
             backend,
@@ -121,6 +126,7 @@ impl Inner {
             lookup,
             insert,
             cap,
+            usage,
             #[cfg(feature = "cache")]
             cache: None,
         }
@@ -130,9 +136,10 @@ impl Inner {
 /// Writes the per-request lookup after `SELECT ... FROM table`: ` WHERE digest IN (...)`
 /// under each salt, then the validity condition at `expiry`. Written once with text when the
 /// store is built and once per lookup for its parameters only.
-fn write_lookup(b: &mut StmtBuilder, digests: Vec<Vec<u8>>, expiry: &Expiry) {
+fn write_lookup(b: &mut StmtBuilder, spec: &TableSpec, digests: Vec<Vec<u8>>, expiry: &Expiry) {
     b.push(" WHERE 1 = 1");
     push_digest_match(b, digests);
+    crate::query::push_not_suspended(b, spec);
     expiry.push_status(b, Status::Valid);
 }
 
@@ -270,6 +277,26 @@ impl SessionStore {
         token: crate::token::Token,
     ) -> Result<CreatedSession> {
         let inner = &self.inner;
+        let (created, insert) = self.prepare_insert(new, token)?;
+        let session = &created.session;
+        match &inner.cap {
+            None => drop(inner.backend.execute(on.as_deref_mut(), insert).await?),
+            Some(cap) => {
+                let owner = &session.extras.values[cap.column];
+                self.insert_capped(on, cap, owner, insert).await?;
+            }
+        }
+        tracing::debug!(session_id = %session.id, table = %inner.spec.table, "session created");
+        Ok(created)
+    }
+
+    /// The session `new` describes, with its token, and the `INSERT` that stores it.
+    fn prepare_insert(
+        &self,
+        new: NewSession,
+        token: crate::token::Token,
+    ) -> Result<(CreatedSession, crate::sql::Stmt)> {
+        let inner = &self.inner;
         let spec = &inner.spec;
         let mut values = vec![Value::Null; spec.extras.len()];
         let mut given = vec![false; spec.extras.len()];
@@ -288,11 +315,24 @@ impl SessionStore {
         change::refuse_nul(&data)?;
         let data = serde_json::to_string(&data)?;
         let own_ttl = self.own_ttl(new.ttl)?;
+        let scopes = match new.scopes {
+            Some(scopes) => self.checked_scopes("NewSession::scopes", scopes)?,
+            None => Vec::new(),
+        };
         let digest = self.stored_digest(inner.salts[0].as_ref(), token.expose())?;
         let now = inner.clock.now();
-        let expires_at = initial_expiry(&inner.settings, new.expires_at, own_ttl, now);
+        let asked = match new.expires_in {
+            Some(span) => Some(Some(now.checked_add(span).ok_or_else(|| {
+                Error::InvalidValue {
+                    column: "expires_at".into(),
+                    reason: format!("{span} from now is past the last representable time"),
+                }
+            })?)),
+            None => new.expires_at,
+        };
+        let expires_at = initial_expiry(&inner.settings, asked, own_ttl, now);
         // An explicit expiry without a TTL of its own: its span is the session's TTL.
-        let own_ttl = match (own_ttl, new.expires_at) {
+        let own_ttl = match (own_ttl, asked) {
             (None, Some(Some(at))) if spec.optional.session_ttl && at - now >= Duration::SECOND => {
                 Some(Duration::seconds((at - now).whole_seconds()))
             }
@@ -315,6 +355,10 @@ impl SessionStore {
             authenticated_at_column: opt.authenticated_at.then_some(now),
             token_hint: hint,
             ttl: own_ttl,
+            scopes,
+            suspended_at: None,
+            replaced_by: None,
+            uses: 0,
             extras: Extras {
                 columns: spec.extras.clone(),
                 values,
@@ -340,6 +384,10 @@ impl SessionStore {
                 }),
                 // Not in the insert's columns (see `Column::inserted`).
                 Field::PreviousDigest => Param::Null(ColumnType::Text),
+                Field::Scopes => change::scopes_param(&session.scopes),
+                Field::SuspendedAt => Param::Time(None),
+                Field::ReplacedBy => Param::Null(ColumnType::Uuid),
+                Field::UseCount => Param::Int(0),
                 Field::Extra(k) => match &session.extras.values[k] {
                     Value::Null => Param::Null(spec.extras[k].column_type()),
                     v => v.clone().into(),
@@ -347,15 +395,7 @@ impl SessionStore {
             }
         });
         let insert = b.finish_prepared(inner.insert.clone());
-        match &inner.cap {
-            None => drop(inner.backend.execute(on.as_deref_mut(), insert).await?),
-            Some(cap) => {
-                let owner = &session.extras.values[cap.column];
-                self.insert_capped(on, cap, owner, insert).await?;
-            }
-        }
-        tracing::debug!(session_id = %id, table = %spec.table, "session created");
-        Ok(CreatedSession { session, token })
+        Ok((CreatedSession { session, token }, insert))
     }
 
     pub(super) async fn list_on(&self, on: On<'_, '_>, filter: &Filter) -> Result<Vec<Session>> {

@@ -137,4 +137,31 @@ operations! {
     fn rotate / rotate_in => rotate_on(id: Uuid) -> Result<Option<CreatedSession>>;
     /// [`SessionStore::rotate`] for the valid session of a plaintext token.
     fn rotate_token / rotate_token_in => rotate_token_on(token: &str) -> Result<Option<CreatedSession>>;
+
+    /// Suspends the valid key `id`: from the moment this returns, every lookup of its token
+    /// (and every operation by its token) finds nothing, on every instance and through
+    /// the read cache, until [`SessionStore::resume`]. The row, its scopes, expiry, uses
+    /// and history stay as they are; suspending a suspended key keeps its first
+    /// `suspended_at`. Returns the key as written; `None` when there is no valid key `id`.
+    /// Needs the key lifecycle columns
+    /// ([`StoreBuilder::key_lifecycle`](crate::StoreBuilder::key_lifecycle)).
+    fn suspend / suspend_in => suspend_on(id: Uuid) -> Result<Option<Session>>;
+    /// Lifts the suspension of the valid key `id` (its token works again, with everything
+    /// it had); `None` when there is no valid key `id`.
+    fn resume / resume_in => resume_on(id: Uuid) -> Result<Option<Session>>;
+    /// Issues a new key replacing the valid key `id` and returns it with its token, once:
+    /// the same extra columns (owner), data (name), scopes and TTL, and an expiry as far
+    /// from now as the old key's was from its creation ("never" stays never). The old key
+    /// keeps working for `grace` (or until its own expiry, when sooner), is never extended
+    /// again and records its successor in [`Session::replaced_by`]; zero grace revokes it at
+    /// once (an immediate rotation). Not counted against
+    /// [`StoreBuilder::max_sessions_per`](crate::StoreBuilder::max_sessions_per): it
+    /// replaces a key.
+    ///
+    /// Atomic on SQLite and PostgreSQL (one transaction under a lock on the key); on MySQL
+    /// on the store's pool the new key is inserted first and deleted again if the old one
+    /// was expired, suspended or rolled meanwhile (pass a transaction with
+    /// [`SessionStore::roll_in`] for atomicity there). `None` when `id` is not a valid,
+    /// unsuspended key that was not rolled already. Needs the key lifecycle columns.
+    fn roll / roll_in => roll_on(id: Uuid, grace: time::Duration) -> Result<Option<CreatedSession>>;
 }
