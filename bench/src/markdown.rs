@@ -139,18 +139,18 @@ fn http_table(s: &mut String, rows: &[HttpResult]) {
     let _ = writeln!(s, "### HTTP: `GET /api/me` under wrk\n");
     let _ = writeln!(
         s,
-        "| database | connections | endpoint | requests/s (median of rounds) | rounds | p50 µs | p99 µs | errors | demo ÷ this |"
+        "| database | connections | endpoint | requests/s (median of rounds) | rounds | p50 µs | p99 µs | errors | this ÷ raw `/raw/me` |"
     );
     let _ = writeln!(
         s,
         "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |"
     );
     for r in rows {
-        let vs = if r.endpoint == Endpoint::DemoApiMe {
-            String::new()
-        } else {
-            http::ratio(rows, r.db, r.connections, r.endpoint)
+        let vs = if r.endpoint.is_demo() {
+            http::ratio(rows, r.db, r.connections, r.endpoint, Endpoint::RawMe)
                 .map_or_else(String::new, |v| format!("{v:.2}"))
+        } else {
+            String::new()
         };
         let rounds: Vec<String> = r
             .round_requests_per_sec
