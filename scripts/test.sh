@@ -2,7 +2,8 @@
 # The test command of sqlx-sessions.
 #
 # Installs missing system dependencies (PostgreSQL and MariaDB servers, chromium
-# and chromedriver for the demo's browser tests), starts a throw-away PostgreSQL
+# and chromedriver for the demo's browser tests, python3 with PyJWT and cryptography
+# for the independent check of the demo's access tokens), starts a throw-away PostgreSQL
 # server and a throw-away MariaDB server on free ports of 127.0.0.1, exports
 # PG_TEST_URL and MYSQL_TEST_URL for the tests and runs the whole cargo test
 # suite. The servers and their data are removed on exit, also when tests fail.
@@ -55,6 +56,11 @@ if [ -z "$(find_mariadbd)" ] || ! command -v mariadb-install-db >/dev/null 2>&1 
 fi
 if [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
 if [ ! -x /usr/bin/chromedriver ]; then missing+=(chromium-driver); fi
+# Debian's packages go to the system interpreter (the demo's test looks for it there too).
+if ! /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1; then missing+=(python3-jwt); fi
+if ! /usr/bin/python3 -c 'import cryptography.hazmat.primitives.asymmetric.ed25519' >/dev/null 2>&1; then
+    missing+=(python3-cryptography)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$IS_ROOT" -ne 1 ]; then
@@ -74,6 +80,8 @@ PG_BIN="$(find_pg_bindir)"
 [ -n "$PG_BIN" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium not found after installation"
 [ -x /usr/bin/chromedriver ] || die "/usr/bin/chromedriver not found after installation"
+/usr/bin/python3 -c 'import jwt, cryptography.hazmat.primitives.asymmetric.ed25519' >/dev/null 2>&1 \
+    || die "python3 with PyJWT and cryptography not found after installation"
 log "using PostgreSQL from $PG_BIN"
 MY_BIN="$(find_mariadbd)"
 [ -n "$MY_BIN" ] || die "the MariaDB server (mariadbd) not found after installation"

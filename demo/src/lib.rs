@@ -2,7 +2,9 @@
 //!
 //! A small web app on [`sqlx_sessions`]: sign up (a random user id and a sign-in secret,
 //! shown once), sign in from several browsers, see every device on the account page, expire
-//! or delete one, sign out everywhere, and create API keys for `GET /api/me`. It is a demo:
+//! or delete one, sign out everywhere, and create API keys for `GET /api/me`. Sessions also
+//! refresh short-lived access tokens (`POST /api/token`, keys at `/.well-known/jwks.json`,
+//! checked without the database by `GET /api/claims`; see [`access`]). It is a demo:
 //! it listens on the loopback only unless told otherwise, and is not meant to be a service.
 //!
 //! Run it with `cargo run -p sqlx-sessions-demo` (SQLite file `sqlx-sessions-demo.db` in the
@@ -15,6 +17,7 @@
 //! form post is checked for its CSRF token ([`csrf`]); every request for its `Host`
 //! ([`host`]).
 
+pub mod access;
 pub mod config;
 pub mod csrf;
 pub mod csrf_key;
@@ -47,7 +50,7 @@ pub use config::Config;
 pub use error::AppError;
 pub use state::AppState;
 
-use routes::{account, api, keys, pages};
+use routes::{account, api, keys, pages, tokens};
 
 /// The demo's router.
 ///
@@ -68,6 +71,7 @@ pub fn app(state: AppState) -> Router {
         .route("/delete-session", post(account::delete_session))
         .route("/api-keys", post(keys::create))
         .route("/api-keys/revoke", post(keys::revoke))
+        .merge(tokens::browser_routes())
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(state.auth.layer())
@@ -75,6 +79,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/me", get(api::me))
         .route("/static/app.css", get(pages::stylesheet))
+        .merge(tokens::api_routes(&state))
         .merge(browser)
         .layer(middleware::map_response(security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), host::check))

@@ -10,6 +10,7 @@ use sqlx_sessions::axum::{CookieConfig, SessionAuth, TokenSource};
 use sqlx_sessions::cache::CacheConfig;
 use sqlx_sessions::{Clock, Pruner, SessionStore, StoreBuilder, SystemClock};
 
+use crate::access::AccessTokens;
 use crate::config::Config;
 use crate::csrf_key::CsrfKey;
 use crate::db::Db;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub sign_in_limit: Arc<DefaultKeyedRateLimiter<String>>,
     /// The `Host` names the app answers to.
     pub hosts: AllowedHosts,
+    /// Access tokens for the sessions (`POST /api/token`).
+    pub tokens: AccessTokens,
 }
 
 /// Credential checks a client address may make in a burst ...
@@ -146,7 +149,9 @@ impl AppState {
         } else {
             SessionAuth::new(sessions).secure_cookies(false)?
         };
+        let tokens = AccessTokens::new(auth.store())?;
         Ok(AppState {
+            tokens,
             db,
             api_auth: auth
                 .clone()

@@ -19,6 +19,9 @@ pub(crate) enum Field {
     SaltId,
     /// The session's own TTL in whole seconds (`NULL`: the store's).
     Ttl,
+    /// The digest of the token the last rotation replaced (`NULL` before one), so a
+    /// refresh token presented again after it was rotated away is recognised.
+    PreviousDigest,
     /// The extra column at this position of the spec.
     Extra(usize),
 }
@@ -45,9 +48,18 @@ pub(crate) struct Column<'s> {
 
 impl Column<'_> {
     /// Whether the column is selected into a [`Session`](crate::Session): all but the
-    /// digest (selected only when asked) and `salt_id` (never).
+    /// digest (selected only when asked), `salt_id` and `previous_digest` (never).
     pub(crate) fn in_session(&self) -> bool {
-        !matches!(self.field, Field::Digest | Field::SaltId)
+        !matches!(
+            self.field,
+            Field::Digest | Field::SaltId | Field::PreviousDigest
+        )
+    }
+
+    /// Whether an insert writes the column: all but `previous_digest`, `NULL` until the
+    /// first rotation.
+    pub(crate) fn inserted(&self) -> bool {
+        self.field != Field::PreviousDigest
     }
 }
 
@@ -69,7 +81,7 @@ const TIME: Storage = Storage::Value(ColumnType::Timestamp);
 const TEXT: Storage = Storage::Value(ColumnType::Text);
 
 /// The columns the store owns, in table order (the optional ones only when enabled).
-const BUILTIN: [Column<'static>; 11] = [
+const BUILTIN: [Column<'static>; 12] = [
     builtin("id", Field::Id, Storage::Value(ColumnType::Uuid), true),
     builtin("auth_token_digest", Field::Digest, Storage::Digest, true),
     builtin("data", Field::Data, Storage::Json, true),
@@ -84,6 +96,12 @@ const BUILTIN: [Column<'static>; 11] = [
         "ttl_seconds",
         Field::Ttl,
         Storage::Value(ColumnType::Integer),
+        false,
+    ),
+    builtin(
+        "previous_digest",
+        Field::PreviousDigest,
+        Storage::Digest,
         false,
     ),
 ];
@@ -104,6 +122,7 @@ impl TableSpec {
             Field::TokenHint => opt.token_hint,
             Field::SaltId => opt.salt_id,
             Field::Ttl => opt.session_ttl,
+            Field::PreviousDigest => opt.previous_digest,
             _ => true,
         };
         let mut out: Vec<Column<'_>> = BUILTIN.into_iter().filter(|c| present(c.field)).collect();

@@ -82,6 +82,18 @@ pub enum Error {
         /// The cap.
         limit: u32,
     },
+    /// An access token was refused ([`access::Verifier::verify`](crate::access::Verifier::verify)).
+    #[cfg(feature = "access-tokens")]
+    #[error("access token refused: {0}")]
+    AccessToken(crate::access::Refusal),
+    /// A refresh token that a rotation had already replaced was presented again: its
+    /// session has been revoked ([`access::Issuer::refresh`](crate::access::Issuer::refresh)).
+    #[cfg(feature = "access-tokens")]
+    #[error("a rotated-away refresh token was presented again: session {session_id} revoked")]
+    RefreshTokenReused {
+        /// The revoked session.
+        session_id: uuid::Uuid,
+    },
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),

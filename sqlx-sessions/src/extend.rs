@@ -50,6 +50,41 @@ pub(crate) fn new_expiry(
     (next > current).then_some(next)
 }
 
+/// The expiry to write when the application asks for `wanted` (a tower-sessions save) on a
+/// session that expires at `current`, or `None` when no write is due.
+///
+/// The span from `now` to `wanted` is the session's TTL, with the store's stale window scaled
+/// to it (see [`window`]): a later expiry is written when it passes `current` by more than
+/// that window (the extension rule of [`new_expiry`], so at most one write per stale window),
+/// an earlier one when it falls short of `current` by more than the window or is not after
+/// `now` (the application shortening or ending the session). `max_lifetime` caps it.
+#[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
+pub(crate) fn requested_expiry(
+    settings: &Settings,
+    current: Option<OffsetDateTime>,
+    inserted_at: OffsetDateTime,
+    now: OffsetDateTime,
+    wanted: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    let cap = settings
+        .max_lifetime
+        .and_then(|max| inserted_at.checked_add(max));
+    let wanted = crate::clock::truncate_to_micros(cap.map_or(wanted, |cap| wanted.min(cap)));
+    let Some(current) = current else {
+        // A session that never expires gets the application's expiry.
+        return Some(wanted);
+    };
+    if wanted <= now {
+        return (current > now).then_some(wanted);
+    }
+    let span = wanted - now;
+    if wanted > current {
+        return new_expiry(settings, Some(current), inserted_at, now, Some(span));
+    }
+    let tolerance = window(settings, Some(span)).map_or(Duration::ZERO, |(_, stale)| stale);
+    (current - wanted > tolerance).then_some(wanted)
+}
+
 /// The expiry of a session created at `now`, with an optional explicit one and an
 /// optional TTL of its own.
 pub(crate) fn initial_expiry(

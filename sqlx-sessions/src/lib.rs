@@ -50,6 +50,19 @@
 //! | `mysql` | no | the MySQL 8 / MariaDB 10.6+ backend (`Pool::Mysql`) |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
 //! | `cache` | no | a read cache of lookups with cross-instance invalidation (`cache` module) |
+//! | `access-tokens` | no | short-lived signed access tokens (JWT, EdDSA or HS256) refreshed from sessions, verified without the database (`access` module) |
+//! | `tower-sessions-014` | no | `tower_sessions::TowerStore` for tower-sessions 0.14 (axum-login 0.18) |
+//! | `tower-sessions-015` | no | `tower_sessions::TowerStore` for tower-sessions 0.15 |
+//!
+//! ## Coming from tower-sessions
+//!
+//! With a `tower-sessions-*` feature, `tower_sessions::TowerStore::new(store)` takes the place
+//! of a tower-sessions store in one line (axum-login included). The table then keeps digests
+//! of the session ids, `save` never recreates a session deleted meanwhile, the data is written
+//! only when it changed and the expiry at most once per stale window (also under
+//! `with_always_save(true)`), and axum-login's user id fills the `user_id` column, so a user's
+//! devices can be listed and signed out. The `tower_sessions` module says what changes and
+//! what stays.
 //!
 //! ## How it works
 //!
@@ -93,6 +106,8 @@
     allow(dead_code, unused_variables, unreachable_code)
 )]
 
+#[cfg(feature = "access-tokens")]
+pub mod access;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod backend;
@@ -115,6 +130,8 @@ mod settings;
 mod sql;
 mod store;
 mod token;
+#[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
+pub mod tower_sessions;
 mod update;
 mod value;
 

@@ -200,14 +200,20 @@ fn push_time_bound(
 
 /// Appends ` AND "auth_token_digest" = $n` (or `IN (...)` for several salts).
 pub(crate) fn push_digest_match(b: &mut StmtBuilder, digests: Vec<Vec<u8>>) {
+    push_digest_match_on(b, "\"auth_token_digest\"", digests);
+}
+
+/// [`push_digest_match`] on another digest column (quoted), such as `previous_digest`.
+pub(crate) fn push_digest_match_on(b: &mut StmtBuilder, column: &str, digests: Vec<Vec<u8>>) {
+    b.push(" AND ").push(column);
     if digests.len() == 1 {
-        b.push(" AND \"auth_token_digest\" = ");
+        b.push(" = ");
         for d in digests {
             b.bind(Param::Digest(d));
         }
         return;
     }
-    b.push(" AND \"auth_token_digest\" IN (");
+    b.push(" IN (");
     for (i, d) in digests.into_iter().enumerate() {
         if i > 0 {
             b.push(", ");

@@ -145,6 +145,7 @@ pub(crate) struct OptionalColumns {
     pub(crate) token_hint: bool,
     pub(crate) salt_id: bool,
     pub(crate) session_ttl: bool,
+    pub(crate) previous_digest: bool,
 }
 
 /// The validated shape of one store's table.

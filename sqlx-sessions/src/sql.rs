@@ -31,8 +31,10 @@ pub(crate) enum Param {
     Time(Option<OffsetDateTime>),
     /// JSON text.
     Json(String),
-    /// A `NULL` of a given column type.
-    Null(ColumnType),
+    /// A `NULL` of a given column type (PostgreSQL binds typed `NULL`s; SQLite needs no type).
+    Null(
+        #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))] ColumnType,
+    ),
 }
 
 impl From<Value> for Param {

@@ -38,6 +38,12 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 pub struct Token(String);
 
 impl Token {
+    /// A token the caller chose (a tower-sessions id), kept as the store keeps its own.
+    #[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
+    pub(crate) fn given(token: String) -> Token {
+        Token(token)
+    }
+
     /// The plaintext token. Show it to its owner once; never log it.
     pub fn expose(&self) -> &str {
         &self.0

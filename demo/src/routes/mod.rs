@@ -4,3 +4,4 @@ pub mod account;
 pub mod api;
 pub mod keys;
 pub mod pages;
+pub mod tokens;

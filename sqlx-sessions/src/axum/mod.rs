@@ -21,6 +21,9 @@
 //!   session's expiry. Create a new session at every sign-in (never reuse one from before
 //!   it), so a planted token gains nothing. The layer also marks `no-store` every response
 //!   that sets the session cookie (its own refresh included), so no cache keeps a token.
+//! - With feature `access-tokens`, [`AccessClaims`] accepts an access token
+//!   (`Authorization: Bearer <jwt>`, verified without the database) and, where
+//!   [`AccessAuth::session_fallback`] says so, a session token; both yield the same claims.
 //!
 //! ```
 //! use axum::{Router, response::{IntoResponse, Redirect}, routing::{get, post}};
@@ -68,6 +71,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "access-tokens")]
+mod access;
 mod cookie;
 mod extractor;
 mod future;
@@ -79,6 +84,8 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 
+#[cfg(feature = "access-tokens")]
+pub use self::access::{AccessAuth, AccessClaims, ClaimsSource};
 pub use self::cookie::{
     CookieConfig, HOST_PREFIX, MAX_COOKIE_AGE, NO_STORE, SECURE_PREFIX, SetSessionCookie,
 };

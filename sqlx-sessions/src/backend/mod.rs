@@ -213,7 +213,7 @@ pub(crate) fn decode_session(
             Field::LastUsedAt => s.last_used_at = row.time(i)?,
             Field::AuthenticatedAt => s.authenticated_at_column = row.time(i)?,
             Field::TokenHint => s.token_hint = row.text(i)?,
-            Field::SaltId => {}
+            Field::SaltId | Field::PreviousDigest => {}
             Field::Ttl => s.ttl = row.integer(i)?.map(time::Duration::seconds),
             Field::Extra(k) => {
                 s.extras.values[k] = row.value(i, spec.extras[k].column_type())?;
@@ -297,6 +297,12 @@ pub(crate) fn index_statements(spec: &TableSpec) -> Vec<String> {
             name("expires_at")
         ),
     ];
+    if spec.optional.previous_digest {
+        out.push(format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {table} (\"previous_digest\")",
+            name("previous_digest")
+        ));
+    }
     for col in spec.extras.iter().filter(|c| c.is_indexed()) {
         out.push(format!(
             "CREATE INDEX IF NOT EXISTS {} ON {table} ({})",

@@ -7,6 +7,7 @@ use tokio::sync::{Notify, watch};
 
 use super::entries::Entries;
 use super::feed::{Change, Feed, FeedError};
+use super::revoked::RevokedSessions;
 
 /// How often the counters are logged at debug level.
 const STATS_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -24,14 +25,16 @@ struct Rounds {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) entries: Entries,
+    pub(crate) revoked: RevokedSessions,
     wake: Notify,
     rounds: watch::Sender<Rounds>,
 }
 
 impl Shared {
-    pub(crate) fn new(entries: Entries) -> Self {
+    pub(crate) fn new(entries: Entries, revoked: RevokedSessions) -> Self {
         Shared {
             entries,
+            revoked,
             wake: Notify::new(),
             rounds: watch::Sender::new(Rounds::default()),
         }
@@ -87,11 +90,14 @@ pub(crate) async fn drive(shared: Arc<Shared>, mut feed: Box<dyn Feed>) {
             Ok(()) => {
                 if must_clear || changes.contains(&Change::All) {
                     entries.clear();
+                    shared.revoked.gap();
                     tracing::debug!("cache cleared by the channel");
                 } else if !changes.is_empty() {
                     for change in changes.drain(..) {
-                        if let Change::Key(key) = change {
-                            entries.invalidate(&key);
+                        match change {
+                            Change::Key(key) => entries.invalidate(&key),
+                            Change::Revoked(id) => shared.revoked.insert(id),
+                            Change::All => {}
                         }
                     }
                 }

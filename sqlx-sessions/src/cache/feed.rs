@@ -10,6 +10,10 @@ use crate::migrate::Migration;
 pub(crate) enum Change {
     /// The row stored under this digest changed or went away.
     Key(Vec<u8>),
+    /// The session with this id was revoked: deleted, or written with an expiry that is
+    /// not after its `updated_at` or not after the database's clock. Reported beside its
+    /// [`Change::Key`].
+    Revoked(uuid::Uuid),
     /// Anything may have changed (a `TRUNCATE`, a reconnection, a gap in the change log).
     All,
 }
@@ -47,6 +51,17 @@ pub(crate) trait Feed: Send + fmt::Debug + 'static {
 
     /// Forgets the connection after a round was abandoned half-way.
     fn reset(&mut self);
+}
+
+/// The prefix of a revocation in the change feed, followed by the session id's text. No
+/// digest column holds it: a hex digest has no `:`, and a change-log row of this length
+/// is no digest length (see [`revocation`]).
+pub(crate) const REVOKED_PREFIX: &str = "revoked:";
+
+/// The session id of a feed entry naming a revocation (`revoked:<uuid>`), if it is one.
+pub(crate) fn revocation(entry: &[u8]) -> Option<uuid::Uuid> {
+    let id = entry.strip_prefix(REVOKED_PREFIX.as_bytes())?;
+    uuid::Uuid::try_parse_ascii(id).ok()
 }
 
 /// `<table>_<suffix>`, fitted to 63 bytes as the index names are.

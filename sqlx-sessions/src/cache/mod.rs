@@ -61,6 +61,7 @@ mod entries;
 mod feed;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+pub(crate) mod revoked;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 mod store;

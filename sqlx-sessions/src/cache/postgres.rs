@@ -1,5 +1,6 @@
-//! PostgreSQL: a trigger calls `pg_notify` with the digest of each changed row; the store
-//! listens on a connection of its own.
+//! PostgreSQL: a trigger calls `pg_notify` with the digest of each changed row (and
+//! `revoked:<id>` for a revoked or deleted session); the store listens on a connection of
+//! its own.
 //!
 //! Each round sends a heartbeat on that connection, on a channel only this store listens
 //! to, from a statement that sends it only while both triggers exist and are enabled.
@@ -11,9 +12,9 @@ use std::time::Duration;
 use sha2::Digest as _;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
-use super::feed::{Change, Feed, FeedError, derived_name};
+use super::feed::{Change, Feed, FeedError, REVOKED_PREFIX, derived_name, revocation};
 use crate::migrate::Migration;
-use crate::schema::{DigestFormat, TableSpec};
+use crate::schema::{DigestFormat, TableSpec, TimeFormat};
 use crate::sql::quote;
 
 /// The `application_name` of the listening connection, to find it in `pg_stat_activity`.
@@ -34,6 +35,7 @@ pub(crate) struct PgFeed {
     function: String,
     triggers: [String; 2],
     hex_digest: bool,
+    naive_time: bool,
 }
 
 /// The notification channel of a table: readable when it fits PostgreSQL's 63 bytes.
@@ -73,6 +75,7 @@ impl PgFeed {
                 derived_name(&spec.table, "cache_truncate"),
             ],
             hex_digest: spec.digest_format == DigestFormat::Hex,
+            naive_time: spec.time_format == TimeFormat::NaiveUtc,
         }
     }
 
@@ -85,6 +88,12 @@ impl PgFeed {
             }
         };
         let channel = &self.channel;
+        // Naive timestamps hold UTC (ecto_sessions tables).
+        let now = if self.naive_time {
+            "(now() AT TIME ZONE 'UTC')"
+        } else {
+            "now()"
+        };
         format!(
             "CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS $sqlx_sessions$
 BEGIN
@@ -94,6 +103,11 @@ BEGIN
     PERFORM pg_notify('{channel}', encode({}, 'hex'));
     IF TG_OP = 'UPDATE' AND NEW.\"auth_token_digest\" IS DISTINCT FROM OLD.\"auth_token_digest\" THEN
       PERFORM pg_notify('{channel}', encode({}, 'hex'));
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+      PERFORM pg_notify('{channel}', '{REVOKED_PREFIX}' || OLD.\"id\"::text);
+    ELSIF NEW.\"expires_at\" IS NOT NULL AND (NEW.\"expires_at\" <= NEW.\"updated_at\" OR NEW.\"expires_at\" <= {now}) THEN
+      PERFORM pg_notify('{channel}', '{REVOKED_PREFIX}' || NEW.\"id\"::text);
     END IF;
   END IF;
   RETURN NULL;
@@ -145,6 +159,9 @@ $sqlx_sessions$",
             }
             changes.push(match notification.payload() {
                 "*" => Change::All,
+                p if p.starts_with(REVOKED_PREFIX) => {
+                    revocation(p.as_bytes()).map_or(Change::All, Change::Revoked)
+                }
                 hex_digest => hex::decode(hex_digest).map_or(Change::All, Change::Key),
             });
         }

@@ -1,5 +1,5 @@
-//! SQLite: triggers append the digests of changed rows to a change-log table, which the
-//! store polls.
+//! SQLite: triggers append the digests of changed rows (and `revoked:<id>` for a revoked
+//! or deleted session) to a change-log table, which the store polls.
 //!
 //! The log's `seq` is `AUTOINCREMENT`, so it is never reused, and SQLite has one writer at a
 //! time, so sequence order is commit order. A poll reads, in one read transaction, the
@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, SqlitePool};
 
-use super::feed::{Change, Feed, FeedError, derived_name};
+use super::feed::{Change, Feed, FeedError, REVOKED_PREFIX, derived_name, revocation};
 use crate::migrate::Migration;
-use crate::schema::TableSpec;
+use crate::schema::{DigestFormat, TableSpec};
 use crate::sql::quote;
 
 /// Rows the change log keeps; a poller further behind than this clears its cache.
@@ -31,6 +31,8 @@ pub(crate) struct SqliteFeed {
     triggers: [String; 2],
     /// The last sequence applied; `None` before the first poll.
     seen: Option<i64>,
+    /// Timestamps as ISO-8601 text (an adopted ecto_sqlite3 table), not microseconds.
+    iso_time: bool,
 }
 
 impl SqliteFeed {
@@ -44,6 +46,19 @@ impl SqliteFeed {
                 derived_name(&spec.table, "changes_delete"),
             ],
             seen: None,
+            iso_time: spec.digest_format == DigestFormat::Hex,
+        }
+    }
+
+    /// The database's clock in the table's time format.
+    fn now_sql(&self) -> &'static str {
+        if self.iso_time {
+            // ecto_sqlite3's ISO-8601 text (millisecond precision here: close enough to
+            // flag a revocation, which the row's own `updated_at` catches exactly).
+            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+        } else {
+            // Microseconds since the Unix epoch.
+            "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)"
         }
     }
 
@@ -51,9 +66,18 @@ impl SqliteFeed {
         let log = quote(&self.log);
         let mut body =
             format!("  INSERT INTO {log} (\"digest\") VALUES (OLD.\"auth_token_digest\");\n");
+        let revoked = format!("CAST('{REVOKED_PREFIX}' || OLD.\"id\" AS BLOB)");
         if new_digest {
             body.push_str(&format!(
                 "  INSERT INTO {log} (\"digest\") SELECT NEW.\"auth_token_digest\" WHERE NEW.\"auth_token_digest\" IS NOT OLD.\"auth_token_digest\";\n"
+            ));
+            body.push_str(&format!(
+                "  INSERT INTO {log} (\"digest\") SELECT {revoked} WHERE NEW.\"expires_at\" IS NOT NULL AND (NEW.\"expires_at\" <= NEW.\"updated_at\" OR NEW.\"expires_at\" <= {});\n",
+                self.now_sql()
+            ));
+        } else {
+            body.push_str(&format!(
+                "  INSERT INTO {log} (\"digest\") VALUES ({revoked});\n"
             ));
         }
         body.push_str(&format!(
@@ -146,7 +170,10 @@ impl Feed for SqliteFeed {
                 if seq != expected {
                     changes.push(Change::All);
                 }
-                changes.push(Change::Key(digest));
+                changes.push(match revocation(&digest) {
+                    Some(id) => Change::Revoked(id),
+                    None => Change::Key(digest),
+                });
                 expected = seq + 1;
             }
             if expected <= high && !full {

@@ -7,7 +7,9 @@ use tokio::task::JoinHandle;
 
 use super::driver::{Shared, drive};
 use super::entries::{Entries, Ticket};
+use super::revoked::RevokedSessions;
 use super::{CacheConfig, CacheStats, Feed};
+use crate::clock::Clock;
 use crate::digest::Hashing;
 use crate::error::{Error, Result};
 use crate::migrate::Migration;
@@ -34,6 +36,7 @@ impl StoreCache {
         config: &CacheConfig,
         feed: Option<Box<dyn Feed>>,
         hashing: Hashing,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         config.validate()?;
         if hashing == Hashing::None {
@@ -55,7 +58,10 @@ impl StoreCache {
             )
         })?;
         let bound = config.bound.unwrap_or_else(|| feed.default_bound());
-        let shared = Arc::new(Shared::new(Entries::new(config.max_entries, bound)));
+        let shared = Arc::new(Shared::new(
+            Entries::new(config.max_entries, bound),
+            RevokedSessions::new(clock),
+        ));
         let migration = feed.migration();
         let task = runtime.spawn(drive(shared.clone(), feed));
         Ok(StoreCache {
@@ -86,6 +92,17 @@ impl StoreCache {
 
     pub(crate) fn invalidate(&self, key: &[u8]) {
         self.shared.entries.invalidate(key);
+    }
+
+    /// The sessions the feed reported revoked.
+    pub(crate) fn revoked(&self) -> &RevokedSessions {
+        &self.shared.revoked
+    }
+
+    /// Whether the feed has confirmed a round within its bound (see
+    /// [`CacheStats::serving`]).
+    pub(crate) fn serving(&self) -> bool {
+        self.shared.entries.serving()
     }
 
     /// Returns when no lookup on this instance can be answered with a row as it was before

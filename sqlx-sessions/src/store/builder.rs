@@ -219,6 +219,15 @@ impl StoreBuilder {
         self
     }
 
+    /// Adds a `previous_digest` column (indexed) keeping the digest of the token that the
+    /// last [`SessionStore::rotate`] replaced, written in the same statement as the new
+    /// one, so a token presented again after it was rotated away is recognised: what
+    /// refresh-token reuse detection needs (the `access` module's `Issuer`).
+    pub fn detect_token_reuse(mut self) -> Self {
+        self.optional.previous_digest = true;
+        self
+    }
+
     /// Adds a `salt_id` column recording which salt digested each row, so rows still on a
     /// previous salt can be counted ([`SessionStore::count_on_previous_salts`]).
     pub fn track_salt(mut self) -> Self {
@@ -294,7 +303,7 @@ impl StoreBuilder {
         if self.ecto_compat && self.optional != OptionalColumns::default() {
             return Err(Error::config(
                 "ecto_compat",
-                "an adopted ecto_sessions table gets no new columns: last_used_at, authenticated_at, token_hint, salt_id and ttl_seconds are unavailable",
+                "an adopted ecto_sessions table gets no new columns: last_used_at, authenticated_at, token_hint, salt_id, ttl_seconds and previous_digest are unavailable",
             ));
         }
         let (digest_format, time_format) = if self.ecto_compat {
@@ -345,6 +354,7 @@ impl StoreBuilder {
                 config,
                 backend.cache_feed(),
                 self.settings.hashing,
+                self.clock.clone(),
             )?),
             None => None,
         };

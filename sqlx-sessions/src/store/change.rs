@@ -20,7 +20,8 @@ impl SessionStore {
         id: Uuid,
         change: SessionUpdate,
     ) -> Result<Option<Session>> {
-        self.update_where(on, &Filter::new().id(id), change).await
+        self.update_where(on, &Filter::new().id(id), change, None)
+            .await
     }
 
     pub(super) async fn update_token_on(
@@ -29,19 +30,21 @@ impl SessionStore {
         token: &str,
         change: SessionUpdate,
     ) -> Result<Option<Session>> {
-        self.update_where(on, &Filter::new().token(token), change)
+        self.update_where(on, &Filter::new().token(token), change, None)
             .await
     }
 
     /// `UPDATE ... SET data, extras, updated_at WHERE <valid> AND <filter> RETURNING ...`:
     /// the valid-only guard means a session expired, revoked or deleted before (or while)
     /// the statement runs is left alone, and `updated_at` (written only on a valid row,
-    /// before its expiry) keeps the revocation marker meaningful.
-    async fn update_where(
+    /// before its expiry) keeps the revocation marker meaningful. `expires_at`, when given,
+    /// is written too (a tower-sessions save that also slides the expiry).
+    pub(super) async fn update_where(
         &self,
         on: On<'_, '_>,
         filter: &Filter,
         change: SessionUpdate,
+        expires_at: Option<OffsetDateTime>,
     ) -> Result<Option<Session>> {
         let spec = &self.inner.spec;
         change.data.check()?;
@@ -49,6 +52,9 @@ impl SessionStore {
         let expiry = self.expiry(now);
         let mut b = StmtBuilder::new("\"updated_at\" = ");
         b.bind(Param::Time(Some(now)));
+        if let Some(at) = expires_at {
+            b.push(", \"expires_at\" = ").bind(Param::Time(Some(at)));
+        }
         match &change.data {
             DataChange::Keep | DataChange::NotAnObject => {}
             DataChange::Replace(data) => {
@@ -162,7 +168,13 @@ impl SessionStore {
         let digest = self.stored_digest(inner.salts[0].as_ref(), token.expose())?;
         let now = self.now();
         let expiry = self.expiry(now);
-        let mut b = StmtBuilder::new("\"auth_token_digest\" = ");
+        // The previous digest first: MySQL assigns left to right, so it still reads the
+        // old one (PostgreSQL and SQLite read the old row throughout).
+        let mut b = StmtBuilder::new(if spec.optional.previous_digest {
+            "\"previous_digest\" = \"auth_token_digest\", \"auth_token_digest\" = "
+        } else {
+            "\"auth_token_digest\" = "
+        });
         b.bind(Param::Digest(digest))
             .push(", \"updated_at\" = ")
             .bind(Param::Time(Some(now)));

@@ -269,17 +269,7 @@ impl SessionStore {
         // row is refused by its own columns, whatever this clock says (an expire at exactly
         // the expiry read would otherwise pass the comparison); `expires_at > now` keeps
         // the `updated_at` written here before the expiry.
-        b.push(" WHERE \"id\" = ").bind(Param::Uuid(s.id));
-        match s.expires_at {
-            None => b.push(" AND \"expires_at\" IS NULL"),
-            Some(at) => b
-                .push(" AND \"expires_at\" = ")
-                .bind(Param::Time(Some(at)))
-                .push(" AND \"expires_at\" > ")
-                .bind(Param::Time(Some(now)))
-                .push(" AND ")
-                .push(NOT_REVOKED),
-        };
+        push_expiry_unchanged(&mut b, &s, now);
         let written = inner.backend.execute(on, b.finish()).await? == 1;
         if written {
             s.updated_at = now;
@@ -299,4 +289,20 @@ impl SessionStore {
             true,
         ))
     }
+}
+
+/// ` WHERE` the row is `s` with the expiry it was read with, still valid at `now` and not
+/// revoked: the compare-and-set guard of a write that moves an expiry.
+pub(super) fn push_expiry_unchanged(b: &mut StmtBuilder, s: &Session, now: OffsetDateTime) {
+    b.push(" WHERE \"id\" = ").bind(Param::Uuid(s.id));
+    match s.expires_at {
+        None => b.push(" AND \"expires_at\" IS NULL"),
+        Some(at) => b
+            .push(" AND \"expires_at\" = ")
+            .bind(Param::Time(Some(at)))
+            .push(" AND \"expires_at\" > ")
+            .bind(Param::Time(Some(now)))
+            .push(" AND ")
+            .push(NOT_REVOKED),
+    };
 }

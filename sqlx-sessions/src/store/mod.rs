@@ -6,8 +6,13 @@ pub use lookup::{GetOptions, Lookup};
 mod aggregate;
 pub(crate) mod cap;
 mod change;
+#[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
+mod foreign;
+#[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
+pub(crate) use foreign::{ForeignState, Saved};
 mod inspect;
 mod ops;
+mod reuse;
 mod write;
 
 use std::sync::Arc;
@@ -138,7 +143,11 @@ fn write_insert(
     spec: &TableSpec,
     mut value: impl FnMut(&Column<'_>) -> Param,
 ) {
-    let columns = spec.columns();
+    let columns: Vec<_> = spec
+        .columns()
+        .into_iter()
+        .filter(|c| c.inserted())
+        .collect();
     b.push("INSERT INTO ")
         .push(&spec.qualified())
         .push(" (")
@@ -244,8 +253,21 @@ impl SessionStore {
 
     pub(super) async fn create_on(
         &self,
+        on: On<'_, '_>,
+        new: NewSession,
+    ) -> Result<CreatedSession> {
+        let token = self.inner.format.generate()?;
+        self.create_under_on(on, new, token).await
+    }
+
+    /// Creates a session under `token`: a new one ([`SessionStore::create`]) or one the
+    /// caller chose (a tower-sessions id). A token already in use is refused with
+    /// [`Error::Conflict`] by the unique digest index.
+    pub(crate) async fn create_under_on(
+        &self,
         mut on: On<'_, '_>,
         new: NewSession,
+        token: crate::token::Token,
     ) -> Result<CreatedSession> {
         let inner = &self.inner;
         let spec = &inner.spec;
@@ -266,7 +288,6 @@ impl SessionStore {
         change::refuse_nul(&data)?;
         let data = serde_json::to_string(&data)?;
         let own_ttl = self.own_ttl(new.ttl)?;
-        let token = inner.format.generate()?;
         let digest = self.stored_digest(inner.salts[0].as_ref(), token.expose())?;
         let now = inner.clock.now();
         let expires_at = initial_expiry(&inner.settings, new.expires_at, own_ttl, now);
@@ -317,6 +338,8 @@ impl SessionStore {
                 Field::Ttl => session.ttl.map_or(Param::Null(ColumnType::Integer), |t| {
                     Param::Int(t.whole_seconds())
                 }),
+                // Not in the insert's columns (see `Column::inserted`).
+                Field::PreviousDigest => Param::Null(ColumnType::Text),
                 Field::Extra(k) => match &session.extras.values[k] {
                     Value::Null => Param::Null(spec.extras[k].column_type()),
                     v => v.clone().into(),
