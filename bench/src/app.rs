@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use sqlx::{ConnectOptions, Connection};
 
 use crate::cli::{Args, Measurement, Plan};
-use crate::db::{Db, DbKind, PgRun};
+use crate::db::{Db, DbKind, ServerRun};
 use crate::report::{self, Machine, Report};
 use crate::{chart, markdown, measure};
 
@@ -24,6 +24,9 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
         prune: Vec::new(),
         growth: Vec::new(),
         http: Vec::new(),
+        cache: Vec::new(),
+        cache_memory: Vec::new(),
+        revoke: Vec::new(),
     };
     eprintln!(
         "sqlx-sessions-bench: {} rows, {:?} x {} rounds per case, contenders {:?}, pools sqlite {} / postgres {}, test_before_acquire={}",
@@ -67,26 +70,27 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
             .context("SQLite measurements")?;
     }
 
-    match (&args.pg_url, args.no_postgres) {
-        (Some(url), false) => {
-            let run = PgRun::create(url).await?;
-            eprintln!("[postgres] database {}", run.name());
-            let mut db = Db::postgres(&run, plan.pools);
-            db.lib_prune_batch = plan.lib_prune_batch;
-            let result = async {
-                let mut conn = db.pg_connection().await?;
-                let v: String = sqlx::query_scalar("SELECT version()")
-                    .fetch_one(&mut conn)
-                    .await?;
-                conn.close().await?;
-                report.versions.push((DbKind::Postgres, v));
-                run_db(&plan, &db, &mut report).await
-            }
-            .await;
-            run.drop_database().await?;
-            result.context("PostgreSQL measurements")?;
+    for (kind, url, skip) in [
+        (DbKind::Postgres, &args.pg_url, args.no_postgres),
+        (DbKind::Mysql, &args.mysql_url, args.no_mysql),
+    ] {
+        let name = kind.name();
+        let Some(url) = url.as_deref().filter(|_| !skip) else {
+            eprintln!("[{name}] skipped: no URL (--{name}-url)");
+            continue;
+        };
+        let run = ServerRun::create(kind, url).await?;
+        eprintln!("[{name}] database {}", run.name());
+        let mut db = Db::server(&run, plan.pools);
+        db.lib_prune_batch = plan.lib_prune_batch;
+        let result = async {
+            let v = server_version(&db).await?;
+            report.versions.push((kind, v));
+            run_db(&plan, &db, &mut report).await
         }
-        _ => eprintln!("[postgres] skipped: no --pg-url / PG_TEST_URL"),
+        .await;
+        run.drop_database().await?;
+        result.with_context(|| format!("{name} measurements"))?;
     }
 
     report::print_throughput("Lookups", &report.lookup);
@@ -104,6 +108,15 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     }
     if !report.http.is_empty() {
         report::print_http(&report.http);
+    }
+    if !report.cache.is_empty() {
+        report::print_cache(&report.cache);
+    }
+    if !report.cache_memory.is_empty() {
+        report::print_cache_memory(&report.cache_memory);
+    }
+    if !report.revoke.is_empty() {
+        report::print_revoke(&report.revoke);
     }
     if let Some(path) = &args.json_out {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
@@ -126,7 +139,32 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     }
     eprintln!("total time {:.0}s", started.elapsed().as_secs_f64());
     println!("\n{}", report.ratio_line());
+    if plan.runs(Measurement::Cache) || plan.runs(Measurement::Revoke) {
+        println!("{}", report.cache_ratio_line());
+    }
     Ok(())
+}
+
+/// The server's version string.
+async fn server_version(db: &Db) -> Result<String> {
+    Ok(match db.kind {
+        DbKind::Postgres => {
+            let mut conn = db.pg_connection().await?;
+            let v = sqlx::query_scalar("SELECT version()")
+                .fetch_one(&mut conn)
+                .await?;
+            conn.close().await?;
+            v
+        }
+        _ => {
+            let mut conn = db.mysql_connection().await?;
+            let v = sqlx::query_scalar("SELECT version()")
+                .fetch_one(&mut conn)
+                .await?;
+            conn.close().await?;
+            v
+        }
+    })
 }
 
 async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
@@ -165,6 +203,12 @@ async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
         report.prune.extend(measure::prune::run(plan, db).await?);
         lap("prune");
     }
+    if db.kind == DbKind::Mysql {
+        // The raw app has no MySQL SQL, the read cache is not offered there, and the growth
+        // measurement is left out to keep the run short.
+        eprintln!("[{name}] growth, http and the cache measurements: not run on MySQL");
+        return Ok(());
+    }
     if plan.runs(Measurement::Growth) {
         report.growth.extend(measure::growth::run(plan, db).await?);
         lap("growth");
@@ -173,6 +217,22 @@ async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
         eprintln!("[{name}] http");
         report.http.extend(measure::http::run(plan, db).await?);
         lap("http");
+    }
+    if plan.runs(Measurement::Cache) {
+        let (lookups, memory) = measure::cache::run(plan, db).await?;
+        report.cache.extend(lookups);
+        report.cache_memory.extend(memory);
+        lap("cache");
+    }
+    if plan.runs(Measurement::Revoke) {
+        report.revoke.extend(measure::revoke::run(plan, db).await?);
+        lap("revoke");
+    }
+    if plan.runs(Measurement::CacheMemory) {
+        report
+            .cache_memory
+            .extend(measure::cache::memory(plan, db).await?);
+        lap("cache memory");
     }
     Ok(())
 }

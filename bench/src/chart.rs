@@ -19,6 +19,8 @@ fn color(k: Kind) -> &'static str {
         Kind::SqlxSessions => "#d62728",
         Kind::TowerSessions => "#1f77b4",
         Kind::RawSqlx => "#2ca02c",
+        Kind::SqlxSessionsCache => "#ff7f0e",
+        Kind::TowerMoka => "#9467bd",
     }
 }
 
@@ -130,6 +132,7 @@ fn panel(s: &mut String, results: &[GrowthResult], db: DbKind, x0: f64) {
     let title = match db {
         DbKind::Sqlite => "SQLite (WAL file)",
         DbKind::Postgres => "PostgreSQL",
+        DbKind::Mysql => "MySQL / MariaDB",
     };
     let _ = writeln!(
         s,

@@ -10,12 +10,13 @@ use crate::contenders::Kind;
 use crate::db::PoolSettings;
 
 /// Side-by-side benchmarks of sqlx-sessions, tower-sessions (tower-sessions-sqlx-store) and raw
-/// sqlx, in one process, on SQLite (a WAL file in a temporary directory) and PostgreSQL (a fresh
-/// database created through `--pg-url` and dropped at the end).
+/// sqlx, in one process, on SQLite (a WAL file in a temporary directory), PostgreSQL and MySQL
+/// or MariaDB (a fresh database created through `--pg-url` / `--mysql-url` and dropped at the
+/// end).
 #[derive(Debug, Parser)]
 #[command(name = "sqlx-sessions-bench", version, about)]
 pub struct Args {
-    /// Quick mode: 100,000 rows, about 2 s per case, the whole run under three minutes.
+    /// Quick mode: 100,000 rows, about 2 s per case, the whole run under five minutes.
     #[arg(long)]
     pub quick: bool,
     /// Rows in the lookup tables [default: 1,000,000; 100,000 with --quick].
@@ -33,12 +34,19 @@ pub struct Args {
     /// PostgreSQL server URL (any existing database) through which the run's database is created.
     #[arg(long, env = "PG_TEST_URL")]
     pub pg_url: Option<String>,
+    /// MySQL or MariaDB server URL (any existing database) through which the run's database
+    /// is created.
+    #[arg(long, env = "MYSQL_TEST_URL")]
+    pub mysql_url: Option<String>,
     /// Skip SQLite.
     #[arg(long)]
     pub no_sqlite: bool,
     /// Skip PostgreSQL even when a URL is given.
     #[arg(long)]
     pub no_postgres: bool,
+    /// Skip MySQL even when a URL is given.
+    #[arg(long)]
+    pub no_mysql: bool,
     /// Directory for the SQLite files [default: a fresh temporary directory, removed at the end].
     #[arg(long)]
     pub sqlite_dir: Option<PathBuf>,
@@ -74,6 +82,9 @@ pub struct Args {
     /// Maximum connections of every PostgreSQL pool.
     #[arg(long, default_value_t = 16)]
     pub pg_pool: u32,
+    /// Maximum connections of every MySQL pool.
+    #[arg(long, default_value_t = 16)]
+    pub mysql_pool: u32,
     /// Check each connection before lending it (`test_before_acquire(true)`) in every pool;
     /// without this flag it is off in every pool.
     #[arg(long)]
@@ -86,6 +97,26 @@ pub struct Args {
     /// --quick].
     #[arg(long, value_delimiter = ',')]
     pub http_connections: Option<Vec<usize>>,
+    /// Distinct sessions looked up again and again in the cache measurement.
+    #[arg(long, default_value_t = 100_000)]
+    pub cache_sessions: u64,
+    /// Tasks looking sessions up in the cache measurement.
+    #[arg(long, default_value_t = 16)]
+    pub cache_concurrency: usize,
+    /// Sessions cached for the memory measurement (`cache-memory`, not part of `--quick`).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub cache_memory_entries: u64,
+    /// Revocations per source (instance B, plain SQL) and database for sqlx-sessions with
+    /// its cache.
+    #[arg(long, default_value_t = 1_000)]
+    pub revocations: u64,
+    /// Revocations per source and database for tower-sessions + moka (each watched for
+    /// `--tower-revoke-watch` seconds, since it never hears of them).
+    #[arg(long, default_value_t = 64)]
+    pub tower_revocations: u64,
+    /// Seconds each revocation of tower-sessions + moka is watched.
+    #[arg(long, default_value_t = 2.0)]
+    pub tower_revoke_watch: f64,
     /// Write an SVG chart of lookup latency against table size here.
     #[arg(long)]
     pub chart: Option<PathBuf>,
@@ -111,19 +142,30 @@ pub enum Measurement {
     Prune,
     /// Lookup latency and peak memory as the table grows.
     Growth,
-    /// Requests per second of the demo's `GET /api/me` under `wrk`, against raw axum + sqlx.
+    /// Requests per second of the demo's `GET /api/me` under `wrk` (with and without its
+    /// cache), against raw axum + sqlx.
     Http,
+    /// Repeat lookups of the same sessions: sqlx-sessions with its cache, tower-sessions +
+    /// moka, raw sqlx (SQLite and PostgreSQL).
+    Cache,
+    /// Time from a revocation elsewhere to its first refusal by a cached instance.
+    Revoke,
+    /// Resident memory with `--cache-memory-entries` sessions cached (not part of `--quick`).
+    CacheMemory,
 }
 
 impl Measurement {
     /// Every measurement, in run order.
-    pub const ALL: [Measurement; 6] = [
+    pub const ALL: [Measurement; 9] = [
         Measurement::Lookup,
         Measurement::Create,
         Measurement::Writes,
         Measurement::Prune,
         Measurement::Growth,
         Measurement::Http,
+        Measurement::Cache,
+        Measurement::Revoke,
+        Measurement::CacheMemory,
     ];
 }
 
@@ -166,6 +208,18 @@ pub struct Plan {
     pub http_sessions: u64,
     /// `wrk` connection counts for the HTTP measurement.
     pub http_connections: Vec<usize>,
+    /// Distinct sessions of the cache measurement.
+    pub cache_sessions: u64,
+    /// Tasks of the cache measurement.
+    pub cache_concurrency: usize,
+    /// Sessions cached for the memory measurement.
+    pub cache_memory_entries: u64,
+    /// Revocations per source and database for sqlx-sessions.
+    pub revocations: u64,
+    /// Revocations per source and database for tower-sessions + moka.
+    pub tower_revocations: u64,
+    /// How long each revocation of tower-sessions + moka is watched.
+    pub tower_revoke_watch: Duration,
 }
 
 impl Plan {
@@ -208,7 +262,14 @@ impl Plan {
             measurements: Measurement::ALL
                 .into_iter()
                 .filter(|m| args.only.contains(m))
+                .filter(|m| !(quick && *m == Measurement::CacheMemory))
                 .collect(),
+            cache_sessions: args.cache_sessions.max(1),
+            cache_concurrency: args.cache_concurrency.max(1),
+            cache_memory_entries: args.cache_memory_entries.max(1),
+            revocations: args.revocations.max(1),
+            tower_revocations: args.tower_revocations.max(1),
+            tower_revoke_watch: Duration::from_secs_f64(args.tower_revoke_watch.max(0.01)),
             lib_prune_batch: args.lib_prune_batch,
             http_sessions: args
                 .http_sessions
@@ -224,6 +285,7 @@ impl Plan {
             pools: PoolSettings {
                 sqlite_max: args.sqlite_pool,
                 pg_max: args.pg_pool,
+                mysql_max: args.mysql_pool,
                 test_before_acquire: args.test_before_acquire,
             },
         }

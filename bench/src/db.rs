@@ -1,8 +1,8 @@
 //! The databases under test and the connection pools of every contender.
 //!
 //! Every contender gets its own pool, configured alike: the same maximum size (SQLite 8,
-//! PostgreSQL 16 by default), the same `test_before_acquire` setting, no idle timeout and no
-//! maximum lifetime. sqlx-sessions and the raw contender use sqlx 0.9; tower-sessions-sqlx-store
+//! PostgreSQL and MySQL 16 by default), the same `test_before_acquire` setting, no idle timeout
+//! and no maximum lifetime. sqlx-sessions and the raw contender use sqlx 0.9; tower-sessions-sqlx-store
 //! brings its own sqlx 0.8, so its pools are made with that version, with the same options.
 
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -26,6 +27,8 @@ pub enum DbKind {
     Sqlite,
     /// A PostgreSQL database created for the run.
     Postgres,
+    /// A MySQL or MariaDB database created for the run.
+    Mysql,
 }
 
 impl DbKind {
@@ -34,6 +37,7 @@ impl DbKind {
         match self {
             DbKind::Sqlite => "sqlite",
             DbKind::Postgres => "postgres",
+            DbKind::Mysql => "mysql",
         }
     }
 }
@@ -45,6 +49,8 @@ pub struct PoolSettings {
     pub sqlite_max: u32,
     /// Maximum connections of each PostgreSQL pool.
     pub pg_max: u32,
+    /// Maximum connections of each MySQL pool.
+    pub mysql_max: u32,
     /// Whether pools check a connection before lending it.
     pub test_before_acquire: bool,
 }
@@ -59,12 +65,12 @@ pub struct Db {
     /// `prune_batch_size` for sqlx-sessions stores (`None`: the library's default).
     pub lib_prune_batch: Option<u32>,
     sqlite_dir: PathBuf,
-    pg: Option<PgTarget>,
+    server: Option<ServerTarget>,
 }
 
-/// Where the run's PostgreSQL database is: the server URL and the database name.
+/// Where the run's PostgreSQL or MySQL database is: the server URL and the database name.
 #[derive(Clone, Debug)]
-struct PgTarget {
+struct ServerTarget {
     url: String,
     database: String,
 }
@@ -77,22 +83,31 @@ impl Db {
             pools,
             lib_prune_batch: None,
             sqlite_dir: dir.to_path_buf(),
-            pg: None,
+            server: None,
         }
     }
 
-    /// A PostgreSQL target: the run's database.
-    pub fn postgres(run: &PgRun, pools: PoolSettings) -> Self {
+    /// A PostgreSQL or MySQL target: the run's database.
+    pub fn server(run: &ServerRun, pools: PoolSettings) -> Self {
         Self {
-            kind: DbKind::Postgres,
+            kind: run.kind,
             pools,
             lib_prune_batch: None,
             sqlite_dir: PathBuf::new(),
-            pg: Some(PgTarget {
+            server: Some(ServerTarget {
                 url: run.url.clone(),
                 database: run.name.clone(),
             }),
         }
+    }
+
+    fn target(&self) -> Result<&ServerTarget> {
+        self.server.as_ref().context("not a server target")
+    }
+
+    /// The run's database on a server (MySQL: where every contender's table lives).
+    pub fn database(&self) -> Result<&str> {
+        Ok(&self.target()?.database)
     }
 
     /// The SQLite file of the store named `name`.
@@ -111,8 +126,14 @@ impl Db {
 
     /// Connection options of the run's PostgreSQL database.
     pub fn pg_options(&self) -> Result<PgConnectOptions> {
-        let pg = self.pg.as_ref().context("not a PostgreSQL target")?;
+        let pg = self.target()?;
         Ok(PgConnectOptions::from_str(&pg.url)?.database(&pg.database))
+    }
+
+    /// Connection options of the run's MySQL database.
+    pub fn mysql_options(&self) -> Result<MySqlConnectOptions> {
+        let my = self.target()?;
+        Ok(MySqlConnectOptions::from_str(&my.url)?.database(&my.database))
     }
 
     /// A sqlx 0.9 SQLite pool on the file of store `name`.
@@ -141,6 +162,19 @@ impl Db {
         Ok(pool)
     }
 
+    /// A sqlx 0.9 MySQL pool on the run's database.
+    pub async fn mysql_pool(&self) -> Result<MySqlPool> {
+        let pool = MySqlPoolOptions::new()
+            .max_connections(self.pools.mysql_max)
+            .test_before_acquire(self.pools.test_before_acquire)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(120))
+            .connect_with(self.mysql_options()?)
+            .await?;
+        Ok(pool)
+    }
+
     /// A sqlx 0.8 SQLite pool (for tower-sessions) on the file of store `name`.
     pub async fn sqlite_pool_08(&self, name: &str) -> Result<sqlx08::SqlitePool> {
         use sqlx08::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -163,7 +197,7 @@ impl Db {
 
     /// A sqlx 0.8 PostgreSQL pool (for tower-sessions) on the run's database.
     pub async fn pg_pool_08(&self) -> Result<sqlx08::PgPool> {
-        let pg = self.pg.as_ref().context("not a PostgreSQL target")?;
+        let pg = self.target()?;
         let options = sqlx08::postgres::PgConnectOptions::from_str(&pg.url)?.database(&pg.database);
         let pool = sqlx08::postgres::PgPoolOptions::new()
             .max_connections(self.pools.pg_max)
@@ -176,39 +210,52 @@ impl Db {
         Ok(pool)
     }
 
+    /// A sqlx 0.8 MySQL pool (for tower-sessions) on the run's database.
+    pub async fn mysql_pool_08(&self) -> Result<sqlx08::MySqlPool> {
+        let my = self.target()?;
+        let options = sqlx08::mysql::MySqlConnectOptions::from_str(&my.url)?.database(&my.database);
+        let pool = sqlx08::mysql::MySqlPoolOptions::new()
+            .max_connections(self.pools.mysql_max)
+            .test_before_acquire(self.pools.test_before_acquire)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(120))
+            .connect_with(options)
+            .await?;
+        Ok(pool)
+    }
+
+    /// One plain sqlx 0.9 MySQL connection to the run's database.
+    pub async fn mysql_connection(&self) -> Result<sqlx::MySqlConnection> {
+        Ok(self.mysql_options()?.connect().await?)
+    }
+
     /// One plain sqlx 0.9 PostgreSQL connection to the run's database (for statistics).
     pub async fn pg_connection(&self) -> Result<sqlx::PgConnection> {
         Ok(self.pg_options()?.connect().await?)
     }
 }
 
-/// A fresh PostgreSQL database made for one run, dropped at the end.
+/// A fresh PostgreSQL or MySQL database made for one run, dropped at the end.
 #[derive(Debug)]
-pub struct PgRun {
+pub struct ServerRun {
+    kind: DbKind,
     url: String,
     name: String,
 }
 
-impl PgRun {
+impl ServerRun {
     /// Creates database `bench_<pid>` through the server at `url` (any existing database there
     /// serves as the maintenance connection).
-    pub async fn create(url: &str) -> Result<Self> {
-        let admin = PgConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
-        let name = format!("bench_{}", std::process::id());
-        let mut conn = admin.connect().await.context("connecting to PostgreSQL")?;
-        sqlx::query(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await?;
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await?;
-        conn.close().await?;
-        Ok(Self {
+    pub async fn create(kind: DbKind, url: &str) -> Result<Self> {
+        let run = Self {
+            kind,
             url: url.to_string(),
-            name,
-        })
+            name: format!("bench_{}", std::process::id()),
+        };
+        run.drop_database().await?;
+        run.admin(&format!("CREATE DATABASE {}", run.name)).await?;
+        Ok(run)
     }
 
     /// The run's database name.
@@ -216,16 +263,39 @@ impl PgRun {
         &self.name
     }
 
-    /// Drops the run's database (terminating any connection still open).
+    /// Drops the run's database (on PostgreSQL terminating any connection still open).
     pub async fn drop_database(&self) -> Result<()> {
-        let mut conn = PgConnectOptions::from_str(&self.url)?.connect().await?;
-        sqlx::query(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut conn)
-        .await?;
-        conn.close().await?;
+        let force = if self.kind == DbKind::Postgres {
+            " WITH (FORCE)"
+        } else {
+            ""
+        };
+        self.admin(&format!("DROP DATABASE IF EXISTS {}{force}", self.name))
+            .await
+    }
+
+    async fn admin(&self, sql: &str) -> Result<()> {
+        let sql = AssertSqlSafe(sql.to_string());
+        match self.kind {
+            DbKind::Postgres => {
+                let options =
+                    PgConnectOptions::from_str(&self.url).context("parsing the PostgreSQL URL")?;
+                let mut conn = options
+                    .connect()
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                sqlx::query(sql).execute(&mut conn).await?;
+                conn.close().await?;
+            }
+            DbKind::Mysql => {
+                let options =
+                    MySqlConnectOptions::from_str(&self.url).context("parsing the MySQL URL")?;
+                let mut conn = options.connect().await.context("connecting to MySQL")?;
+                sqlx::query(sql).execute(&mut conn).await?;
+                conn.close().await?;
+            }
+            DbKind::Sqlite => anyhow::bail!("SQLite needs no server database"),
+        }
         Ok(())
     }
 }

@@ -1,7 +1,9 @@
-//! Side-by-side benchmarks of sqlx-sessions, tower-sessions (tower-sessions-sqlx-store) and raw
-//! sqlx, in one process, on SQLite and PostgreSQL: the measurements of the benchmark issue.
-//! Progress goes to stderr, result tables to stdout; the last line of stdout is the headline
-//! `lookup ratios: sqlite vs-tower=X.XX vs-raw=Y.YY postgres vs-tower=X.XX vs-raw=Y.YY`.
+//! Side-by-side benchmarks of sqlx-sessions, tower-sessions (tower-sessions-sqlx-store, and its
+//! moka cache) and raw sqlx, in one process, on SQLite, PostgreSQL and MySQL/MariaDB.
+//! Progress goes to stderr, result tables to stdout; the headline is the line
+//! `lookup ratios: sqlite vs-tower=X.XX vs-raw=Y.YY postgres vs-tower=X.XX vs-raw=Y.YY mysql vs-tower=X.XX vs-raw=Y.YY`,
+//! followed, when the cache measurements ran, by
+//! `cache ratios: sqlite vs-raw=X.XX vs-tower-moka=Y.YY postgres vs-raw=X.XX vs-tower-moka=Y.YY revoke-p99-ms sqlite=A postgres=B`.
 
 pub mod app;
 pub mod chart;

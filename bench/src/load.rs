@@ -56,6 +56,18 @@ impl LoadResult {
     }
 }
 
+/// Where lookup tasks take their tokens from.
+#[derive(Clone, Debug)]
+pub enum Tokens {
+    /// A random row of `0..n` of the contender's table, its token derived when picked.
+    Rows(u64),
+    /// A random entry of a list made beforehand, and the task yields to the scheduler after
+    /// each lookup. For lookups answered from memory: deriving a token costs about as much as
+    /// a hit, and a hit never waits, so without the yield one task would hold a worker
+    /// thread (and starve the others, and a cache's own channel task) until the end.
+    List(Arc<[String]>),
+}
+
 /// Looks up random valid tokens (rows `0..rows`) from `concurrency` tasks until `stop`.
 /// Making the token (what the client sends) is outside the timed section.
 pub async fn lookups(
@@ -64,11 +76,22 @@ pub async fn lookups(
     concurrency: usize,
     stop: Stop,
 ) -> Result<LoadResult> {
+    lookups_from(c, Tokens::Rows(rows), concurrency, stop).await
+}
+
+/// Looks up random tokens of `tokens` from `concurrency` tasks until `stop`.
+pub async fn lookups_from(
+    c: &Contender,
+    tokens: Tokens,
+    concurrency: usize,
+    stop: Stop,
+) -> Result<LoadResult> {
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(concurrency);
     for t in 0..concurrency {
         let c = c.clone();
         let stop = stop.clone();
+        let tokens = tokens.clone();
         tasks.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(
                 0x5eed ^ (t as u64) << 32 ^ start.elapsed().as_nanos() as u64,
@@ -76,12 +99,22 @@ pub async fn lookups(
             let mut hist = new_histogram();
             let (mut ops, mut misses) = (0u64, 0u64);
             while !stop.done() {
-                let token = c.token(rng.random_range(0..rows));
+                let derived;
+                let token = match &tokens {
+                    Tokens::Rows(rows) => {
+                        derived = c.token(rng.random_range(0..*rows));
+                        derived.as_str()
+                    }
+                    Tokens::List(list) => list[rng.random_range(0..list.len())].as_str(),
+                };
                 let t0 = Instant::now();
-                let found = c.lookup(&token).await?;
+                let found = c.lookup(token).await?;
                 hist.saturating_record(t0.elapsed().as_nanos() as u64);
                 ops += 1;
                 misses += u64::from(!found);
+                if matches!(tokens, Tokens::List(_)) {
+                    tokio::task::yield_now().await;
+                }
             }
             anyhow::Ok((ops, misses, hist))
         }));

@@ -3,25 +3,26 @@
 use std::fmt::Write as _;
 
 use crate::contenders::Kind;
+use crate::measure::cache::CacheMemoryResult;
 use crate::measure::http::{self, Endpoint, HttpResult};
+use crate::measure::revoke::RevokeResult;
 use crate::report::{LookupResult, Report};
 
-fn throughput_table(s: &mut String, title: &str, unit: &str, rows: &[LookupResult]) {
+fn throughput_table(s: &mut String, title: &str, unit: &str, rows: &[LookupResult], ours: Kind) {
     let _ = writeln!(s, "### {title}\n");
     let _ = writeln!(
         s,
-        "| database | tasks | contender | {unit}/s (median of rounds) | rounds | p50 µs | p99 µs | sqlx-sessions ÷ this |"
+        "| database | tasks | contender | {unit}/s (median of rounds) | rounds | p50 µs | p99 µs | {} ÷ this |",
+        ours.name()
     );
     let _ = writeln!(s, "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: |");
     for r in rows {
-        let ours = rows
+        let mine = rows
             .iter()
-            .find(|o| {
-                o.db == r.db && o.concurrency == r.concurrency && o.contender == Kind::SqlxSessions
-            })
+            .find(|o| o.db == r.db && o.concurrency == r.concurrency && o.contender == ours)
             .map(|o| o.throughput);
-        let vs = match ours {
-            Some(o) if r.contender != Kind::SqlxSessions && r.throughput > 0.0 => {
+        let vs = match mine {
+            Some(o) if r.contender != ours && r.throughput > 0.0 => {
                 format!("{:.2}", o / r.throughput)
             }
             _ => "".to_string(),
@@ -50,10 +51,22 @@ fn throughput_table(s: &mut String, title: &str, unit: &str, rows: &[LookupResul
 pub fn render(report: &Report) -> String {
     let mut s = String::new();
     if !report.lookup.is_empty() {
-        throughput_table(&mut s, "Lookups", "lookups", &report.lookup);
+        throughput_table(
+            &mut s,
+            "Lookups",
+            "lookups",
+            &report.lookup,
+            Kind::SqlxSessions,
+        );
     }
     if !report.create.is_empty() {
-        throughput_table(&mut s, "Creation", "sessions", &report.create);
+        throughput_table(
+            &mut s,
+            "Creation",
+            "sessions",
+            &report.create,
+            Kind::SqlxSessions,
+        );
     }
     if !report.writes.is_empty() {
         let _ = writeln!(s, "### Writes per lookup\n");
@@ -132,25 +145,100 @@ pub fn render(report: &Report) -> String {
     if !report.http.is_empty() {
         http_table(&mut s, &report.http);
     }
+    if !report.cache.is_empty() {
+        throughput_table(
+            &mut s,
+            "Repeat lookups with a cache",
+            "lookups",
+            &report.cache,
+            Kind::SqlxSessionsCache,
+        );
+    }
+    if !report.cache_memory.is_empty() {
+        cache_memory_table(&mut s, &report.cache_memory);
+    }
+    if !report.revoke.is_empty() {
+        revoke_table(&mut s, &report.revoke);
+    }
     s
+}
+
+fn cache_memory_table(s: &mut String, rows: &[CacheMemoryResult]) {
+    let _ = writeln!(s, "### Memory of cached sessions\n");
+    let _ = writeln!(
+        s,
+        "| database | contender | sessions looked up once | RSS before MiB | RSS after MiB | bytes per entry (less raw's growth) |"
+    );
+    let _ = writeln!(s, "| --- | --- | ---: | ---: | ---: | ---: |");
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.1} | {:.1} | {} |",
+            r.db.name(),
+            r.contender.name(),
+            r.entries,
+            r.rss_before_kib as f64 / 1024.0,
+            r.rss_after_kib as f64 / 1024.0,
+            r.bytes_per_entry
+                .map_or_else(|| "(control)".to_string(), |v| format!("{v:.0}")),
+        );
+    }
+    s.push('\n');
+}
+
+fn revoke_table(s: &mut String, rows: &[RevokeResult]) {
+    let _ = writeln!(s, "### Revocation visibility on a cached instance\n");
+    let _ = writeln!(
+        s,
+        "| database | contender | revoked by | revocations | refused | p50 ms | p99 ms | max ms | bound ms | lookups served after the bound | served again after a refusal | background lookups |"
+    );
+    let _ = writeln!(
+        s,
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let ms = |v: Option<f64>, watch: f64| {
+        v.map_or_else(
+            || format!("never within {:.0} s", watch / 1000.0),
+            |v| format!("{v:.1}"),
+        )
+    };
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} |",
+            r.db.name(),
+            r.contender.name(),
+            r.source.name(),
+            r.revocations,
+            r.refused,
+            ms(r.p50_ms, r.watch_ms),
+            ms(r.p99_ms, r.watch_ms),
+            ms(r.max_ms, r.watch_ms),
+            r.bound_ms,
+            r.served_after_bound,
+            r.served_after_refusal,
+            r.load_lookups
+        );
+    }
+    s.push('\n');
 }
 
 fn http_table(s: &mut String, rows: &[HttpResult]) {
     let _ = writeln!(s, "### HTTP: `GET /api/me` under wrk\n");
     let _ = writeln!(
         s,
-        "| database | connections | endpoint | requests/s (median of rounds) | rounds | p50 µs | p99 µs | errors | demo ÷ this |"
+        "| database | connections | endpoint | requests/s (median of rounds) | rounds | p50 µs | p99 µs | errors | this ÷ raw `/raw/me` |"
     );
     let _ = writeln!(
         s,
         "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |"
     );
     for r in rows {
-        let vs = if r.endpoint == Endpoint::DemoApiMe {
-            String::new()
-        } else {
-            http::ratio(rows, r.db, r.connections, r.endpoint)
+        let vs = if r.endpoint.is_demo() {
+            http::ratio(rows, r.db, r.connections, r.endpoint, Endpoint::RawMe)
                 .map_or_else(String::new, |v| format!("{v:.2}"))
+        } else {
+            String::new()
         };
         let rounds: Vec<String> = r
             .round_requests_per_sec

@@ -1,5 +1,5 @@
 //! The minimal axum app the demo's `GET /api/me` is measured against: the demo's own
-//! `sessions` and `users` tables read with raw sqlx, no library, no middleware.
+//! `sessions` and `accounts` tables read with raw sqlx, no library, no middleware.
 //!
 //! - `GET /raw/me` does the work `/api/me` does: SHA-256 of `X-Auth-Token`, one point
 //!   `SELECT` of the valid session by its digest, one `SELECT` of its user, the same JSON.
@@ -102,16 +102,16 @@ async fn session(db: &RawDb, digest: &[u8]) -> Result<Option<Row>, sqlx::Error> 
     }
 }
 
-async fn user(db: &RawDb, id: i64) -> Result<Option<(i64, OffsetDateTime)>, sqlx::Error> {
+async fn user(db: &RawDb, id: &str) -> Result<Option<(String, OffsetDateTime)>, sqlx::Error> {
     match db {
         RawDb::Sqlite(pool) => {
-            sqlx::query_as("SELECT id, created_at FROM users WHERE id = ?")
+            sqlx::query_as("SELECT id, created_at FROM accounts WHERE id = ?")
                 .bind(id)
                 .fetch_optional(pool)
                 .await
         }
         RawDb::Postgres(pool) => {
-            sqlx::query_as("SELECT id, created_at FROM users WHERE id = $1")
+            sqlx::query_as("SELECT id, created_at FROM accounts WHERE id = $1")
                 .bind(id)
                 .fetch_optional(pool)
                 .await
@@ -160,7 +160,7 @@ async fn me(State(db): State<Arc<RawDb>>, headers: HeaderMap) -> Response {
     let Some(s) = lookup(&db, &headers).await? else {
         return Ok(anonymous());
     };
-    let Some(user_id) = s.user_id.as_deref().and_then(|id| id.parse().ok()) else {
+    let Some(user_id) = s.user_id.as_deref() else {
         return Ok(anonymous());
     };
     let Some((id, created_at)) = user(&db, user_id)

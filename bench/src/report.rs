@@ -5,7 +5,9 @@ use serde::Serialize;
 use crate::cli::Plan;
 use crate::contenders::Kind;
 use crate::db::DbKind;
+use crate::measure::cache::CacheMemoryResult;
 use crate::measure::http::{self, Endpoint, HttpResult};
+use crate::measure::revoke::RevokeResult;
 use crate::stats::LatencySummary;
 
 /// Everything a run measured.
@@ -29,6 +31,12 @@ pub struct Report {
     pub growth: Vec<GrowthResult>,
     /// HTTP requests per second.
     pub http: Vec<HttpResult>,
+    /// Repeat lookups with caches.
+    pub cache: Vec<LookupResult>,
+    /// Memory of cached entries.
+    pub cache_memory: Vec<CacheMemoryResult>,
+    /// Revocation visibility.
+    pub revoke: Vec<RevokeResult>,
 }
 
 /// The machine the run was on.
@@ -167,29 +175,81 @@ pub struct GrowthResult {
     pub peak_rss_kib: u64,
 }
 
+/// The throughput of `ours` divided by that of `other` among `rows` on `db` at `concurrency`.
+fn throughput_ratio(
+    rows: &[LookupResult],
+    db: DbKind,
+    concurrency: usize,
+    ours: Kind,
+    other: Kind,
+) -> Option<f64> {
+    let find = |k: Kind| {
+        rows.iter()
+            .find(|r| r.db == db && r.concurrency == concurrency && r.contender == k)
+            .map(|r| r.throughput)
+    };
+    let ours = find(ours)?;
+    let theirs = find(other)?;
+    (theirs > 0.0).then(|| ours / theirs)
+}
+
+/// A ratio with two decimals, or `n/a`.
+fn two_places(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"))
+}
+
 impl Report {
     /// The throughput ratio sqlx-sessions / `other` for lookups on `db` at `concurrency`.
     pub fn lookup_ratio(&self, db: DbKind, concurrency: usize, other: Kind) -> Option<f64> {
-        let find = |k: Kind| {
-            self.lookup
-                .iter()
-                .find(|r| r.db == db && r.concurrency == concurrency && r.contender == k)
-                .map(|r| r.throughput)
-        };
-        let ours = find(Kind::SqlxSessions)?;
-        let theirs = find(other)?;
-        (theirs > 0.0).then(|| ours / theirs)
+        throughput_ratio(&self.lookup, db, concurrency, Kind::SqlxSessions, other)
     }
 
     /// The headline line of `--quick`, exactly in the format.
     pub fn ratio_line(&self) -> String {
-        let f = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"));
+        let f = two_places;
         format!(
-            "lookup ratios: sqlite vs-tower={} vs-raw={} postgres vs-tower={} vs-raw={}",
+            "lookup ratios: sqlite vs-tower={} vs-raw={} postgres vs-tower={} vs-raw={} mysql vs-tower={} vs-raw={}",
             f(self.lookup_ratio(DbKind::Sqlite, 16, Kind::TowerSessions)),
             f(self.lookup_ratio(DbKind::Sqlite, 16, Kind::RawSqlx)),
             f(self.lookup_ratio(DbKind::Postgres, 16, Kind::TowerSessions)),
             f(self.lookup_ratio(DbKind::Postgres, 16, Kind::RawSqlx)),
+            f(self.lookup_ratio(DbKind::Mysql, 16, Kind::TowerSessions)),
+            f(self.lookup_ratio(DbKind::Mysql, 16, Kind::RawSqlx)),
+        )
+    }
+
+    /// The throughput ratio sqlx-sessions with its cache / `other` in the cache measurement.
+    pub fn cache_ratio(&self, db: DbKind, other: Kind) -> Option<f64> {
+        let conc = self.plan.cache_concurrency;
+        throughput_ratio(&self.cache, db, conc, Kind::SqlxSessionsCache, other)
+    }
+
+    /// The largest p99 (ms) of sqlx-sessions' revocation visibility over the sources on `db`.
+    pub fn revoke_p99_ms(&self, db: DbKind) -> Option<f64> {
+        self.revoke
+            .iter()
+            .filter(|r| r.db == db && r.contender == Kind::SqlxSessionsCache)
+            .map(|r| r.p99_ms)
+            .collect::<Option<Vec<f64>>>()?
+            .into_iter()
+            .reduce(f64::max)
+    }
+
+    /// The cache's line of `--quick`, exactly in the format.
+    pub fn cache_ratio_line(&self) -> String {
+        let f = two_places;
+        let p99 = |db| {
+            self.revoke_p99_ms(db)
+                .map_or_else(|| "n/a".to_string(), |v| format!("{v:.1}"))
+        };
+        format!(
+            "cache ratios: sqlite vs-raw={} vs-tower-moka={} postgres vs-raw={} vs-tower-moka={} revoke-p99-ms sqlite={} postgres={}",
+            f(self.cache_ratio(DbKind::Sqlite, Kind::RawSqlx)),
+            f(self.cache_ratio(DbKind::Sqlite, Kind::TowerMoka)),
+            f(self.cache_ratio(DbKind::Postgres, Kind::RawSqlx)),
+            f(self.cache_ratio(DbKind::Postgres, Kind::TowerMoka)),
+            p99(DbKind::Sqlite),
+            p99(DbKind::Postgres),
         )
     }
 }
@@ -236,6 +296,106 @@ pub fn print_throughput(title: &str, rows: &[LookupResult]) {
         if r.misses > 0 {
             println!("  WARNING: {} lookups found nothing", r.misses);
         }
+    }
+}
+
+/// Prints the cache measurement's rows, with the ratios of sqlx-sessions' cache to each.
+pub fn print_cache(rows: &[LookupResult]) {
+    println!("\n## Repeat lookups with a cache");
+    println!(
+        "{:<9} {:<20} {:>4} {:>9} {:>12} {:>9} {:>9} {:>9} {:>11}",
+        "db",
+        "contender",
+        "conc",
+        "sessions",
+        "ops/s",
+        "p50 us",
+        "p99 us",
+        "p99.9 us",
+        "cache ÷ this"
+    );
+    for r in rows {
+        let vs = throughput_ratio(
+            rows,
+            r.db,
+            r.concurrency,
+            Kind::SqlxSessionsCache,
+            r.contender,
+        )
+        .filter(|_| r.contender != Kind::SqlxSessionsCache)
+        .map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+        println!(
+            "{:<9} {:<20} {:>4} {:>9} {:>12.0} {:>9.1} {:>9.1} {:>9.1} {:>11}",
+            r.db.name(),
+            r.contender.name(),
+            r.concurrency,
+            r.rows,
+            r.throughput,
+            r.latency.p50_us,
+            r.latency.p99_us,
+            r.latency.p999_us,
+            vs,
+        );
+        if r.misses > 0 {
+            println!("  WARNING: {} lookups found nothing", r.misses);
+        }
+    }
+}
+
+/// Prints the memory of cached entries.
+pub fn print_cache_memory(rows: &[CacheMemoryResult]) {
+    println!("\n## Memory of cached sessions");
+    println!(
+        "{:<9} {:<20} {:>9} {:>11} {:>11} {:>15}",
+        "db", "contender", "entries", "RSS before", "RSS after", "bytes/entry"
+    );
+    for r in rows {
+        println!(
+            "{:<9} {:<20} {:>9} {:>9.1}Mi {:>9.1}Mi {:>15}",
+            r.db.name(),
+            r.contender.name(),
+            r.entries,
+            r.rss_before_kib as f64 / 1024.0,
+            r.rss_after_kib as f64 / 1024.0,
+            r.bytes_per_entry
+                .map_or_else(|| "(control)".to_string(), |v| format!("{v:.0}")),
+        );
+    }
+}
+
+/// Prints revocation visibility.
+pub fn print_revoke(rows: &[RevokeResult]) {
+    println!("\n## Revocation visibility on a cached instance");
+    println!(
+        "{:<9} {:<20} {:<10} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8} {:>11} {:>13}",
+        "db",
+        "contender",
+        "source",
+        "revoked",
+        "refused",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "bound ms",
+        "after bound",
+        "after refusal"
+    );
+    let ms = |v: Option<f64>| v.map_or_else(|| "never".to_string(), |v| format!("{v:.1}"));
+    for r in rows {
+        println!(
+            "{:<9} {:<20} {:<10} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8.0} {:>11} {:>13}",
+            r.db.name(),
+            r.contender.name(),
+            r.source.name(),
+            r.revocations,
+            r.refused,
+            ms(r.p50_ms),
+            ms(r.p99_ms),
+            ms(r.max_ms),
+            r.bound_ms,
+            r.served_after_bound,
+            r.served_after_refusal
+        );
     }
 }
 
@@ -331,8 +491,8 @@ pub fn print_http(rows: &[HttpResult]) {
     );
     for r in rows {
         let vs = |e: Endpoint| {
-            http::ratio(rows, r.db, r.connections, e)
-                .filter(|_| r.endpoint == Endpoint::DemoApiMe)
+            http::ratio(rows, r.db, r.connections, r.endpoint, e)
+                .filter(|_| r.endpoint.is_demo())
                 .map_or_else(|| "-".to_string(), |v| format!("{v:.2}"))
         };
         println!(
@@ -353,6 +513,7 @@ pub fn print_http(rows: &[HttpResult]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::revoke::Source;
 
     fn row(db: DbKind, contender: Kind, concurrency: usize, throughput: f64) -> LookupResult {
         LookupResult {
@@ -381,6 +542,9 @@ mod tests {
             prune: Vec::new(),
             growth: Vec::new(),
             http: Vec::new(),
+            cache: Vec::new(),
+            cache_memory: Vec::new(),
+            revoke: Vec::new(),
         }
     }
 
@@ -394,10 +558,13 @@ mod tests {
             row(DbKind::Postgres, Kind::SqlxSessions, 16, 30.0),
             row(DbKind::Postgres, Kind::TowerSessions, 16, 40.0),
             row(DbKind::Postgres, Kind::RawSqlx, 16, 30.0),
+            row(DbKind::Mysql, Kind::SqlxSessions, 16, 90.0),
+            row(DbKind::Mysql, Kind::TowerSessions, 16, 100.0),
+            row(DbKind::Mysql, Kind::RawSqlx, 16, 75.0),
         ]);
         assert_eq!(
             r.ratio_line(),
-            "lookup ratios: sqlite vs-tower=1.10 vs-raw=0.55 postgres vs-tower=0.75 vs-raw=1.00"
+            "lookup ratios: sqlite vs-tower=1.10 vs-raw=0.55 postgres vs-tower=0.75 vs-raw=1.00 mysql vs-tower=0.90 vs-raw=1.20"
         );
     }
 
@@ -406,7 +573,55 @@ mod tests {
         let r = report(vec![row(DbKind::Sqlite, Kind::SqlxSessions, 16, 1.0)]);
         assert_eq!(
             r.ratio_line(),
-            "lookup ratios: sqlite vs-tower=n/a vs-raw=n/a postgres vs-tower=n/a vs-raw=n/a"
+            "lookup ratios: sqlite vs-tower=n/a vs-raw=n/a postgres vs-tower=n/a vs-raw=n/a mysql vs-tower=n/a vs-raw=n/a"
         );
+        assert_eq!(
+            r.cache_ratio_line(),
+            "cache ratios: sqlite vs-raw=n/a vs-tower-moka=n/a postgres vs-raw=n/a vs-tower-moka=n/a revoke-p99-ms sqlite=n/a postgres=n/a"
+        );
+    }
+
+    fn revoked(db: DbKind, source: Source, p99_ms: Option<f64>) -> RevokeResult {
+        RevokeResult {
+            db,
+            contender: Kind::SqlxSessionsCache,
+            source,
+            revocations: 1000,
+            refused: 1000,
+            p50_ms: p99_ms,
+            p99_ms,
+            max_ms: p99_ms,
+            served_after_bound: 0,
+            served_after_refusal: 0,
+            bound_ms: 100.0,
+            watch_ms: 1000.0,
+            load_lookups: 1,
+        }
+    }
+
+    #[test]
+    fn cache_ratio_line_has_the_exact_format() {
+        let mut r = report(Vec::new());
+        r.cache = vec![
+            row(DbKind::Sqlite, Kind::SqlxSessionsCache, 16, 2500.0),
+            row(DbKind::Sqlite, Kind::TowerMoka, 16, 2000.0),
+            row(DbKind::Sqlite, Kind::RawSqlx, 16, 100.0),
+            row(DbKind::Postgres, Kind::SqlxSessionsCache, 16, 3000.0),
+            row(DbKind::Postgres, Kind::TowerMoka, 16, 4000.0),
+            row(DbKind::Postgres, Kind::RawSqlx, 16, 120.0),
+        ];
+        r.revoke = vec![
+            revoked(DbKind::Sqlite, Source::InstanceB, Some(412.34)),
+            revoked(DbKind::Sqlite, Source::PlainSql, Some(530.0)),
+            revoked(DbKind::Postgres, Source::InstanceB, Some(31.26)),
+            revoked(DbKind::Postgres, Source::PlainSql, Some(12.0)),
+        ];
+        assert_eq!(
+            r.cache_ratio_line(),
+            "cache ratios: sqlite vs-raw=25.00 vs-tower-moka=1.25 postgres vs-raw=25.00 vs-tower-moka=0.75 revoke-p99-ms sqlite=530.0 postgres=31.3"
+        );
+        // A source none of whose revocations was refused has no p99: the line says so.
+        r.revoke[3].p99_ms = None;
+        assert!(r.cache_ratio_line().ends_with("sqlite=530.0 postgres=n/a"));
     }
 }

@@ -1,5 +1,6 @@
 //! The contenders, behind one enum so that the measurements treat them alike.
 
+pub mod moka;
 pub mod raw;
 pub mod sqlx_sessions;
 pub mod tower;
@@ -26,7 +27,13 @@ pub fn row_expiry(base: OffsetDateTime, i: u64) -> OffsetDateTime {
     base - time::Duration::seconds((i % EXPIRY_SPREAD_SECS) as i64)
 }
 
+use ::sqlx_sessions::cache::CacheConfig;
+
 use crate::db::Db;
+
+/// Sessions a cache holds when a cached contender is opened by [`Contender::open`] (the cache
+/// measurements size it to their sessions instead).
+pub const CACHE_CAPACITY: u64 = 100_000;
 
 /// Which implementation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
@@ -38,6 +45,12 @@ pub enum Kind {
     TowerSessions,
     /// Hash plus one point SELECT with sqlx, no library.
     RawSqlx,
+    /// This workspace's library with its read cache (the cache measurements only).
+    #[value(skip)]
+    SqlxSessionsCache,
+    /// tower-sessions with its moka `CachingSessionStore` (the cache measurements only).
+    #[value(skip)]
+    TowerMoka,
 }
 
 impl Kind {
@@ -50,6 +63,8 @@ impl Kind {
             Kind::SqlxSessions => "sqlx-sessions",
             Kind::TowerSessions => "tower-sessions",
             Kind::RawSqlx => "raw-sqlx",
+            Kind::SqlxSessionsCache => "sqlx-sessions+cache",
+            Kind::TowerMoka => "tower-sessions+moka",
         }
     }
 }
@@ -63,6 +78,8 @@ pub enum Contender {
     Tower(tower::Tower),
     /// Raw sqlx.
     Raw(raw::Raw),
+    /// tower-sessions + moka.
+    Moka(moka::TowerMoka),
 }
 
 impl Contender {
@@ -74,15 +91,28 @@ impl Contender {
             }
             Kind::TowerSessions => Contender::Tower(tower::Tower::open(db, name).await?),
             Kind::RawSqlx => Contender::Raw(raw::Raw::open(db, name).await?),
+            Kind::SqlxSessionsCache => Contender::Lib(
+                sqlx_sessions::SqlxSessions::open_with(
+                    db,
+                    name,
+                    Some(CacheConfig::new(CACHE_CAPACITY as usize)),
+                )
+                .await?,
+            ),
+            Kind::TowerMoka => {
+                Contender::Moka(moka::TowerMoka::open(db, name, CACHE_CAPACITY).await?)
+            }
         })
     }
 
     /// Which implementation this is.
     pub fn kind(&self) -> Kind {
         match self {
+            Contender::Lib(c) if c.cached() => Kind::SqlxSessionsCache,
             Contender::Lib(_) => Kind::SqlxSessions,
             Contender::Tower(_) => Kind::TowerSessions,
             Contender::Raw(_) => Kind::RawSqlx,
+            Contender::Moka(_) => Kind::TowerMoka,
         }
     }
 
@@ -92,6 +122,7 @@ impl Contender {
             Contender::Lib(c) => c.table(),
             Contender::Tower(c) => c.table(),
             Contender::Raw(c) => c.table(),
+            Contender::Moka(c) => c.tower().table(),
         }
     }
 
@@ -99,7 +130,7 @@ impl Contender {
     pub fn pg_schema(&self) -> &'static str {
         match self {
             Contender::Lib(_) => "public",
-            Contender::Tower(_) => tower::PG_SCHEMA,
+            Contender::Tower(_) | Contender::Moka(_) => tower::PG_SCHEMA,
             Contender::Raw(_) => "public",
         }
     }
@@ -110,6 +141,7 @@ impl Contender {
             Contender::Lib(c) => c.token(i),
             Contender::Tower(c) => c.token(i),
             Contender::Raw(c) => c.token(i),
+            Contender::Moka(c) => c.tower().token(i),
         }
     }
 
@@ -119,6 +151,7 @@ impl Contender {
             Contender::Lib(c) => c.fill(range, expires_at).await,
             Contender::Tower(c) => c.fill(range, expires_at).await,
             Contender::Raw(c) => c.fill(range, expires_at).await,
+            Contender::Moka(c) => c.tower().fill(range, expires_at).await,
         }
     }
 
@@ -128,6 +161,7 @@ impl Contender {
             Contender::Lib(c) => c.lookup(token).await,
             Contender::Tower(c) => c.lookup(token).await,
             Contender::Raw(c) => c.lookup(token).await,
+            Contender::Moka(c) => c.lookup(token).await,
         }
     }
 
@@ -138,6 +172,7 @@ impl Contender {
             Contender::Lib(c) => c.lookup(token).await,
             Contender::Tower(c) => c.request(token, always_save).await,
             Contender::Raw(c) => c.lookup(token).await,
+            Contender::Moka(c) => c.lookup(token).await,
         }
     }
 
@@ -147,6 +182,7 @@ impl Contender {
             Contender::Lib(c) => c.create(n).await,
             Contender::Tower(c) => c.create(n).await,
             Contender::Raw(c) => c.create(n).await,
+            Contender::Moka(c) => c.tower().create(n).await,
         }
     }
 
@@ -156,6 +192,7 @@ impl Contender {
             Contender::Lib(c) => c.delete_expired().await.map(Some),
             Contender::Tower(c) => c.delete_expired().await.map(|()| None),
             Contender::Raw(c) => c.delete_expired().await.map(Some),
+            Contender::Moka(c) => c.tower().delete_expired().await.map(|()| None),
         }
     }
 
@@ -165,6 +202,7 @@ impl Contender {
             Contender::Lib(c) => c.count().await,
             Contender::Tower(c) => c.count().await,
             Contender::Raw(c) => c.count().await,
+            Contender::Moka(c) => c.tower().count().await,
         }
     }
 
@@ -174,6 +212,7 @@ impl Contender {
             Contender::Lib(c) => c.close().await,
             Contender::Tower(c) => c.close().await,
             Contender::Raw(c) => c.close().await,
+            Contender::Moka(c) => c.tower().close().await,
         }
     }
 }

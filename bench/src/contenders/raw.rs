@@ -48,6 +48,17 @@ type PgRow = (
     OffsetDateTime,
 );
 
+/// `(id, digest, data, expires_at, user_id, inserted_at)` as MySQL returns them (MariaDB's
+/// `JSON` is a `LONGTEXT`: the text is parsed, as sqlx's `Json` does on SQLite).
+type MysqlRow = (
+    Uuid,
+    String,
+    String,
+    Option<OffsetDateTime>,
+    String,
+    OffsetDateTime,
+);
+
 impl Raw {
     /// Opens (and creates if needed) the raw table `name` on `db`.
     pub async fn open(db: &Db, name: &str) -> Result<Self> {
@@ -88,6 +99,18 @@ impl Raw {
                 }
                 Pool::Postgres(pool)
             }
+            DbKind::Mysql => {
+                let pool = db.mysql_pool().await?;
+                let ddl = format!(
+                    "CREATE TABLE IF NOT EXISTS {table} (id binary(16) PRIMARY KEY, \
+                     digest char(64) NOT NULL UNIQUE, data json NOT NULL, \
+                     expires_at datetime(6), user_id varchar(255) NOT NULL, \
+                     inserted_at datetime(6) NOT NULL, \
+                     INDEX {table}_user_id (user_id), INDEX {table}_expires_at (expires_at))"
+                );
+                sqlx::query(AssertSqlSafe(ddl)).execute(&pool).await?;
+                Pool::Mysql(pool)
+            }
         };
         let (lookup_sql, insert_sql) = match pool {
             Pool::Sqlite(_) => (
@@ -108,6 +131,16 @@ impl Raw {
                 format!(
                     "INSERT INTO {table} (id, digest, data, expires_at, user_id, inserted_at) \
                      VALUES ($1, $2, $3, $4, $5, $6)"
+                ),
+            ),
+            Pool::Mysql(_) => (
+                format!(
+                    "SELECT id, digest, data, expires_at, user_id, inserted_at FROM {table} \
+                     WHERE digest = ? AND (expires_at IS NULL OR expires_at > ?)"
+                ),
+                format!(
+                    "INSERT INTO {table} (id, digest, data, expires_at, user_id, inserted_at) \
+                     VALUES (?, ?, ?, ?, ?, ?)"
                 ),
             ),
             other => anyhow::bail!("no SQL for {}", other.kind()),
@@ -142,12 +175,7 @@ impl Raw {
                     let mut tx = pool.begin().await?;
                     while start < tx_end {
                         let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
-                        let mut sql = format!(
-                            "INSERT INTO {} (id, digest, data, expires_at, user_id, inserted_at) VALUES ",
-                            self.table
-                        );
-                        sql.push_str(&vec!["(?, ?, ?, ?, ?, ?)"; n].join(", "));
-                        let mut q = sqlx::query(AssertSqlSafe(sql));
+                        let mut q = sqlx::query(AssertSqlSafe(multi_row_insert(&self.table, n)));
                         for i in start..start + n as u64 {
                             let digest = tokens::sha256_hex(&self.token(i));
                             q = q
@@ -189,6 +217,29 @@ impl Raw {
                     start = end;
                 }
             }
+            Pool::Mysql(pool) => {
+                let mut start = range.start;
+                while start < range.end {
+                    let tx_end = (start + 100_000).min(range.end);
+                    let mut tx = pool.begin().await?;
+                    while start < tx_end {
+                        let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
+                        let mut q = sqlx::query(AssertSqlSafe(multi_row_insert(&self.table, n)));
+                        for i in start..start + n as u64 {
+                            q = q
+                                .bind(Uuid::new_v4())
+                                .bind(tokens::sha256_hex(&self.token(i)))
+                                .bind(format!("{{\"user_id\":\"u{i}\"}}"))
+                                .bind(super::row_expiry(expires_at, i))
+                                .bind(format!("u{i}"))
+                                .bind(now);
+                        }
+                        q.execute(&mut *tx).await?;
+                        start += n as u64;
+                    }
+                    tx.commit().await?;
+                }
+            }
             other => anyhow::bail!("no SQL for {}", other.kind()),
         }
         Ok(())
@@ -215,6 +266,17 @@ impl Raw {
                     .fetch_optional(pool)
                     .await?;
                 std::hint::black_box(row).is_some()
+            }
+            Pool::Mysql(pool) => {
+                let row: Option<MysqlRow> = sqlx::query_as(sql)
+                    .bind(digest)
+                    .bind(now)
+                    .fetch_optional(pool)
+                    .await?;
+                let data = row
+                    .map(|r| serde_json::from_str::<Value>(&r.2))
+                    .transpose()?;
+                std::hint::black_box(data).is_some()
             }
             other => anyhow::bail!("no SQL for {}", other.kind()),
         };
@@ -254,6 +316,17 @@ impl Raw {
                     .execute(pool)
                     .await?;
             }
+            Pool::Mysql(pool) => {
+                sqlx::query(sql)
+                    .bind(Uuid::new_v4())
+                    .bind(digest)
+                    .bind(data)
+                    .bind(expires_at)
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+            }
             other => anyhow::bail!("no SQL for {}", other.kind()),
         }
         Ok(token)
@@ -279,6 +352,14 @@ impl Raw {
                     .await?
                     .rows_affected()
             }
+            Pool::Mysql(pool) => {
+                let sql = format!("DELETE FROM {} WHERE expires_at < ?", self.table);
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(now)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
             other => anyhow::bail!("no SQL for {}", other.kind()),
         };
         Ok(done)
@@ -298,6 +379,11 @@ impl Raw {
                     .fetch_one(pool)
                     .await?
             }
+            Pool::Mysql(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_one(pool)
+                    .await?
+            }
             other => anyhow::bail!("no SQL for {}", other.kind()),
         };
         Ok(n as u64)
@@ -307,4 +393,12 @@ impl Raw {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A multi-row `INSERT` of `n` rows into the raw table (`?` placeholders: SQLite and MySQL).
+fn multi_row_insert(table: &str, n: usize) -> String {
+    let mut sql =
+        format!("INSERT INTO {table} (id, digest, data, expires_at, user_id, inserted_at) VALUES ");
+    sql.push_str(&vec!["(?, ?, ?, ?, ?, ?)"; n].join(", "));
+    sql
 }

@@ -9,6 +9,7 @@ use anyhow::Result;
 use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 use sqlx_sessions::Pool;
+use sqlx_sessions::cache::CacheConfig;
 use sqlx_sessions::{NewSession, SessionStore, StoreBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -28,6 +29,7 @@ pub struct SqlxSessions {
     seed: u64,
     store: SessionStore,
     pool: Pool,
+    cached: bool,
 }
 
 fn builder(b: StoreBuilder, db: &Db, table: &str) -> StoreBuilder {
@@ -45,26 +47,47 @@ fn micros(t: OffsetDateTime) -> i64 {
 impl SqlxSessions {
     /// Builds the store on table `ss_<name>` and migrates it.
     pub async fn open(db: &Db, name: &str) -> Result<Self> {
+        Self::open_with(db, name, None).await
+    }
+
+    /// Builds the store on table `ss_<name>`, with the read cache `cache` if given, on a pool
+    /// of its own, and migrates it (with a cache: its triggers too).
+    pub async fn open_with(db: &Db, name: &str, cache: Option<CacheConfig>) -> Result<Self> {
         let table = format!("ss_{name}");
-        let (store, pool) = match db.kind {
-            DbKind::Sqlite => {
-                let pool = db.sqlite_pool(&table).await?;
-                let store = builder(SessionStore::builder(pool.clone()), db, &table).build()?;
-                (store, Pool::Sqlite(pool))
-            }
-            DbKind::Postgres => {
-                let pool = db.pg_pool().await?;
-                let store = builder(SessionStore::builder(pool.clone()), db, &table).build()?;
-                (store, Pool::Postgres(pool))
-            }
+        let pool = match db.kind {
+            DbKind::Sqlite => Pool::Sqlite(db.sqlite_pool(&table).await?),
+            DbKind::Postgres => Pool::Postgres(db.pg_pool().await?),
+            DbKind::Mysql => Pool::Mysql(db.mysql_pool().await?),
         };
+        let mut b = builder(SessionStore::builder(pool.clone()), db, &table);
+        let cached = cache.is_some();
+        if let Some(config) = cache {
+            b = b.cache(config);
+        }
+        let store = b.build()?;
         store.migrate().await?;
         Ok(Self {
             seed: tokens::seed_for(&table),
             table: table.into(),
             store,
             pool,
+            cached,
         })
+    }
+
+    /// Whether the store answers from a read cache.
+    pub fn cached(&self) -> bool {
+        self.cached
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SessionStore {
+        &self.store
+    }
+
+    /// The store's pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// The table name.
@@ -136,6 +159,33 @@ impl SqlxSessions {
                     start = end;
                 }
             }
+            Pool::Mysql(pool) => {
+                let cols = cols.replace('"', "`");
+                let mut start = range.start;
+                while start < range.end {
+                    let tx_end = (start + 100_000).min(range.end);
+                    let mut tx = pool.begin().await?;
+                    while start < tx_end {
+                        let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
+                        let mut sql = format!("INSERT INTO `{}` {cols} VALUES ", self.table);
+                        sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", "));
+                        let mut q = sqlx::query(AssertSqlSafe(sql));
+                        for i in start..start + n as u64 {
+                            q = q
+                                .bind(Uuid::new_v4())
+                                .bind(self.digest(i))
+                                .bind(format!("{{\"user_id\":\"u{i}\"}}"))
+                                .bind(super::row_expiry(expires_at, i))
+                                .bind(now)
+                                .bind(now)
+                                .bind(format!("u{i}"));
+                        }
+                        q.execute(&mut *tx).await?;
+                        start += n as u64;
+                    }
+                    tx.commit().await?;
+                }
+            }
             other => anyhow::bail!("no SQL for {}", other.kind()),
         }
         Ok(())
@@ -191,6 +241,11 @@ impl SqlxSessions {
             }
             Pool::Postgres(pool) => {
                 sqlx::query_scalar(AssertSqlSafe(sql))
+                    .fetch_one(pool)
+                    .await?
+            }
+            Pool::Mysql(pool) => {
+                sqlx::query_scalar(AssertSqlSafe(sql.replace('"', "`")))
                     .fetch_one(pool)
                     .await?
             }

@@ -10,9 +10,11 @@ use std::sync::Arc;
 use anyhow::{Result, anyhow};
 use time::OffsetDateTime;
 use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::session_store::CachingSessionStore;
 use tower_sessions_core::{ExpiredDeletion, Expiry, Session, SessionStore};
+use tower_sessions_moka_store::MokaStore;
 use tower_sessions_sqlx_store::sqlx as sqlx08;
-use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+use tower_sessions_sqlx_store::{MySqlStore, PostgresStore, SqliteStore};
 
 use crate::db::{Db, DbKind};
 use crate::tokens;
@@ -36,6 +38,7 @@ pub struct Tower {
 enum Store {
     Sqlite(Arc<SqliteStore>, sqlx08::SqlitePool),
     Postgres(Arc<PostgresStore>, sqlx08::PgPool),
+    Mysql(Arc<MySqlStore>, sqlx08::MySqlPool),
 }
 
 fn store_err(e: tower_sessions_core::session_store::Error) -> anyhow::Error {
@@ -63,6 +66,16 @@ impl Tower {
                 store.migrate().await?;
                 Store::Postgres(Arc::new(store), pool)
             }
+            DbKind::Mysql => {
+                // Its schema is a database on MySQL: the run's own, not `tower_sessions`.
+                let pool = db.mysql_pool_08().await?;
+                let store = MySqlStore::new(pool.clone())
+                    .with_schema_name(db.database()?)
+                    .and_then(|s| s.with_table_name(&table))
+                    .map_err(|e| anyhow!(e))?;
+                store.migrate().await?;
+                Store::Mysql(Arc::new(store), pool)
+            }
         };
         Ok(Self {
             seed: tokens::seed_for(&table),
@@ -71,7 +84,8 @@ impl Tower {
         })
     }
 
-    /// The table name (in schema [`PG_SCHEMA`] on PostgreSQL).
+    /// The table name (in schema [`PG_SCHEMA`] on PostgreSQL, in the run's database on
+    /// MySQL).
     pub fn table(&self) -> &str {
         &self.table
     }
@@ -102,18 +116,28 @@ impl Tower {
                     let mut tx = pool.begin().await?;
                     while start < tx_end {
                         let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
-                        let mut sql =
-                            format!("INSERT INTO {} (id, data, expiry_date) VALUES ", self.table);
-                        sql.push_str(&vec!["(?, ?, ?)"; n].join(", "));
+                        let sql = self.multi_row_insert(n);
                         let mut q = sqlx08::query(&sql);
-                        for i in start..start + n as u64 {
-                            let id = Id(tokens::tower_id(self.seed, i));
-                            let expiry = super::row_expiry(expiry, i);
-                            let record = self.record(id, format!("u{i}"), expiry);
-                            q = q
-                                .bind(id.to_string())
-                                .bind(rmp_serde::to_vec(&record)?)
-                                .bind(expiry);
+                        for (id, blob, expiry) in self.rows(start..start + n as u64, expiry)? {
+                            q = q.bind(id).bind(blob).bind(expiry);
+                        }
+                        q.execute(&mut *tx).await?;
+                        start += n as u64;
+                    }
+                    tx.commit().await?;
+                }
+            }
+            Store::Mysql(_, pool) => {
+                let mut start = range.start;
+                while start < range.end {
+                    let tx_end = (start + 100_000).min(range.end);
+                    let mut tx = pool.begin().await?;
+                    while start < tx_end {
+                        let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
+                        let sql = self.multi_row_insert(n);
+                        let mut q = sqlx08::query(&sql);
+                        for (id, blob, expiry) in self.rows(start..start + n as u64, expiry)? {
+                            q = q.bind(id).bind(blob).bind(expiry);
                         }
                         q.execute(&mut *tx).await?;
                         start += n as u64;
@@ -134,12 +158,9 @@ impl Tower {
                     let mut ids = Vec::with_capacity(PG_BATCH);
                     let mut blobs = Vec::with_capacity(PG_BATCH);
                     let mut expiries = Vec::with_capacity(PG_BATCH);
-                    for i in start..end {
-                        let id = Id(tokens::tower_id(self.seed, i));
-                        let expiry = super::row_expiry(expiry, i);
-                        let record = self.record(id, format!("u{i}"), expiry);
-                        ids.push(id.to_string());
-                        blobs.push(rmp_serde::to_vec(&record)?);
+                    for (id, blob, expiry) in self.rows(start..end, expiry)? {
+                        ids.push(id);
+                        blobs.push(blob);
                         expiries.push(expiry);
                     }
                     sqlx08::query(&sql)
@@ -155,12 +176,52 @@ impl Tower {
         Ok(())
     }
 
+    /// The `(id, MessagePack record, expiry)` of rows `range`, as the store writes them.
+    fn rows(
+        &self,
+        range: Range<u64>,
+        expiry: OffsetDateTime,
+    ) -> Result<Vec<(String, Vec<u8>, OffsetDateTime)>> {
+        range
+            .map(|i| {
+                let id = Id(tokens::tower_id(self.seed, i));
+                let expiry = super::row_expiry(expiry, i);
+                let record = self.record(id, format!("u{i}"), expiry);
+                Ok((id.to_string(), rmp_serde::to_vec(&record)?, expiry))
+            })
+            .collect()
+    }
+
+    /// A multi-row `INSERT` of `n` records (`?` placeholders: SQLite and MySQL).
+    fn multi_row_insert(&self, n: usize) -> String {
+        let mut sql = format!("INSERT INTO {} (id, data, expiry_date) VALUES ", self.table);
+        sql.push_str(&vec!["(?, ?, ?)"; n].join(", "));
+        sql
+    }
+
+    /// tower-sessions' `CachingSessionStore` with `cache` in front of this table's store (see
+    /// [`super::moka`]).
+    pub fn caching(&self, cache: MokaStore) -> Arc<dyn SessionStore> {
+        match &self.store {
+            Store::Sqlite(store, _) => {
+                Arc::new(CachingSessionStore::new(cache, SqliteStore::clone(store)))
+            }
+            Store::Postgres(store, _) => {
+                Arc::new(CachingSessionStore::new(cache, PostgresStore::clone(store)))
+            }
+            Store::Mysql(store, _) => {
+                Arc::new(CachingSessionStore::new(cache, MySqlStore::clone(store)))
+            }
+        }
+    }
+
     /// Looks a session id up: parse the cookie value, then the store's `load`.
     pub async fn lookup(&self, token: &str) -> Result<bool> {
         let id = Id::from_str(token)?;
         let record = match &self.store {
             Store::Sqlite(store, _) => store.load(&id).await,
             Store::Postgres(store, _) => store.load(&id).await,
+            Store::Mysql(store, _) => store.load(&id).await,
         }
         .map_err(store_err)?;
         Ok(std::hint::black_box(record).is_some())
@@ -175,6 +236,7 @@ impl Tower {
         let session = match &self.store {
             Store::Sqlite(store, _) => Session::new(Some(id), store.clone(), expiry),
             Store::Postgres(store, _) => Session::new(Some(id), store.clone(), expiry),
+            Store::Mysql(store, _) => Session::new(Some(id), store.clone(), expiry),
         };
         let user: Option<String> = session.get("user_id").await?;
         let modified = session.is_modified();
@@ -193,9 +255,44 @@ impl Tower {
         match &self.store {
             Store::Sqlite(store, _) => store.create(&mut record).await,
             Store::Postgres(store, _) => store.create(&mut record).await,
+            Store::Mysql(store, _) => store.create(&mut record).await,
         }
         .map_err(store_err)?;
         Ok(record.id.to_string())
+    }
+
+    /// The store's `delete` of the session whose id is `token` (what signing out does).
+    pub async fn delete(&self, token: &str) -> Result<()> {
+        let id = Id::from_str(token)?;
+        match &self.store {
+            Store::Sqlite(store, _) => store.delete(&id).await,
+            Store::Postgres(store, _) => store.delete(&id).await,
+            Store::Mysql(store, _) => store.delete(&id).await,
+        }
+        .map_err(store_err)
+    }
+
+    /// A plain SQL `DELETE` of the session whose id is `token`, on the store's pool but not
+    /// through the store (as another process would).
+    pub async fn delete_by_sql(&self, token: &str) -> Result<()> {
+        match &self.store {
+            Store::Sqlite(_, pool) => {
+                let sql = format!("DELETE FROM {} WHERE id = ?", self.table);
+                sqlx08::query(&sql).bind(token).execute(pool).await?;
+            }
+            Store::Postgres(_, pool) => {
+                let sql = format!(
+                    "DELETE FROM \"{PG_SCHEMA}\".\"{}\" WHERE id = $1",
+                    self.table
+                );
+                sqlx08::query(&sql).bind(token).execute(pool).await?;
+            }
+            Store::Mysql(_, pool) => {
+                let sql = format!("DELETE FROM `{}` WHERE id = ?", self.table);
+                sqlx08::query(&sql).bind(token).execute(pool).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The store's `delete_expired` (one unbounded `DELETE`).
@@ -203,6 +300,7 @@ impl Tower {
         match &self.store {
             Store::Sqlite(store, _) => store.delete_expired().await,
             Store::Postgres(store, _) => store.delete_expired().await,
+            Store::Mysql(store, _) => store.delete_expired().await,
         }
         .map_err(store_err)
     }
@@ -218,6 +316,10 @@ impl Tower {
                 let sql = format!("SELECT COUNT(*) FROM \"{PG_SCHEMA}\".\"{}\"", self.table);
                 sqlx08::query_scalar(&sql).fetch_one(pool).await?
             }
+            Store::Mysql(_, pool) => {
+                let sql = format!("SELECT COUNT(*) FROM `{}`", self.table);
+                sqlx08::query_scalar(&sql).fetch_one(pool).await?
+            }
         };
         Ok(n as u64)
     }
@@ -227,6 +329,7 @@ impl Tower {
         match &self.store {
             Store::Sqlite(_, pool) => pool.close().await,
             Store::Postgres(_, pool) => pool.close().await,
+            Store::Mysql(_, pool) => pool.close().await,
         }
     }
 }

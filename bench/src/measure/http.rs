@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 
 use crate::cli::Plan;
 use crate::db::{Db, DbKind};
-use crate::raw_app::{self, RawDb};
+use crate::raw_app;
 use crate::stats::median;
 use crate::wrk::{self, WrkRun};
 
@@ -38,6 +38,9 @@ const MAX_SCRIPT_TOKENS: usize = 10_000;
 pub enum Endpoint {
     /// The demo's `GET /api/me` (sqlx-sessions, the demo's middleware stack).
     DemoApiMe,
+    /// The same, served by a second instance of the demo with its read cache (`--cache`) on
+    /// the same database.
+    DemoApiMeCache,
     /// The raw app's `GET /raw/me`: the same two reads as `/api/me`, raw sqlx.
     RawMe,
     /// The raw app's `GET /raw/session`: the session read only.
@@ -46,12 +49,23 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint, in report order.
-    pub const ALL: [Endpoint; 3] = [Endpoint::DemoApiMe, Endpoint::RawMe, Endpoint::RawSession];
+    pub const ALL: [Endpoint; 4] = [
+        Endpoint::DemoApiMe,
+        Endpoint::DemoApiMeCache,
+        Endpoint::RawMe,
+        Endpoint::RawSession,
+    ];
+
+    /// Whether the demo serves this endpoint (with or without its cache).
+    pub fn is_demo(self) -> bool {
+        matches!(self, Endpoint::DemoApiMe | Endpoint::DemoApiMeCache)
+    }
 
     /// Name used in reports.
     pub fn name(self) -> &'static str {
         match self {
             Endpoint::DemoApiMe => "demo /api/me",
+            Endpoint::DemoApiMeCache => "demo /api/me --cache",
             Endpoint::RawMe => "raw axum /raw/me",
             Endpoint::RawSession => "raw axum /raw/session",
         }
@@ -59,7 +73,7 @@ impl Endpoint {
 
     fn path(self) -> &'static str {
         match self {
-            Endpoint::DemoApiMe => "/api/me",
+            Endpoint::DemoApiMe | Endpoint::DemoApiMeCache => "/api/me",
             Endpoint::RawMe => "/raw/me",
             Endpoint::RawSession => "/raw/session",
         }
@@ -158,29 +172,28 @@ async fn check_answers(addr: SocketAddr, path: &str, tokens: &[String]) -> Resul
     Ok(())
 }
 
-/// The demo's database and the raw app's pool on the same database.
-async fn open(db: &Db) -> Result<(DemoDb, RawDb)> {
-    Ok(match db.kind {
-        DbKind::Sqlite => {
-            let path = db.sqlite_file("http_demo");
-            let url = format!("sqlite:{}?mode=rwc", path.display());
-            let options = PoolOptions::new().max_connections(SQLITE_POOL_SIZE);
-            let demo = Pool::connect_with(&url, &options).await?;
-            let raw = Pool::connect_with(&url, &options).await?;
-            (DemoDb::from(demo), raw)
-        }
-        DbKind::Postgres => {
-            let options = db.pg_options()?;
-            let pool = || {
+/// Three pools of the demo's size on one database: the demo's, the cached demo's and the
+/// raw app's.
+async fn open(db: &Db) -> Result<[Pool; 3]> {
+    let mut pools = Vec::new();
+    for _ in 0..3 {
+        pools.push(match db.kind {
+            DbKind::Sqlite => {
+                let path = db.sqlite_file("http_demo");
+                let url = format!("sqlite:{}?mode=rwc", path.display());
+                let options = PoolOptions::new().max_connections(SQLITE_POOL_SIZE);
+                Pool::connect_with(&url, &options).await?
+            }
+            DbKind::Postgres => Pool::from(
                 PgPoolOptions::new()
                     .max_connections(PG_POOL_SIZE)
-                    .connect_with(options.clone())
-            };
-            let demo = pool().await?;
-            let raw = pool().await?;
-            (DemoDb::from(Pool::from(demo)), Pool::from(raw))
-        }
-    })
+                    .connect_with(db.pg_options()?)
+                    .await?,
+            ),
+            DbKind::Mysql => anyhow::bail!("the raw app has no SQL for MySQL"),
+        });
+    }
+    pools.try_into().map_err(|_| anyhow::anyhow!("three pools"))
 }
 
 /// Creates `n` sessions through the demo's store, ten per user, as signing in does; returns
@@ -219,8 +232,9 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<HttpResult>> {
         eprintln!("[{name}] http: skipped, `wrk` was not found (Debian: `apt-get install wrk`)");
         return Ok(Vec::new());
     }
-    let (demo_db, raw_db) = open(db).await?;
-    let state = AppState::new(demo_db, CsrfKey::random(), false).await?;
+    let [demo_db, cached_db, raw_db] = open(db).await?;
+    let state = AppState::new(DemoDb::from(demo_db), CsrfKey::random(), false).await?;
+    let cached = AppState::open(DemoDb::from(cached_db), CsrfKey::random(), false, true).await?;
     let t0 = std::time::Instant::now();
     let tokens = fill(&state, plan.http_sessions).await?;
     eprintln!(
@@ -229,9 +243,11 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<HttpResult>> {
         t0.elapsed().as_secs_f64()
     );
     let demo = Served::start(sqlx_sessions_demo::app(state.clone())).await?;
+    let demo_cached = Served::start(sqlx_sessions_demo::app(cached.clone())).await?;
     let raw = Served::start(raw_app::router(raw_db.clone())).await?;
     let addr = |e: Endpoint| match e {
         Endpoint::DemoApiMe => demo.addr,
+        Endpoint::DemoApiMeCache => demo_cached.addr,
         Endpoint::RawMe | Endpoint::RawSession => raw.addr,
     };
     let sample: Vec<String> = tokens.iter().step_by(97).take(20).cloned().collect();
@@ -286,21 +302,33 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<HttpResult>> {
     }
     // The sessions must still be valid after the load (nothing expired or got revoked).
     check_answers(demo.addr, Endpoint::DemoApiMe.path(), &sample).await?;
+    check_answers(demo_cached.addr, Endpoint::DemoApiMe.path(), &sample).await?;
+    if let Some(stats) = cached.sessions().cache_stats() {
+        eprintln!("  [{name}] http: the cached demo's session cache: {stats}");
+    }
     demo.stop().await?;
+    demo_cached.stop().await?;
     raw.stop().await?;
     state.db.close().await;
+    cached.db.close().await;
     raw_db.close().await;
     Ok(out)
 }
 
-/// The throughput of the demo divided by that of `other` for `db` at `connections`.
-pub fn ratio(rows: &[HttpResult], db: DbKind, connections: usize, other: Endpoint) -> Option<f64> {
+/// The throughput of endpoint `ours` divided by that of `other` for `db` at `connections`.
+pub fn ratio(
+    rows: &[HttpResult],
+    db: DbKind,
+    connections: usize,
+    ours: Endpoint,
+    other: Endpoint,
+) -> Option<f64> {
     let find = |e: Endpoint| {
         rows.iter()
             .find(|r| r.db == db && r.connections == connections && r.endpoint == e)
             .map(|r| r.requests_per_sec)
     };
-    let ours = find(Endpoint::DemoApiMe)?;
+    let ours = find(ours)?;
     let theirs = find(other)?;
     (theirs > 0.0).then(|| ours / theirs)
 }

@@ -1,10 +1,12 @@
 //! The measurements of the issue, one module each, and what they share.
 
+pub mod cache;
 pub mod create;
 pub mod growth;
 pub mod http;
 pub mod lookup;
 pub mod prune;
+pub mod revoke;
 pub mod writes;
 
 use std::collections::HashMap;
@@ -65,7 +67,7 @@ pub async fn fill_all(
 }
 
 /// Brings a freshly written table to a steady state so every contender starts alike:
-/// `VACUUM ANALYZE` on PostgreSQL, a WAL checkpoint on SQLite.
+/// `VACUUM ANALYZE` on PostgreSQL, a WAL checkpoint on SQLite, `ANALYZE TABLE` on MySQL.
 pub async fn settle(db: &Db, c: &Contender) -> Result<()> {
     match db.kind {
         DbKind::Postgres => {
@@ -85,6 +87,12 @@ pub async fn settle(db: &Db, c: &Contender) -> Result<()> {
                 .await?;
             conn.close().await?;
         }
+        DbKind::Mysql => {
+            let mut conn = db.mysql_connection().await?;
+            let sql = format!("ANALYZE TABLE `{}`", c.table());
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await?;
+            conn.close().await?;
+        }
     }
     Ok(())
 }
@@ -92,7 +100,8 @@ pub async fn settle(db: &Db, c: &Contender) -> Result<()> {
 /// Reads a contender's table and its indexes once, so every contender is measured with its
 /// pages in memory whatever order the tables were written in (a machine that reclaims cold
 /// page cache otherwise favours the table written last). PostgreSQL: `pg_prewarm` in `read`
-/// mode (into the OS page cache) of the table and each index; SQLite: the file read through.
+/// mode (into the OS page cache) of the table and each index; SQLite: the file read through;
+/// MySQL: a full count through the primary key (into InnoDB's buffer pool).
 pub async fn prewarm(db: &Db, c: &Contender) -> Result<()> {
     match db.kind {
         DbKind::Postgres => {
@@ -118,6 +127,12 @@ pub async fn prewarm(db: &Db, c: &Contender) -> Result<()> {
                 Ok(())
             })
             .await??;
+        }
+        DbKind::Mysql => {
+            let mut conn = db.mysql_connection().await?;
+            let sql = format!("SELECT COUNT(*) FROM `{}` FORCE INDEX (PRIMARY)", c.table());
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await?;
+            conn.close().await?;
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Measurement 3: UPDATEs that reach the database during lookups of one session inside the
 //! stale window. PostgreSQL: `pg_stat_user_tables` (read once the contender's pool is closed and
 //! no other client backend is left on the run's database, so that every backend has flushed its
-//! counters); SQLite: triggers counting into a side table.
+//! counters); SQLite and MySQL: triggers counting into a side table.
 
 use std::time::{Duration, Instant};
 
@@ -89,6 +89,7 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<WritesResult>> {
             counted_by: match db.kind {
                 DbKind::Postgres => "pg_stat_user_tables".into(),
                 DbKind::Sqlite => "SQLite triggers".into(),
+                DbKind::Mysql => "MySQL triggers".into(),
             },
         };
         eprintln!(
@@ -113,9 +114,37 @@ async fn sqlite_conn(db: &Db, c: &Contender) -> Result<sqlx::SqliteConnection> {
 }
 
 async fn install_counter(db: &Db, c: &Contender) -> Result<()> {
-    if db.kind != DbKind::Sqlite {
-        return Ok(());
+    match db.kind {
+        DbKind::Sqlite => install_sqlite_counter(db, c).await,
+        DbKind::Mysql => install_mysql_counter(db, c).await,
+        DbKind::Postgres => Ok(()),
     }
+}
+
+/// The counters of [`install_sqlite_counter`] on MySQL: one side table in the run's database
+/// (the cases run one after the other, and each reads its own before and after).
+async fn install_mysql_counter(db: &Db, c: &Contender) -> Result<()> {
+    let t = c.table();
+    let mut conn = db.mysql_connection().await?;
+    for sql in [
+        "CREATE TABLE IF NOT EXISTS bench_writes (ins BIGINT NOT NULL, upd BIGINT NOT NULL)".to_string(),
+        "INSERT INTO bench_writes (ins, upd) SELECT 0, 0 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM bench_writes)"
+            .to_string(),
+        format!(
+            "CREATE TRIGGER `bench_{t}_upd` AFTER UPDATE ON `{t}` FOR EACH ROW \
+             UPDATE bench_writes SET upd = upd + 1"
+        ),
+        format!(
+            "CREATE TRIGGER `bench_{t}_ins` AFTER INSERT ON `{t}` FOR EACH ROW \
+             UPDATE bench_writes SET ins = ins + 1"
+        ),
+    ] {
+        sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await?;
+    }
+    Ok(())
+}
+
+async fn install_sqlite_counter(db: &Db, c: &Contender) -> Result<()> {
     let t = c.table();
     let mut conn = sqlite_conn(db, c).await?;
     for sql in [
@@ -141,6 +170,13 @@ async fn read_counter(db: &Db, c: &Contender) -> Result<(u64, u64)> {
     match db.kind {
         DbKind::Sqlite => {
             let mut conn = sqlite_conn(db, c).await?;
+            let (i, u): (i64, i64) = sqlx::query_as("SELECT ins, upd FROM bench_writes")
+                .fetch_one(&mut conn)
+                .await?;
+            Ok((i as u64, u as u64))
+        }
+        DbKind::Mysql => {
+            let mut conn = db.mysql_connection().await?;
             let (i, u): (i64, i64) = sqlx::query_as("SELECT ins, upd FROM bench_writes")
                 .fetch_one(&mut conn)
                 .await?;
