@@ -405,6 +405,17 @@ impl SqliteBackend {
     /// One migration in one transaction, taking the write lock up front.
     async fn evolve_once(&self, plan: &Planner<'_>) -> Result<Vec<Step>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if self.spec.extras.iter().any(|c| c.foreign_key().is_some()) {
+            let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *tx)
+                .await?;
+            if on == 0 {
+                return Err(Error::config(
+                    "references",
+                    "SQLite enforces foreign keys only on connections with PRAGMA foreign_keys = ON, and this pool's have it off: connect with SqliteConnectOptions::foreign_keys(true) (sqlx's default)",
+                ));
+            }
+        }
         let plan = plan(&snapshot_on(&mut tx, &self.spec).await?)?;
         let ddl = plan.steps.iter().map(|s| &s.sql).chain(&plan.always);
         for sql in ddl {
