@@ -20,6 +20,7 @@ pub mod csrf;
 pub mod csrf_key;
 pub mod db;
 pub mod error;
+pub mod flash;
 pub mod host;
 pub mod routes;
 pub mod state;
@@ -47,7 +48,7 @@ pub use config::Config;
 pub use error::AppError;
 pub use state::AppState;
 
-use routes::{account, api, keys, pages};
+use routes::{account, api, devices, keys, pages};
 
 /// The demo's router.
 ///
@@ -66,6 +67,8 @@ pub fn app(state: AppState) -> Router {
         .route("/sign-out-all", post(account::sign_out_all))
         .route("/expire-session", post(account::expire_session))
         .route("/delete-session", post(account::delete_session))
+        .route("/rename-session", post(devices::rename))
+        .route("/reauthenticate", post(devices::reauthenticate))
         .route("/api-keys", post(keys::create))
         .route("/api-keys/revoke", post(keys::revoke))
         .fallback(pages::not_found)

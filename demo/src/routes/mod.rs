@@ -2,5 +2,6 @@
 
 pub mod account;
 pub mod api;
+pub mod devices;
 pub mod keys;
 pub mod pages;
