@@ -219,7 +219,7 @@ pub(crate) fn steps(backend: &dyn Backend, snapshot: &Snapshot) -> Result<Vec<St
         }
     }
     for index in indexes(spec) {
-        if !snapshot.indexes.iter().any(|name| *name == index.name) {
+        if !snapshot.indexes.contains(&index.name) {
             out.push(Step {
                 description: format!("add index {}", index.name),
                 sql: alter(backend.create_index(&index)),

@@ -82,6 +82,13 @@
 //!   valid row, so nothing expired, revoked or deleted comes back; `set_expiry` is the one
 //!   explicit way back, still capped by `max_lifetime`. Every operation also runs on a
 //!   caller's connection (`*_in`, [`Conn`]) inside their transaction.
+//! - **Schema evolution** ([`SessionStore::migrate`]): on a table that exists, the
+//!   columns, indexes and foreign keys the spec has and the table lacks are added, planned
+//!   from the same column list, in one transaction on SQLite and PostgreSQL, and recorded in
+//!   `<table>_migrations`; a type change or a `NOT NULL` column that existing rows cannot
+//!   fill is refused before anything changes ([`Error::TableMismatch`], naming the column).
+//! - **Owners** can be foreign keys ([`ExtraColumn::references`]: `ON DELETE CASCADE`), and
+//!   [`StoreBuilder::max_sessions_per`] caps their sessions on every database.
 //! - **Time** comes from a [`Clock`], which tests replace with a [`ManualClock`].
 //! - **Pruning**: [`SessionStore::delete_expired`] deletes in bounded batches;
 //!   [`SessionStore::spawn_pruner`] runs it in the background.
