@@ -44,6 +44,58 @@ fn unsupported(pool: &Pool) -> sqlx::Error {
     sqlx::Error::Configuration(format!("the demo has no accounts table for {}", pool.kind()).into())
 }
 
+/// Runs `$run` with `$p` bound to the pool of whichever database `$pool` is, and `$sql` to
+/// that database's text of the statement: PostgreSQL numbers its parameters (`$1`), SQLite
+/// and MySQL take `?`. The `accounts` SQL is written once, in [`AccountsSql`].
+macro_rules! on_pool {
+    ($pool:expr, $text:expr, |$p:ident, $s:ident| $run:expr) => {
+        match $pool {
+            Pool::Sqlite($p) => {
+                let $s = $text.question();
+                $run
+            }
+            Pool::Postgres($p) => {
+                let $s = $text.numbered();
+                $run
+            }
+            Pool::Mysql($p) => {
+                let $s = $text.question();
+                $run
+            }
+            other => return Err(unsupported(other)),
+        }
+    };
+}
+
+const INSERT_ACCOUNT: AccountsSql =
+    AccountsSql("INSERT INTO accounts (id, secret_digest, created_at) VALUES (?, ?, ?)");
+const FIND_ACCOUNT: AccountsSql =
+    AccountsSql("SELECT id, secret_digest, created_at FROM accounts WHERE id = ?");
+const COUNT_ACCOUNTS: AccountsSql = AccountsSql("SELECT COUNT(*) FROM accounts");
+
+/// A statement on `accounts` with `?` parameters, and its PostgreSQL spelling.
+struct AccountsSql(&'static str);
+
+impl AccountsSql {
+    fn question(&self) -> &'static str {
+        self.0
+    }
+
+    fn numbered(&self) -> sqlx::AssertSqlSafe<String> {
+        let mut out = String::new();
+        let mut n = 0;
+        for c in self.0.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        sqlx::AssertSqlSafe(out)
+    }
+}
+
 impl Db {
     /// Connects to `url`: `postgres://` or `postgresql://` for PostgreSQL, a SQLite path or
     /// `sqlite:` URL (created when missing) otherwise.
@@ -124,39 +176,15 @@ impl Db {
         let id = Uuid::new_v4();
         let secret = SignInSecret(random_text());
         let digest = secret_digest(&secret.0);
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query(
-                    "INSERT INTO accounts (id, secret_digest, created_at) VALUES (?, ?, ?)",
-                )
+        on_pool!(&self.pool, INSERT_ACCOUNT, |pool, sql| {
+            sqlx::query(sql)
                 .bind(id.to_string())
                 .bind(&digest[..])
                 .bind(now)
                 .execute(pool)
-                .await?;
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query(
-                    "INSERT INTO accounts (id, secret_digest, created_at) VALUES ($1, $2, $3)",
-                )
-                .bind(id.to_string())
-                .bind(&digest[..])
-                .bind(now)
-                .execute(pool)
-                .await?;
-            }
-            Pool::Mysql(pool) => {
-                sqlx::query(
-                    "INSERT INTO accounts (id, secret_digest, created_at) VALUES (?, ?, ?)",
-                )
-                .bind(id.to_string())
-                .bind(&digest[..])
-                .bind(now)
-                .execute(pool)
-                .await?;
-            }
-            other => return Err(unsupported(other)),
-        }
+                .await
+                .map(|_| ())?
+        });
         Ok((
             User {
                 id,
@@ -167,27 +195,13 @@ impl Db {
     }
 
     async fn find_row(&self, id: Uuid) -> Result<Option<(User, Vec<u8>)>, sqlx::Error> {
-        let row: Option<(String, Vec<u8>, OffsetDateTime)> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_as("SELECT id, secret_digest, created_at FROM accounts WHERE id = ?")
+        let row: Option<(String, Vec<u8>, OffsetDateTime)> =
+            on_pool!(&self.pool, FIND_ACCOUNT, |pool, sql| {
+                sqlx::query_as(sql)
                     .bind(id.to_string())
                     .fetch_optional(pool)
                     .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_as("SELECT id, secret_digest, created_at FROM accounts WHERE id = $1")
-                    .bind(id.to_string())
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Pool::Mysql(pool) => {
-                sqlx::query_as("SELECT id, secret_digest, created_at FROM accounts WHERE id = ?")
-                    .bind(id.to_string())
-                    .fetch_optional(pool)
-                    .await?
-            }
-            other => return Err(unsupported(other)),
-        };
+            });
         Ok(row.map(|(_, digest, created_at)| (User { id, created_at }, digest)))
     }
 
@@ -212,13 +226,9 @@ impl Db {
 
     /// The number of users.
     pub async fn count_users(&self) -> Result<i64, sqlx::Error> {
-        let count = "SELECT COUNT(*) FROM accounts";
-        match &self.pool {
-            Pool::Sqlite(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
-            Pool::Postgres(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
-            Pool::Mysql(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
-            other => Err(unsupported(other)),
-        }
+        Ok(on_pool!(&self.pool, COUNT_ACCOUNTS, |pool, sql| {
+            sqlx::query_scalar(sql).fetch_one(pool).await?
+        }))
     }
 
     /// Closes the pool.

@@ -1,16 +1,17 @@
-//! Faults: PostgreSQL stopped under load and started again (503s that come fast, recovery
-//! without a restart, the pruner logging and carrying on, no session lost or altered); two
-//! demo processes on one PostgreSQL (a revocation through one is refused by the other);
-//! SQLite with a second connection holding the write lock, and a read-only database file.
+//! Faults: PostgreSQL and MariaDB stopped under load and started again (503s that come
+//! fast, recovery without a restart, the pruner logging and carrying on, no session lost or
+//! altered); two demo processes on one PostgreSQL or MariaDB (a revocation through one is
+//! refused by the other); SQLite with a second connection holding the write lock, and a
+//! read-only database file.
 //!
-//! The PostgreSQL cases run their own throw-away server (initdb and pg_ctl from
-//! `/usr/lib/postgresql/*/bin`, as the unprivileged `sqlxsess` user when run as root, as
-//! `scripts/test.sh` does), on a free loopback port. Without the server binaries they are
-//! skipped with a note, unless CI=true or SQLX_SESSIONS_REQUIRE_PG=1 makes them fail.
+//! The server cases run their own throw-away server
+//! ([`sqlx_sessions_test_support::server`]), on a free loopback port. Without the server
+//! binaries they are skipped with a note, unless CI=true (or SQLX_SESSIONS_REQUIRE_PG=1,
+//! SQLX_SESSIONS_REQUIRE_MYSQL=1) makes them fail.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ use common::{Client, between};
 use sqlx_sessions_demo::csrf::CsrfKey;
 use sqlx_sessions_demo::db::Db;
 use sqlx_sessions_demo::{AppState, app};
-use sqlx_sessions_test_support::pg_required;
+use sqlx_sessions_test_support::server::{Server, ServerKind, free_port};
 use tower::ServiceExt as _;
 
 // ---------------------------------------------------------------------------------------
@@ -37,202 +38,6 @@ fn logs() -> sqlx_sessions_test_support::Logs {
 
 fn log_text() -> String {
     logs().text()
-}
-
-// ---------------------------------------------------------------------------------------
-// A throw-away PostgreSQL server.
-// ---------------------------------------------------------------------------------------
-
-const PG_USER: &str = "sqlxsess";
-
-struct PgServer {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-    as_root: bool,
-}
-
-fn pg_bin_dir() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
-        .collect();
-    dirs.sort_by_key(|d| {
-        d.parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-    });
-    dirs.pop()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl PgServer {
-    /// Starts a fresh server, or `None` (skip) without PostgreSQL binaries outside CI.
-    fn start() -> Option<PgServer> {
-        let Some(bin) = pg_bin_dir() else {
-            assert!(
-                !pg_required(),
-                "PostgreSQL server binaries are required (CI) but missing"
-            );
-            eprintln!("note: no PostgreSQL server binaries; skipping a fault test");
-            return None;
-        };
-        let as_root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-        let has_user = Command::new("id")
-            .arg(PG_USER)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if as_root && !has_user {
-            assert!(
-                !pg_required(),
-                "run as root, PostgreSQL needs the user {PG_USER} (scripts/test.sh creates it)"
-            );
-            eprintln!("note: no user {PG_USER} to run PostgreSQL as; skipping a fault test");
-            return None;
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("sqlx-sessions-faults.")
-            .tempdir_in("/tmp")
-            .unwrap()
-            .keep();
-        let server = PgServer {
-            bin,
-            dir,
-            port: free_port(),
-            as_root,
-        };
-        if as_root {
-            let ok = Command::new("chown")
-                .arg(PG_USER)
-                .arg(&server.dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "chown to {PG_USER} (scripts/test.sh creates the user)");
-        }
-        std::fs::create_dir_all(server.dir.join("sock")).unwrap();
-        if as_root {
-            let _ = Command::new("chown")
-                .arg(PG_USER)
-                .arg(server.dir.join("sock"))
-                .status();
-        }
-        let data = server.dir.join("data");
-        let data = data.to_str().unwrap();
-        server.run(
-            "initdb",
-            &[
-                "-D",
-                data,
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ],
-        );
-        server.resume();
-        Some(server)
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let program = self.bin.join(tool);
-        let mut cmd = if self.as_root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", PG_USER, "--"]).arg(&program);
-            c
-        } else {
-            Command::new(&program)
-        };
-        let out = cmd
-            .args(args)
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{tool} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    /// Starts (or starts again) the server and waits until it accepts connections.
-    fn resume(&self) {
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=100",
-            self.port,
-            self.dir.join("sock").display()
-        );
-        let data = self.dir.join("data");
-        let log = self.dir.join("server.log");
-        self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "-t",
-                "30",
-                "-o",
-                &options,
-                "start",
-            ],
-        );
-    }
-
-    /// Stops the server (`fast`: sessions are disconnected, as in an outage or a restart).
-    fn pause(&self) {
-        let data = self.dir.join("data");
-        self.run(
-            "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
-        );
-    }
-}
-
-impl Drop for PgServer {
-    fn drop(&mut self) {
-        let data = self.dir.join("data");
-        let program = self.bin.join("pg_ctl");
-        let mut cmd = if self.as_root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", PG_USER, "--"]).arg(&program);
-            c
-        } else {
-            Command::new(&program)
-        };
-        let _ = cmd
-            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "stop"])
-            .current_dir(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -250,14 +55,47 @@ async fn signed_up(state: &AppState, user_agent: &str) -> (Client, String) {
     (client, token)
 }
 
-/// Every session row, every column that matters (PostgreSQL).
-async fn pg_snapshot(pool: &sqlx::PgPool) -> String {
-    sqlx::query_scalar(
-        "SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t.id), '') FROM sessions t",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap()
+/// Every session row, every column: the rows as text (PostgreSQL), the row count and a
+/// checksum of every row's content (MariaDB).
+async fn snapshot(pool: &sqlx_sessions::Pool) -> String {
+    match pool {
+        sqlx_sessions::Pool::Postgres(pool) => sqlx::query_scalar(
+            "SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t.id), '') FROM sessions t",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap(),
+        sqlx_sessions::Pool::Mysql(pool) => {
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            let (_, sum): (String, Option<i64>) =
+                sqlx::query_as("CHECKSUM TABLE sessions EXTENDED")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            format!("{count} rows, checksum {sum:?}")
+        }
+        other => panic!("no snapshot for {}", other.kind()),
+    }
+}
+
+/// The URL the demo uses on `server`: PostgreSQL's default database, a new `faults`
+/// database on MariaDB (its default database is the server's own `mysql`).
+async fn app_url(server: &Server) -> String {
+    match server.kind() {
+        ServerKind::Postgres => server.url(),
+        ServerKind::Mariadb => {
+            let pool = sqlx::MySqlPool::connect(&server.url()).await.unwrap();
+            sqlx::query("CREATE DATABASE faults")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            server.url().replace("/mysql", "/faults")
+        }
+    }
 }
 
 async fn api_me(app: &Router, token: &str) -> (StatusCode, Duration) {
@@ -287,7 +125,7 @@ async fn api_me(app: &Router, token: &str) -> (StatusCode, Duration) {
 const REQUEST_BOUND: Duration = Duration::from_secs(8);
 
 // ---------------------------------------------------------------------------------------
-// PostgreSQL stopped under load, then started again.
+// The database server stopped under load, then started again.
 // ---------------------------------------------------------------------------------------
 
 #[derive(Debug)]
@@ -299,11 +137,20 @@ struct Sample {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_under_load_then_recovery() {
+    outage_under_load_then_recovery(ServerKind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_outage_under_load_then_recovery() {
+    outage_under_load_then_recovery(ServerKind::Mariadb).await;
+}
+
+async fn outage_under_load_then_recovery(kind: ServerKind) {
     let _ = logs();
-    let Some(server) = PgServer::start() else {
+    let Some(mut server) = Server::start(kind) else {
         return;
     };
-    let db = Db::connect(&server.url()).await.unwrap();
+    let db = Db::connect(&app_url(&server).await).await.unwrap();
     let state = AppState::new(db.clone(), CsrfKey::random(), false)
         .await
         .unwrap();
@@ -312,10 +159,8 @@ async fn postgres_outage_under_load_then_recovery() {
     for i in 0..12 {
         tokens.push(signed_up(&state, &format!("ua-{i}")).await.1);
     }
-    let sqlx_sessions::Pool::Postgres(pool) = db.pool() else {
-        unreachable!()
-    };
-    let before = pg_snapshot(pool).await;
+    let pool = db.pool();
+    let before = snapshot(pool).await;
     let pruners = state.spawn_pruners(Duration::from_millis(250));
 
     let start = Instant::now();
@@ -382,7 +227,7 @@ async fn postgres_outage_under_load_then_recovery() {
         .filter(|s| s.at >= down_done && s.at + s.took <= up_at)
         .collect();
     eprintln!(
-        "outage: {} requests ({} ok, {} 503), PostgreSQL down {:?}..{:?}, up at {:?}, \
+        "outage: {} requests ({} ok, {} 503), {kind:?} down {:?}..{:?}, up at {:?}, \
          first success after restart at {:?}, slowest request {:?}, {} requests during the \
          outage, slowest of those {:?}",
         samples.len(),
@@ -407,7 +252,7 @@ async fn postgres_outage_under_load_then_recovery() {
     assert!(ok > 0 && unavailable > 0);
     assert!(recovered - up_done < Duration::from_secs(15));
     // No session lost or altered.
-    assert_eq!(pg_snapshot(pool).await, before);
+    assert_eq!(snapshot(pool).await, before);
     for token in &tokens {
         assert_eq!(api_me(&app, token).await.0, StatusCode::OK);
     }
@@ -431,7 +276,7 @@ async fn postgres_outage_under_load_then_recovery() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Two demo processes on one PostgreSQL.
+// Two demo processes on one database server.
 // ---------------------------------------------------------------------------------------
 
 struct DemoProcess {
@@ -525,11 +370,21 @@ async fn me_on(http: &reqwest::Client, base: &str, token: &str) -> serde_json::V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_demo_processes_share_revocations() {
-    let Some(server) = PgServer::start() else {
+    two_demo_processes_share_revocations_on(ServerKind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_demo_processes_share_revocations_on_mariadb() {
+    two_demo_processes_share_revocations_on(ServerKind::Mariadb).await;
+}
+
+async fn two_demo_processes_share_revocations_on(kind: ServerKind) {
+    let Some(server) = Server::start(kind) else {
         return;
     };
+    let url = app_url(&server).await;
     // Create the tables once, so the two processes do not race their first migrations.
-    let db = Db::connect(&server.url()).await.unwrap();
+    let db = Db::connect(&url).await.unwrap();
     AppState::new(db.clone(), CsrfKey::random(), false)
         .await
         .unwrap();
@@ -538,8 +393,8 @@ async fn two_demo_processes_share_revocations() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let mut one = DemoProcess::spawn(&server.url());
-    let mut two = DemoProcess::spawn(&server.url());
+    let mut one = DemoProcess::spawn(&url);
+    let mut two = DemoProcess::spawn(&url);
     one.wait_ready(&http).await;
     two.wait_ready(&http).await;
 

@@ -46,8 +46,8 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `sqlite` | yes | the SQLite backend ([`Pool::Sqlite`]), bundled libsqlite3 |
-//! | `postgres` | no | the PostgreSQL backend (`Pool::Postgres`), also for ecto_sessions tables |
-//! | `mysql` | no | the MySQL 8 / MariaDB 10.6+ backend (`Pool::Mysql`), also for ecto_sessions tables |
+//! | `postgres` | no | the PostgreSQL backend (`Pool::Postgres`) |
+//! | `mysql` | no | the MySQL 8 / MariaDB 10.6+ backend (`Pool::Mysql`) |
 //! | `axum` | no | an extractor, a layer and cookie helpers for axum (`axum` module) |
 //! | `cache` | no | a read cache of lookups with cross-instance invalidation (`cache` module) |
 //!

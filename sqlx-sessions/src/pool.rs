@@ -286,11 +286,6 @@ impl Pool {
             Pool::Mysql(pool) => crate::backend::mysql::backend(pool, spec),
         }
     }
-
-    /// Whether the database can hold an adopted ecto_sessions table.
-    pub(crate) fn supports_ecto_compat(&self) -> bool {
-        matches!(self.kind(), DatabaseKind::Postgres | DatabaseKind::Mysql)
-    }
 }
 
 #[cfg(any(

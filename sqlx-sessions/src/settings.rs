@@ -11,7 +11,21 @@ use crate::token::TokenFormat;
 /// Every field has the default of ecto_sessions but `max_lifetime` (30 days here, none
 /// there); [`Settings::validate`] (called when a store is built) refuses bad combinations
 /// with an error naming the setting.
+///
+/// The fields are public to read and to assign; the struct is `#[non_exhaustive]`, so a
+/// new setting is not a breaking change: start from [`Settings::default`] or
+/// [`Settings::from_env`] (or use the [`StoreBuilder`](crate::StoreBuilder) setters).
+///
+/// ```
+/// use sqlx_sessions::Settings;
+///
+/// let mut settings = Settings::default();
+/// settings.ttl = Some(time::Duration::days(90));
+/// settings.max_lifetime = None; // long-lived API keys lift the cap explicitly
+/// assert!(settings.validate().is_ok());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Settings {
     /// Random characters in a new token (default 64, at least 22).
     pub token_length: usize,

@@ -4,7 +4,7 @@
 use sqlx_sessions::{
     Clock, Error, Filter, GetOptions, Hashing, ManualClock, NewSession, SessionStore, Status,
 };
-use sqlx_sessions_test_support::{TestDb, backend_tests};
+use sqlx_sessions_test_support::{Backend, TestDb, backend_tests};
 use time::Duration;
 use time::macros::datetime;
 
@@ -357,24 +357,40 @@ async fn revocation_returns_what_it_revoked(db: TestDb) {
     );
 }
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
 async fn adopts_an_ecto_sessions_table(db: TestDb) {
-    if !db.is_postgres() && !db.is_mysql() {
-        let refused = db.builder().ecto_compat().build();
-        assert!(matches!(
-            refused,
-            Err(Error::Config {
-                setting: "ecto_compat",
-                ..
-            })
-        ));
-        return;
-    }
     // The table as ecto_sessions' migration creates it through each Ecto adapter, and a row
     // as the Elixir app writes it. Ecto's MySQL adapter (MyXQL): `binary_id` is
     // `binary(16)`, `string` `varchar(255)`, `map` `json`, `utc_datetime_usec`
-    // `datetime(6)`, InnoDB.
-    if db.is_mysql() {
+    // `datetime(6)`, InnoDB. `ecto_sqlite3`: `binary_id`, `string` and `map` are `TEXT`
+    // (a hyphenated UUID, JSON), `utc_datetime_usec` ISO-8601 `TEXT` with microseconds and
+    // a `Z` (`DateTime.to_iso8601`).
+    if db.backend() == Backend::Sqlite {
+        let elixir_digest = Hashing::Sha256
+            .digest_text(
+                Some(b"super-secret".as_slice()),
+                "elixir-issued-token-0123456789abcdefghij",
+            )
+            .unwrap();
+        db.exec(&format!(
+            "CREATE TABLE \"sessions\" (
+                \"id\" TEXT PRIMARY KEY,
+                \"auth_token_digest\" TEXT NOT NULL,
+                \"data\" TEXT DEFAULT ('{{}}') NOT NULL,
+                \"expires_at\" TEXT,
+                \"user_id\" TEXT NOT NULL,
+                \"inserted_at\" TEXT NOT NULL,
+                \"updated_at\" TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX \"sessions_auth_token_digest_index\" ON \"sessions\" (\"auth_token_digest\");
+            CREATE INDEX \"sessions_user_id_index\" ON \"sessions\" (\"user_id\");
+            INSERT INTO sessions VALUES (
+                '7c9e6679-7425-40de-944b-e07fc1f90ae7', '{elixir_digest}',
+                '{{\"device\":\"phoenix\"}}', '2032-02-03T08:00:00.500000Z', 'elixir-user',
+                '2032-02-02T09:00:00.000000Z', '2032-02-02T09:00:00.000000Z'
+            );"
+        ))
+        .await;
+    } else if db.is_mysql() {
         db.exec(
             "CREATE TABLE `sessions` (
                 `id` binary(16),
@@ -442,10 +458,22 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
     assert_eq!(s.data.get_str("device").as_deref(), Some("phoenix"));
     // It was due: extended to now + ttl, written as naive UTC.
     assert_eq!(s.expires_at, Some(clock.now() + Duration::days(1)));
-    let (as_text, written) = if db.is_mysql() {
-        ("CAST(expires_at AS CHAR)", "2032-02-03 10:00:00.000000")
-    } else {
-        ("expires_at::text", "2032-02-03 10:00:00")
+    let (as_text, written, inserted) = match db.backend() {
+        Backend::Mysql => (
+            "CAST(expires_at AS CHAR)",
+            "2032-02-03 10:00:00.000000",
+            "2032-02-02 10:00:00",
+        ),
+        Backend::Postgres => (
+            "expires_at::text",
+            "2032-02-03 10:00:00",
+            "2032-02-02 10:00:00",
+        ),
+        Backend::Sqlite => (
+            "expires_at",
+            "2032-02-03T10:00:00.000000Z",
+            "2032-02-02T10:00:00.000000Z",
+        ),
     };
     let stored: String = db
         .scalar_text(&format!(
@@ -475,7 +503,7 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
         .digest_text(Some(SALT_A.as_bytes()), c.token.expose())
         .unwrap();
     let found = db
-        .scalar(&format!("SELECT COUNT(*) FROM sessions WHERE auth_token_digest = '{hex}' AND inserted_at = '2032-02-02 10:00:00'"))
+        .scalar(&format!("SELECT COUNT(*) FROM sessions WHERE auth_token_digest = '{hex}' AND inserted_at = '{inserted}'"))
         .await;
     assert_eq!(found, 1);
     assert!(store.expire(s.id).await.unwrap());
@@ -486,17 +514,18 @@ async fn adopts_an_ecto_sessions_table(db: TestDb) {
             .unwrap()
             .is_none()
     );
-    let this_database = if db.is_mysql() {
-        "DATABASE()"
-    } else {
-        "current_schema()"
-    };
-    let columns = db
-        .scalar(&format!(
+    let columns_sql = match db.backend() {
+        Backend::Sqlite => "SELECT COUNT(*) FROM pragma_table_info('sessions')",
+        Backend::Mysql => {
             "SELECT COUNT(*) FROM information_schema.columns \
-             WHERE table_name = 'sessions' AND table_schema = {this_database}"
-        ))
-        .await;
+             WHERE table_name = 'sessions' AND table_schema = DATABASE()"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_name = 'sessions' AND table_schema = current_schema()"
+        }
+    };
+    let columns = db.scalar(columns_sql).await;
     assert_eq!(columns, 7, "no column added");
     let refused = db
         .builder()
@@ -520,11 +549,5 @@ backend_tests!(
     last_used_at_written_once_per_touch_interval,
     freshness_and_reauthentication,
     revocation_returns_what_it_revoked,
+    adopts_an_ecto_sessions_table,
 );
-
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-mod ecto {
-    backend_tests!(adopts_an_ecto_sessions_table);
-    use super::adopts_an_ecto_sessions_table;
-    use sqlx_sessions_test_support::backend_tests;
-}

@@ -173,75 +173,65 @@ fn settings_refusals_name_the_setting() {
     };
     let d = Settings::default;
     refuse(
-        Settings {
-            token_length: 10,
-            ..d()
-        },
+        with(d(), |s| {
+            s.token_length = 10;
+        }),
         "token_length",
     );
     refuse(
-        Settings {
-            hashing: Hashing::None,
-            secret_salt: Some("s".into()),
-            ..d()
-        },
+        with(d(), |s| {
+            s.hashing = Hashing::None;
+            s.secret_salt = Some("s".into());
+        }),
         "secret_salt",
     );
     refuse(
-        Settings {
-            hashing: Hashing::HmacSha256,
-            ..d()
-        },
+        with(d(), |s| {
+            s.hashing = Hashing::HmacSha256;
+        }),
         "secret_salt",
     );
     // Checked by the settings themselves, not only when a store is built.
     refuse(
-        Settings {
-            previous_salts: vec!["an-old-salt".into()],
-            ..d()
-        },
+        with(d(), |s| {
+            s.previous_salts = vec!["an-old-salt".into()];
+        }),
         "previous_salts",
     );
     refuse(
-        Settings {
-            ttl: Some(time::Duration::ZERO),
-            ..d()
-        },
+        with(d(), |s| {
+            s.ttl = Some(time::Duration::ZERO);
+        }),
         "ttl",
     );
     refuse(
-        Settings {
-            extend_stale_time: Some(time::Duration::days(8)),
-            ..d()
-        },
+        with(d(), |s| {
+            s.extend_stale_time = Some(time::Duration::days(8));
+        }),
         "extend_stale_time",
     );
     refuse(
-        Settings {
-            prune_batch_size: 0,
-            ..d()
-        },
+        with(d(), |s| {
+            s.prune_batch_size = 0;
+        }),
         "prune_batch_size",
     );
     refuse(
-        Settings {
-            max_lifetime: Some(time::Duration::seconds(-1)),
-            ..d()
-        },
+        with(d(), |s| {
+            s.max_lifetime = Some(time::Duration::seconds(-1));
+        }),
         "max_lifetime",
     );
     refuse(
-        Settings {
-            ttl: Some(time::Duration::days(365 * 2_000)),
-            ..d()
-        },
+        with(d(), |s| {
+            s.ttl = Some(time::Duration::days(365 * 2_000));
+        }),
         "ttl",
     );
     refuse(
-        Settings {
-            max_lifetime: Some(time::Duration::weeks(60_000)),
-            ..d()
-        },
+        with(d(), |s| {
+            s.max_lifetime = Some(time::Duration::weeks(60_000));
+        }),
         "max_lifetime",
     );
     assert!(Settings::default().validate().is_ok());
@@ -273,9 +263,10 @@ fn settings_read_from_the_environment() {
 
 #[test]
 fn short_salts_and_hashing_none_from_the_environment_are_refused() {
-    let with_salt = |salt: &str| Settings {
-        secret_salt: Some(salt.into()),
-        ..Settings::default()
+    let with_salt = |salt: &str| {
+        with(Settings::default(), |s| {
+            s.secret_salt = Some(salt.into());
+        })
     };
     let short = with_salt(&"s".repeat(31)).validate();
     match short {
@@ -289,10 +280,9 @@ fn short_salts_and_hashing_none_from_the_environment_are_refused() {
         other => panic!("a 31-byte salt was accepted: {other:?}"),
     }
     assert!(with_salt(&"s".repeat(32)).validate().is_ok());
-    let hmac = Settings {
-        hashing: Hashing::HmacSha256,
-        ..with_salt("short-key")
-    };
+    let hmac = with(with_salt("short-key"), |s| {
+        s.hashing = Hashing::HmacSha256;
+    });
     assert!(matches!(
         hmac.validate(),
         Err(Error::Config {
@@ -301,10 +291,9 @@ fn short_salts_and_hashing_none_from_the_environment_are_refused() {
         })
     ));
     // A short salt may stay as a previous one, to rotate off it.
-    let rotating = Settings {
-        previous_salts: vec!["short".into()],
-        ..with_salt(&"s".repeat(40))
-    };
+    let rotating = with(with_salt(&"s".repeat(40)), |s| {
+        s.previous_salts = vec!["short".into()];
+    });
     assert!(rotating.validate().is_ok());
     // `none` only in code, never from a variable.
     let env = Settings::from_lookup(|n| (n == "HASHING").then(|| "none".to_owned()));
@@ -315,9 +304,14 @@ fn short_salts_and_hashing_none_from_the_environment_are_refused() {
         }
         other => panic!("hashing `none` was read from the environment: {other:?}"),
     }
-    let in_code = Settings {
-        hashing: Hashing::None,
-        ..Settings::default()
-    };
+    let in_code = with(Settings::default(), |s| {
+        s.hashing = Hashing::None;
+    });
     assert!(in_code.validate().is_ok());
+}
+
+/// `base` changed by `f`: `Settings` is `#[non_exhaustive]`, so no struct literal.
+fn with(mut base: Settings, f: impl FnOnce(&mut Settings)) -> Settings {
+    f(&mut base);
+    base
 }

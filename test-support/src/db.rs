@@ -114,12 +114,12 @@ impl TestDb {
                 })
             }
             Backend::Postgres => {
-                let admin = crate::postgres::admin_url()?;
+                let admin = crate::admin::admin_url(crate::postgres::SERVER)?;
                 let name = format!("test_{}", uuid::Uuid::new_v4().simple());
                 crate::postgres::create(&admin, &name).await;
                 Some(TestDb {
                     backend,
-                    url: crate::postgres::with_database(&admin, &name),
+                    url: crate::admin::with_database(&admin, &name),
                     name,
                     dir: None,
                     admin: Some(admin),
@@ -127,12 +127,12 @@ impl TestDb {
                 })
             }
             Backend::Mysql => {
-                let admin = crate::mysql::admin_url()?;
+                let admin = crate::admin::admin_url(crate::mysql::SERVER)?;
                 let name = format!("test_{}", uuid::Uuid::new_v4().simple());
                 crate::mysql::create(&admin, &name).await;
                 Some(TestDb {
                     backend,
-                    url: crate::postgres::with_database(&admin, &name),
+                    url: crate::admin::with_database(&admin, &name),
                     name,
                     dir: None,
                     admin: Some(admin),

@@ -11,6 +11,8 @@
 //! - [`mysql_required`]: the same for MySQL, with `MYSQL_TEST_URL` and
 //!   `SQLX_SESSIONS_REQUIRE_MYSQL=1`.
 //! - [`capture_logs`]: the log lines of one test, not of every test of the binary.
+//! - [`server::Server`]: a throw-away PostgreSQL or MariaDB server a fault test can stop and
+//!   start again.
 //!
 //! ```no_run
 //! use sqlx_sessions_test_support::{TestDb, backend_tests};
@@ -25,11 +27,13 @@
 //! # fn main() {}
 //! ```
 
+mod admin;
 mod db;
 mod logs;
 mod mysql;
 mod postgres;
 mod run;
+pub mod server;
 
 pub use db::{Backend, TestDb};
 pub use logs::{Logs, capture_logs};

@@ -1,5 +1,9 @@
 //! SQLite: `TEXT` ids, `BLOB` digests, JSON `TEXT` data, and timestamps as `INTEGER`
 //! microseconds since the Unix epoch (UTC; exact, and compared as numbers).
+//!
+//! An adopted ecto_sessions table made through `ecto_sqlite3` keeps that adapter's layout:
+//! hex digests and ISO-8601 timestamps as `TEXT` (`2032-02-03T08:00:00.500000Z`, the
+//! encoding of `utc_datetime_usec`; one fixed width, so they compare as text in time order).
 
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -19,7 +23,7 @@ use crate::columns::Storage;
 use crate::error::{Error, Result};
 use crate::evolve::{Planner, Snapshot, Step};
 use crate::migrate::Migration;
-use crate::schema::{ColumnType, TableSpec};
+use crate::schema::{ColumnType, DigestFormat, TableSpec};
 use crate::session::Session;
 use crate::sql::{Param, Stmt};
 use crate::value::Value;
@@ -86,25 +90,70 @@ fn backticks(sql: &str) -> String {
     sql.replace('"', "`")
 }
 
-fn query(stmt: Stmt) -> Query {
-    let sql = if stmt.sql.contains('"') {
-        backticks(&stmt.sql).into()
-    } else {
-        stmt.sql
-    };
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for p in stmt.params {
-        q = match p {
-            Param::Text(s) | Param::Json(s) => q.bind(s),
-            Param::Digest(d) => q.bind(d),
-            Param::Int(i) => q.bind(i),
-            Param::Bool(b) => q.bind(b),
-            Param::Uuid(u) => q.bind(u.hyphenated().to_string()),
-            Param::Time(t) => q.bind(t.map(to_micros)),
-            Param::Null(_) => q.bind(None::<String>),
-        };
+impl SqliteBackend {
+    /// Whether the table is an adopted ecto_sqlite3 one (hex digests, ISO-8601 times).
+    fn ecto(&self) -> bool {
+        self.spec.digest_format == DigestFormat::Hex
     }
-    q
+
+    fn query(&self, stmt: Stmt) -> Query {
+        let ecto = self.ecto();
+        let sql = if stmt.sql.contains('"') {
+            backticks(&stmt.sql).into()
+        } else {
+            stmt.sql
+        };
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for p in stmt.params {
+            q = match p {
+                Param::Text(s) | Param::Json(s) => q.bind(s),
+                Param::Digest(d) if ecto => q.bind(String::from_utf8_lossy(&d).into_owned()),
+                Param::Digest(d) => q.bind(d),
+                Param::Int(i) => q.bind(i),
+                Param::Bool(b) => q.bind(b),
+                Param::Uuid(u) => q.bind(u.hyphenated().to_string()),
+                Param::Time(t) if ecto => q.bind(t.map(iso_text)),
+                Param::Time(t) => q.bind(t.map(to_micros)),
+                Param::Null(_) => q.bind(None::<String>),
+            };
+        }
+        q
+    }
+
+    fn reader<'r>(&self, row: &'r SqliteRow) -> SqliteReader<'r> {
+        SqliteReader {
+            row,
+            ecto: self.ecto(),
+        }
+    }
+
+    fn decode(&self, row: &SqliteRow, with_digest: bool) -> Result<Fetched> {
+        decode_session(&self.reader(row), &self.spec, with_digest)
+    }
+}
+
+/// `ecto_sqlite3`'s text for a `utc_datetime_usec`: UTC, microseconds, a `Z`.
+const ISO_TEXT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
+/// What Elixir's `NaiveDateTime.from_iso8601` reads back: `T` or a space, any fraction,
+/// with or without a `Z`.
+const ISO_READ: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+    "[year]-[month]-[day][first [T][ ]][hour]:[minute]:[second][optional [.[subsecond]]][optional [Z]]"
+);
+
+fn iso_text(t: OffsetDateTime) -> String {
+    let utc = t.to_offset(time::UtcOffset::UTC);
+    // Only a year past 9999 fails, and no session reaches it (the settings cap lifetimes).
+    utc.format(ISO_TEXT)
+        .unwrap_or_else(|_| "9999-12-31T23:59:59.999999Z".to_owned())
+}
+
+fn parse_iso(text: &str) -> Result<OffsetDateTime> {
+    time::PrimitiveDateTime::parse(text, ISO_READ)
+        .map(time::PrimitiveDateTime::assume_utc)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)).into())
 }
 
 fn to_micros(t: OffsetDateTime) -> i64 {
@@ -121,47 +170,69 @@ fn parse_uuid(text: &str) -> Result<Uuid> {
     Uuid::try_parse(text).map_err(|e| sqlx::Error::Decode(Box::new(e)).into())
 }
 
-impl RowReader for SqliteRow {
+/// A row of the store's table, read as its layout stores it.
+struct SqliteReader<'r> {
+    row: &'r SqliteRow,
+    ecto: bool,
+}
+
+impl SqliteReader<'_> {
+    fn ts(&self, i: usize) -> Result<Option<OffsetDateTime>> {
+        if self.ecto {
+            self.row
+                .try_get::<Option<&str>, _>(i)?
+                .map(parse_iso)
+                .transpose()
+        } else {
+            self.row
+                .try_get::<Option<i64>, _>(i)?
+                .map(from_micros)
+                .transpose()
+        }
+    }
+}
+
+impl RowReader for SqliteReader<'_> {
     fn uuid(&self, i: usize) -> Result<Uuid> {
-        parse_uuid(self.try_get::<&str, _>(i)?)
+        parse_uuid(self.row.try_get::<&str, _>(i)?)
     }
 
     fn json(&self, i: usize) -> Result<String> {
-        Ok(self.try_get(i)?)
+        Ok(self.row.try_get(i)?)
     }
 
     fn time(&self, i: usize) -> Result<Option<OffsetDateTime>> {
-        self.try_get::<Option<i64>, _>(i)?
-            .map(from_micros)
-            .transpose()
+        self.ts(i)
     }
 
     fn text(&self, i: usize) -> Result<Option<String>> {
-        Ok(self.try_get(i)?)
+        Ok(self.row.try_get(i)?)
     }
 
     fn integer(&self, i: usize) -> Result<Option<i64>> {
-        Ok(self.try_get(i)?)
+        Ok(self.row.try_get(i)?)
     }
 
     fn value(&self, i: usize, ty: ColumnType) -> Result<Value> {
+        let row = self.row;
         Ok(match ty {
-            ColumnType::Text => self.try_get::<Option<String>, _>(i)?.into(),
-            ColumnType::Integer => self.try_get::<Option<i64>, _>(i)?.into(),
-            ColumnType::Boolean => self.try_get::<Option<bool>, _>(i)?.into(),
-            ColumnType::Uuid => match self.try_get::<Option<&str>, _>(i)? {
+            ColumnType::Text => row.try_get::<Option<String>, _>(i)?.into(),
+            ColumnType::Integer => row.try_get::<Option<i64>, _>(i)?.into(),
+            ColumnType::Boolean => row.try_get::<Option<bool>, _>(i)?.into(),
+            ColumnType::Uuid => match row.try_get::<Option<&str>, _>(i)? {
                 Some(text) => Value::Uuid(parse_uuid(text)?),
                 None => Value::Null,
             },
-            ColumnType::Timestamp => match self.try_get::<Option<i64>, _>(i)? {
-                Some(us) => Value::Timestamp(from_micros(us)?),
-                None => Value::Null,
-            },
+            ColumnType::Timestamp => self.ts(i)?.into(),
         })
     }
 
     fn digest(&self, i: usize) -> Result<Vec<u8>> {
-        Ok(self.try_get(i)?)
+        Ok(if self.ecto {
+            self.row.try_get::<String, _>(i)?.into_bytes()
+        } else {
+            self.row.try_get(i)?
+        })
     }
 }
 
@@ -182,8 +253,10 @@ impl Backend for SqliteBackend {
 
     fn sql_type(&self, storage: Storage) -> &'static str {
         match storage {
+            Storage::Digest if self.ecto() => "TEXT",
             Storage::Digest => "BLOB",
             Storage::Json | Storage::Value(ColumnType::Text | ColumnType::Uuid) => "TEXT",
+            Storage::Value(ColumnType::Timestamp) if self.ecto() => "TEXT",
             Storage::Value(ColumnType::Integer | ColumnType::Boolean | ColumnType::Timestamp) => {
                 "INTEGER"
             }
@@ -228,9 +301,12 @@ impl Backend for SqliteBackend {
     }
 
     async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
-        let rows = query(stmt).fetch_all(&self.pool).await?;
+        let rows = self.query(stmt).fetch_all(&self.pool).await?;
         rows.iter()
-            .map(|row| Ok((row.uuid(0)?, row.digest(1)?)))
+            .map(|row| {
+                let row = self.reader(row);
+                Ok((row.uuid(0)?, row.digest(1)?))
+            })
             .collect()
     }
 
@@ -325,34 +401,35 @@ impl Backend for SqliteBackend {
         with_digest: bool,
     ) -> Result<Option<Fetched>> {
         let mut conn = self.conn(on).await?;
-        match query(stmt).fetch_optional(&mut *conn).await? {
-            Some(row) => decode_session(&row, &self.spec, with_digest).map(Some),
+        match self.query(stmt).fetch_optional(&mut *conn).await? {
+            Some(row) => self.decode(&row, with_digest).map(Some),
             None => Ok(None),
         }
     }
 
     async fn fetch_all(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Session>> {
         let mut conn = self.conn(on).await?;
-        let rows = query(stmt).fetch_all(&mut *conn).await?;
+        let rows = self.query(stmt).fetch_all(&mut *conn).await?;
         rows.iter()
-            .map(|row| decode_session(row, &self.spec, false).map(|f| f.session))
+            .map(|row| self.decode(row, false).map(|f| f.session))
             .collect()
     }
 
     async fn fetch_count(&self, on: On<'_, '_>, stmt: Stmt) -> Result<i64> {
         let mut conn = self.conn(on).await?;
-        Ok(query(stmt).fetch_one(&mut *conn).await?.try_get(0)?)
+        Ok(self.query(stmt).fetch_one(&mut *conn).await?.try_get(0)?)
     }
 
     async fn fetch_times(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
         let mut conn = self.conn(on).await?;
-        let row = query(stmt).fetch_one(&mut *conn).await?;
-        (0..row.len()).map(|i| row.time(i)).collect()
+        let row = self.query(stmt).fetch_one(&mut *conn).await?;
+        let reader = self.reader(&row);
+        (0..row.len()).map(|i| reader.time(i)).collect()
     }
 
     async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64> {
         let mut conn = self.conn(on).await?;
-        Ok(query(stmt).execute(&mut *conn).await?.rows_affected())
+        Ok(self.query(stmt).execute(&mut *conn).await?.rows_affected())
     }
 }
 

@@ -22,7 +22,6 @@ type Connect = Box<dyn FnOnce(Arc<TableSpec>) -> Result<Arc<dyn Backend>> + Send
 /// names the setting it refuses.
 pub struct StoreBuilder {
     connect: Connect,
-    ecto_supported: bool,
     table: String,
     schema: Option<String>,
     extras: Option<Vec<ExtraColumn>>,
@@ -52,7 +51,6 @@ impl std::fmt::Debug for StoreBuilder {
 impl StoreBuilder {
     pub(crate) fn new(pool: Pool) -> Self {
         StoreBuilder {
-            ecto_supported: pool.supports_ecto_compat(),
             connect: Box::new(move |spec| pool.into_backend(spec)),
             table: "sessions".into(),
             schema: None,
@@ -230,9 +228,10 @@ impl StoreBuilder {
         self
     }
 
-    /// Opens an existing ecto_sessions table (PostgreSQL, MySQL and MariaDB): hex digests in
-    /// `varchar(255)`, naive timestamps holding UTC (`timestamp without time zone`,
-    /// `datetime(6)`), no added columns.
+    /// Opens an existing ecto_sessions table, as each Ecto adapter lays it out: hex digests
+    /// (`varchar(255)`; `TEXT` on SQLite), naive timestamps holding UTC (PostgreSQL's
+    /// `timestamp without time zone`, MySQL's `datetime(6)`, `ecto_sqlite3`'s ISO-8601
+    /// `TEXT`), no added columns.
     pub fn ecto_compat(mut self) -> Self {
         self.ecto_compat = true;
         self
@@ -298,19 +297,11 @@ impl StoreBuilder {
                 "tracking salts needs a secret_salt",
             ));
         }
-        if self.ecto_compat {
-            if !self.ecto_supported {
-                return Err(Error::config(
-                    "ecto_compat",
-                    "adopting an ecto_sessions table is supported on PostgreSQL and MySQL only",
-                ));
-            }
-            if self.optional != OptionalColumns::default() {
-                return Err(Error::config(
-                    "ecto_compat",
-                    "an adopted ecto_sessions table gets no new columns: last_used_at, authenticated_at, token_hint, salt_id and ttl_seconds are unavailable",
-                ));
-            }
+        if self.ecto_compat && self.optional != OptionalColumns::default() {
+            return Err(Error::config(
+                "ecto_compat",
+                "an adopted ecto_sessions table gets no new columns: last_used_at, authenticated_at, token_hint, salt_id and ttl_seconds are unavailable",
+            ));
         }
         let (digest_format, time_format) = if self.ecto_compat {
             (DigestFormat::Hex, TimeFormat::NaiveUtc)
