@@ -88,11 +88,11 @@ pub(crate) fn record_table(spec: &TableSpec, backend: &dyn Backend) -> Migration
         .iter()
         .map(|(name, storage)| {
             let key = if *name == "id" { " PRIMARY KEY" } else { "" };
-            format!(
-                "{} {} NOT NULL{key}",
-                quote(name),
-                backend.sql_type(*storage)
-            )
+            let ty = match storage {
+                Storage::Value(ColumnType::Text) => backend.long_text_type(),
+                other => backend.sql_type(*other),
+            };
+            format!("{} {ty} NOT NULL{key}", quote(name))
         })
         .collect();
     Migration {

@@ -67,6 +67,12 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// The SQL type of a column stored as `storage`, as the database reports it back.
     fn sql_type(&self, storage: Storage) -> &'static str;
 
+    /// The type of text of any length (the record of migrations keeps whole statements),
+    /// whatever an adopted table's text columns are.
+    fn long_text_type(&self) -> &'static str {
+        "text"
+    }
+
     /// The literal of an empty JSON object, for the default of the `data` column.
     fn empty_json(&self) -> &'static str;
 

@@ -485,6 +485,10 @@ impl Backend for MySqlBackend {
         }
     }
 
+    fn long_text_type(&self) -> &'static str {
+        "longtext"
+    }
+
     /// An expression default: MySQL 8 takes no literal default on a JSON column.
     fn empty_json(&self) -> &'static str {
         "('{}')"

@@ -501,7 +501,7 @@ impl SqliteBackend {
                 .await?;
         }
         for stmt in plan.record {
-            query(stmt).execute(&mut *tx).await?;
+            self.query(stmt).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(plan.steps)
