@@ -23,6 +23,7 @@ pub mod csrf;
 pub mod csrf_key;
 pub mod db;
 pub mod error;
+pub mod flash;
 pub mod host;
 pub mod routes;
 pub mod state;
@@ -50,7 +51,7 @@ pub use config::Config;
 pub use error::AppError;
 pub use state::AppState;
 
-use routes::{account, api, key_api, key_life, keys, pages, tokens};
+use routes::{account, api, devices, key_api, key_life, keys, pages, tokens};
 
 /// The demo's router.
 ///
@@ -69,6 +70,8 @@ pub fn app(state: AppState) -> Router {
         .route("/sign-out-all", post(account::sign_out_all))
         .route("/expire-session", post(account::expire_session))
         .route("/delete-session", post(account::delete_session))
+        .route("/rename-session", post(devices::rename))
+        .route("/reauthenticate", post(devices::reauthenticate))
         .route("/api-keys", post(keys::create))
         .route("/api-keys/revoke", post(keys::revoke))
         .merge(tokens::browser_routes())

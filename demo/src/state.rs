@@ -58,6 +58,13 @@ pub const SIGN_IN_BURST: u32 = 10;
 /// ... and how often one more is allowed after that.
 pub const SIGN_IN_REFILL: Duration = Duration::from_secs(6);
 
+/// How long a "remember me" session lives (sliding, each session by its own TTL); others
+/// get the store's default TTL.
+pub const REMEMBER_ME: time::Duration = time::Duration::days(30);
+
+/// The most signed-in devices a user has: a sign-in beyond it signs the oldest one out.
+pub const MAX_DEVICES: u32 = 10;
+
 /// How recently the user must have proved who they are (sign-in, or the secret typed
 /// again) to create an API key.
 pub const FRESH_AUTHENTICATION: time::Duration = time::Duration::minutes(10);
@@ -133,6 +140,8 @@ impl AppState {
             db.store_builder()
                 .table("sessions")
                 .track_authentication()
+                .per_session_ttl()
+                .max_sessions_per("user_id", MAX_DEVICES)
                 .clock(clock.clone()),
         )
         .build()?;

@@ -26,6 +26,10 @@ pub struct IndexPage {
     pub user_id: Option<Uuid>,
     /// A message about the last attempt (a failed sign-in, say).
     pub error: Option<String>,
+    /// The message of the last action (signed out, say).
+    pub flash: Option<crate::flash::Flash>,
+    /// The user id last signed in from this browser, to pre-fill the form.
+    pub last_user_id: Option<Uuid>,
 }
 
 /// The page after sign-up: the new user id and sign-in secret, shown once. Its `Debug`
@@ -53,8 +57,11 @@ impl std::fmt::Debug for SignedUpPage {
 pub struct DeviceRow {
     /// The session id.
     pub id: String,
-    /// A short name for the device (`Chrome 156 on Linux`).
+    /// The name the user gave the device, or a short one from its user agent (`Chrome 156
+    /// on Linux`).
     pub label: String,
+    /// The name the user gave it (empty without one).
+    pub name: String,
     /// The browser's user agent, as it said at sign-in.
     pub user_agent: String,
     /// The client address at sign-in.
@@ -76,9 +83,15 @@ impl DeviceRow {
             .data
             .get_str("user_agent")
             .unwrap_or_else(|| "unknown".into());
+        let name = session.data.get_str("name").unwrap_or_default();
         DeviceRow {
             id: session.id.to_string(),
-            label: device_label(&user_agent),
+            label: if name.is_empty() {
+                device_label(&user_agent)
+            } else {
+                name.clone()
+            },
+            name,
             user_agent,
             ip: session
                 .data
@@ -222,6 +235,8 @@ pub struct AccountPage {
     pub needs_secret: bool,
     /// The base URL for the `curl` line.
     pub base_url: String,
+    /// The message of the last action.
+    pub flash: Option<crate::flash::Flash>,
 }
 
 pub use sqlx_sessions::cache::CacheStats;

@@ -177,11 +177,10 @@ async fn api_me(base: &str, key: &str) -> Result<serde_json::Value> {
 /// Types the user id and the sign-in secret into the sign-in form of `/` and sends it.
 async fn sign_in(client: &Client, base: &str, user: &str, secret: &str) -> Result<()> {
     client.goto(&format!("{base}/")).await?;
-    client
-        .find(Locator::Css("#user_id"))
-        .await?
-        .send_keys(user)
-        .await?;
+    // The field may hold the last user id signed in from this browser.
+    let field = client.find(Locator::Css("#user_id")).await?;
+    field.clear().await?;
+    field.send_keys(user).await?;
     client
         .find(Locator::Css("#secret"))
         .await?
@@ -443,6 +442,86 @@ async fn scenario(a: &Client, b: &Client, base: &str, label: &str) -> Result<()>
     assert_eq!(text(a, "#users").await?, "1");
     assert_eq!(text(a, "#sessions-active").await?, "1");
     assert_eq!(text(a, "#keys-total").await?, "0");
+    in_place(a, base, &user, &secret).await
+}
+
+/// Issue 12's actions on one device: rename it, re-authenticate (a new token in the
+/// cookie), the `curl` line, re-login that keeps the old session with "remember me", and the
+/// messages after each, with the user id pre-filled after signing out.
+async fn in_place(a: &Client, base: &str, user: &str, secret: &str) -> Result<()> {
+    a.goto(&format!("{base}/account")).await?;
+    let name = a.find(Locator::Css("tr.current input[name=name]")).await?;
+    name.clear().await?;
+    name.send_keys("Work laptop").await?;
+    click(a, "tr.current button.rename-button").await?;
+    assert_eq!(text(a, "#flash").await?, "Device renamed.");
+    assert_eq!(text(a, "tr.current .label").await?, "Work laptop");
+    a.refresh().await?;
+    assert_eq!(count(a, "#flash").await?, 0, "a message shows once");
+
+    let before = a.get_named_cookie("auth_token").await?.value().to_owned();
+    a.find(Locator::Css("#reauth-secret"))
+        .await?
+        .send_keys(secret)
+        .await?;
+    click(a, "#reauthenticate").await?;
+    assert!(text(a, "#flash").await?.contains("new session token"));
+    let after = a.get_named_cookie("auth_token").await?.value().to_owned();
+    assert_ne!(before, after, "the cookie holds the new token");
+    assert_eq!(api_me(base, &before).await?["is_logged_in"], false);
+    assert_eq!(api_me(base, &after).await?["is_logged_in"], true);
+    assert_eq!(
+        text(a, "tr.current .label").await?,
+        "Work laptop",
+        "the same device"
+    );
+    assert!(
+        text(a, "#curl")
+            .await?
+            .starts_with("curl -H \"X-Auth-Token: $API_KEY\""),
+        "double quotes, so the shell expands $API_KEY"
+    );
+
+    // Re-login with "remember me": a second device, the first kept; the cookie lasts 30 days.
+    a.goto(&format!("{base}/")).await?;
+    let prefilled = a
+        .find(Locator::Css("#user_id"))
+        .await?
+        .prop("value")
+        .await?;
+    assert_eq!(prefilled.as_deref(), Some(user));
+    a.find(Locator::Css("#secret"))
+        .await?
+        .send_keys(secret)
+        .await?;
+    a.find(Locator::Css("#remember")).await?.click().await?;
+    click(a, "#login").await?;
+    assert_eq!(path_of(a).await?, "/account");
+    assert!(text(a, "#flash").await?.starts_with("Signed in."));
+    assert_eq!(count(a, "tr[data-session-id]").await?, 2);
+    assert_eq!(count(a, "tr.current").await?, 1);
+    assert!(
+        a.source().await?.contains("Work laptop"),
+        "the old session kept"
+    );
+    let expires = a
+        .get_named_cookie("auth_token")
+        .await?
+        .expires_datetime()
+        .ok_or("a persistent cookie")?;
+    let days = (expires - time::OffsetDateTime::now_utc()).whole_days();
+    assert!(days >= 29, "remembered for {days} days");
+
+    // Signing out says so, and the next sign-in has the id filled in.
+    click(a, "#sign-out").await?;
+    assert_eq!(path_of(a).await?, "/");
+    assert_eq!(text(a, "#flash").await?, "Signed out.");
+    let prefilled = a
+        .find(Locator::Css("#user_id"))
+        .await?
+        .prop("value")
+        .await?;
+    assert_eq!(prefilled.as_deref(), Some(user));
     Ok(())
 }
 

@@ -76,13 +76,14 @@ async fn sign_up_sign_in_and_devices(db: TestDb) {
     let account = laptop.get("/account").await;
     assert_eq!(account.body.matches("data-session-id=").count(), 1);
 
-    // Re-login replaces this browser's session with a new one.
+    // Re-login gives this browser a new session and keeps the old one, as another device.
     let old_token = laptop.cookie("auth_token").unwrap().to_owned();
     let res = laptop.sign_in(&alice).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_ne!(laptop.cookie("auth_token").unwrap(), old_token);
     let account = laptop.get("/account").await;
-    assert_eq!(account.body.matches("data-session-id=").count(), 1);
+    assert_eq!(account.body.matches("data-session-id=").count(), 2);
+    assert_eq!(account.body.matches("this device").count(), 1);
 
     // Sign out of all devices: back to `/`, cookie gone.
     let res = laptop
@@ -594,7 +595,172 @@ async fn secure_cookies_are_host_prefixed(db: TestDb) {
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 }
 
+/// Issue 12's demo: a flash after each action, the last user id pre-filled, "remember me"
+/// (a per-session TTL), renaming a device, re-authenticating (a new token, the cookie
+/// replaced), the `curl` line that expands `$API_KEY`, and issue 13's cap on devices.
+async fn devices_are_renamed_remembered_reauthenticated_and_capped(db: TestDb) {
+    let state = db.state().await;
+    let (mut browser, alice) = signed_up(&db, "Browser/1.0").await;
+
+    // Sign out: the home page says so, once, and pre-fills the user id.
+    let account = browser.get("/account").await;
+    browser
+        .post("/sign-out", &[("_csrf_token", &account.csrf())])
+        .await;
+    let home = browser.get("/").await;
+    assert!(home.body.contains("id=\"flash\""), "{}", home.body);
+    assert!(home.body.contains("Signed out."));
+    assert!(home.body.contains(&format!("value=\"{}\"", alice.user)));
+    assert!(
+        !browser.get("/").await.body.contains("Signed out."),
+        "shown once"
+    );
+
+    // "Remember me": the session keeps a TTL of its own, 30 days.
+    let csrf = browser.get("/").await.csrf();
+    let res = browser
+        .post(
+            "/login",
+            &[
+                ("_csrf_token", &csrf),
+                ("user_id", &alice.user),
+                ("secret", &alice.secret),
+                ("remember", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/account"));
+    let remembered = browser.cookie("auth_token").unwrap().to_owned();
+    let session = state.sessions().lookup(&remembered).await.unwrap().unwrap();
+    assert_eq!(session.ttl, Some(time::Duration::days(30)));
+    let lifetime = session.expires_at.unwrap() - session.inserted_at;
+    assert!(lifetime > time::Duration::days(29), "{lifetime}");
+    let account = browser.get("/account").await;
+    assert!(account.body.contains("Signed in."), "{}", account.body);
+
+    // Rename this device; the name shows, and an empty name goes back to the user agent's.
+    let csrf = account.csrf();
+    let this = device_id(&account, "Browser/1.0");
+    let res = browser
+        .post(
+            "/rename-session",
+            &[
+                ("_csrf_token", &csrf),
+                ("session_id", &this),
+                ("name", "Kitchen <tablet>"),
+            ],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/account"));
+    let account = browser.get("/account").await;
+    assert!(account.body.contains("Device renamed."));
+    assert!(
+        account.body.contains("Kitchen &#60;tablet&#62;")
+            || account.body.contains("Kitchen &lt;tablet&gt;"),
+        "{}",
+        account.body
+    );
+    let data = state
+        .sessions()
+        .lookup(&remembered)
+        .await
+        .unwrap()
+        .unwrap()
+        .data;
+    assert_eq!(data.get_str("name").as_deref(), Some("Kitchen <tablet>"));
+    assert_eq!(
+        data.get_str("user_agent").as_deref(),
+        Some("Browser/1.0"),
+        "the rest kept"
+    );
+    // Another user's device cannot be renamed.
+    let (mut bob, _) = signed_up(&db, "Bob").await;
+    let bob_csrf = bob.get("/account").await.csrf();
+    let res = bob
+        .post(
+            "/rename-session",
+            &[
+                ("_csrf_token", &bob_csrf),
+                ("session_id", &this),
+                ("name", "mine"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+
+    // Re-authenticate: a wrong secret says so; the right one rotates the token.
+    let res = browser
+        .post(
+            "/reauthenticate",
+            &[("_csrf_token", &csrf), ("secret", "wrong")],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/account"));
+    assert_eq!(browser.cookie("auth_token"), Some(remembered.as_str()));
+    assert!(
+        browser
+            .get("/account")
+            .await
+            .body
+            .contains("not your sign-in secret")
+    );
+    let res = browser
+        .post(
+            "/reauthenticate",
+            &[("_csrf_token", &csrf), ("secret", &alice.secret)],
+        )
+        .await;
+    assert_eq!(res.location.as_deref(), Some("/account"));
+    let rotated = browser.cookie("auth_token").unwrap().to_owned();
+    assert_ne!(rotated, remembered);
+    assert!(
+        state
+            .sessions()
+            .lookup(&remembered)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let after = state.sessions().lookup(&rotated).await.unwrap().unwrap();
+    assert_eq!(after.id.to_string(), this, "the same device");
+    let account = browser.get("/account").await;
+    assert!(
+        account.body.contains("new session token"),
+        "{}",
+        account.body
+    );
+    // The curl line expands `$API_KEY` in the shell.
+    assert!(
+        account.body.contains("curl -H \"X-Auth-Token: $API_KEY\""),
+        "{}",
+        account.body
+    );
+
+    // The cap: at most MAX_DEVICES sessions; each sign-in beyond signs the oldest out (this
+    // browser's, then the next one's).
+    let max = sqlx_sessions_demo::state::MAX_DEVICES as usize;
+    let mut next = Client::new(db.state().await, "Next/1.0");
+    next.sign_in(&alice).await;
+    let mut last = None;
+    for i in 0..max {
+        let mut device = Client::new(db.state().await, &format!("Device/{i}"));
+        assert_eq!(device.sign_in(&alice).await.status, StatusCode::SEE_OTHER);
+        last = Some(device);
+    }
+    let account = last.unwrap().get("/account").await;
+    assert_eq!(
+        account.body.matches("data-session-id=").count(),
+        max,
+        "{}",
+        account.body
+    );
+    assert!(!account.body.contains("Next/1.0") && !account.body.contains("Kitchen"));
+    assert_eq!(browser.get("/account").await.location.as_deref(), Some("/"));
+    assert_eq!(next.get("/account").await.location.as_deref(), Some("/"));
+}
+
 sqlx_sessions_test_support::backend_tests!(
+    devices_are_renamed_remembered_reauthenticated_and_capped,
     secure_cookies_are_host_prefixed,
     sign_up_sign_in_and_devices,
     sign_in_needs_the_secret_and_says_nothing_about_ids,

@@ -121,6 +121,13 @@
 //!   valid row, so nothing expired, revoked or deleted comes back; `set_expiry` is the one
 //!   explicit way back, still capped by `max_lifetime`. Every operation also runs on a
 //!   caller's connection (`*_in`, [`Conn`]) inside their transaction.
+//! - **Schema evolution** ([`SessionStore::migrate`]): on a table that exists, the
+//!   columns, indexes and foreign keys the spec has and the table lacks are added, planned
+//!   from the same column list, in one transaction on SQLite and PostgreSQL, and recorded in
+//!   `<table>_migrations`; a type change or a `NOT NULL` column that existing rows cannot
+//!   fill is refused before anything changes ([`Error::TableMismatch`], naming the column).
+//! - **Owners** can be foreign keys ([`ExtraColumn::references`]: `ON DELETE CASCADE`), and
+//!   [`StoreBuilder::max_sessions_per`] caps their sessions on every database.
 //! - **Time** comes from a [`Clock`], which tests replace with a [`ManualClock`].
 //! - **Pruning**: [`SessionStore::delete_expired`] deletes in bounded batches;
 //!   [`SessionStore::spawn_pruner`] runs it in the background.
@@ -143,6 +150,7 @@ mod clock;
 mod columns;
 mod digest;
 mod error;
+mod evolve;
 mod extend;
 mod filter;
 mod migrate;
@@ -170,7 +178,7 @@ pub use filter::{Filter, Status};
 pub use migrate::Migration;
 pub use pool::{DatabaseKind, Pool, PoolOptions};
 pub use pruner::Pruner;
-pub use schema::{ColumnType, ExtraColumn, TableSpec};
+pub use schema::{ColumnType, ExtraColumn, ForeignKey, TableSpec};
 pub use session::{CreatedSession, Extras, KeyExpiry, NewSession, Session, SessionData};
 pub use settings::{Settings, parse_duration, parse_optional_duration};
 pub use store::{GetOptions, Lookup, OverCap, SessionStore, StoreBuilder};

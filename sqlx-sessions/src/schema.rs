@@ -68,6 +68,29 @@ pub struct ExtraColumn {
     ty: ColumnType,
     required: bool,
     indexed: bool,
+    references: Option<ForeignKey>,
+}
+
+/// The row an extra column points to: `REFERENCES table (column) ON DELETE CASCADE`, so
+/// deleting that row (a user) deletes the sessions that name it
+/// ([`ExtraColumn::references`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub(crate) table: String,
+    pub(crate) column: String,
+}
+
+impl ForeignKey {
+    /// The referenced table, unqualified: the database resolves it as any unqualified name
+    /// (PostgreSQL: the `search_path`; MySQL: the connection's database).
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The referenced column, usually the table's primary key.
+    pub fn column(&self) -> &str {
+        &self.column
+    }
 }
 
 impl ExtraColumn {
@@ -78,6 +101,7 @@ impl ExtraColumn {
             ty,
             required: true,
             indexed: false,
+            references: None,
         }
     }
 
@@ -96,6 +120,33 @@ impl ExtraColumn {
     pub fn indexed(mut self) -> Self {
         self.indexed = true;
         self
+    }
+
+    /// Makes the column a foreign key to `table (column)` with `ON DELETE CASCADE`: deleting
+    /// the referenced row (a user) deletes every session naming it, in the same statement.
+    /// Both names are checked like the store's own (lowercase letters, digits, `_`) when the
+    /// store is built, and quoted in SQL. The column's type must be the referenced column's
+    /// (an `integer` column for a `bigint` key); on MySQL and MariaDB a text column cannot
+    /// be a foreign key (it is a `BLOB` there), so use an integer or a uuid. On SQLite the
+    /// pool's connections need `PRAGMA foreign_keys = ON`, which sqlx sets by default and
+    /// [`Pool::connect`](crate::Pool::connect) sets explicitly.
+    ///
+    /// ```
+    /// use sqlx_sessions::{ColumnType, ExtraColumn};
+    /// let col = ExtraColumn::new("user_id", ColumnType::Integer).indexed().references("users", "id");
+    /// assert_eq!(col.foreign_key().map(|fk| (fk.table(), fk.column())), Some(("users", "id")));
+    /// ```
+    pub fn references(mut self, table: impl Into<String>, column: impl Into<String>) -> Self {
+        self.references = Some(ForeignKey {
+            table: table.into(),
+            column: column.into(),
+        });
+        self
+    }
+
+    /// The row the column points to, if it is a foreign key.
+    pub fn foreign_key(&self) -> Option<&ForeignKey> {
+        self.references.as_ref()
     }
 
     /// The column name.
@@ -163,6 +214,9 @@ pub struct TableSpec {
     pub(crate) digest_format: DigestFormat,
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) time_format: TimeFormat,
+    /// Whether the store caps sessions per owner (MySQL keeps a lock row per owner then).
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    pub(crate) owner_cap: bool,
 }
 
 impl TableSpec {
@@ -191,9 +245,14 @@ impl TableSpec {
 
     /// The quoted, schema-qualified table name for SQL.
     pub(crate) fn qualified(&self) -> String {
+        self.qualify(&self.table)
+    }
+
+    /// `name` quoted and in the table's schema: a table that belongs to this store.
+    pub(crate) fn qualify(&self, name: &str) -> String {
         match &self.schema {
-            Some(schema) => format!("\"{schema}\".\"{}\"", self.table),
-            None => format!("\"{}\"", self.table),
+            Some(schema) => format!("\"{schema}\".\"{name}\""),
+            None => format!("\"{name}\""),
         }
     }
 

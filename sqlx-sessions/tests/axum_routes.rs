@@ -35,9 +35,20 @@ async fn sign_out(
     [(header::SET_COOKIE, auth.sign_out_cookie().to_string())].into_response()
 }
 
+async fn reauthenticate(
+    axum::extract::State(auth): axum::extract::State<SessionAuth>,
+    session: CurrentSession,
+) -> Response {
+    match auth.rotate(&session).await.unwrap() {
+        Some(cookie) => (cookie, "rotated").into_response(),
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
 fn app(auth: &SessionAuth) -> Router {
     Router::new()
         .route("/me", get(me))
+        .route("/reauthenticate", post(reauthenticate))
         .route("/maybe", get(maybe))
         .route("/sign-out", post(sign_out))
         .layer(auth.layer())
@@ -514,7 +525,65 @@ async fn responses_setting_the_session_cookie_are_not_stored(db: TestDb) {
     assert!(!format!("{:?}", auth.sign_in_headers(&created)).contains(created.token.expose()));
 }
 
+/// The rotate helper: one new cookie (not the layer's refresh of the old one, even when the
+/// lookup extended the session), `no-store`, the old cookie refused, the session the same.
+async fn rotating_sets_the_new_cookie_only(db: TestDb) {
+    let clock = clock();
+    let store = store(&db, &clock).await;
+    let token = new_token(&store, "42").await;
+    let before = store.lookup(&token).await.unwrap().unwrap();
+    let app = app(&SessionAuth::new(store.clone()));
+    let cookie = format!("auth_token={token}");
+    // Due for extension, so the layer would refresh the old cookie if the handler did not
+    // set one.
+    clock.advance(Duration::days(2));
+    let res = app
+        .clone()
+        .oneshot(
+            Request::post("/reauthenticate")
+                .header("cookie", &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    let set: Vec<_> = res.headers().get_all(header::SET_COOKIE).iter().collect();
+    assert_eq!(set.len(), 1, "{set:?}");
+    let set = set[0].to_str().unwrap();
+    let new = set
+        .strip_prefix("auth_token=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap();
+    assert_ne!(new, token);
+    assert!(
+        set.contains("HttpOnly") && set.contains("Max-Age="),
+        "{set}"
+    );
+    let (status, _, _) = call(&app, get_with("/me", &[("cookie", cookie.as_bytes())])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let new_cookie = format!("auth_token={new}");
+    let (status, body, _) = call(&app, get_with("/me", &[("cookie", new_cookie.as_bytes())])).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "user 42"));
+    let after = store.lookup(new).await.unwrap().unwrap();
+    assert_eq!(
+        (after.id, after.inserted_at),
+        (before.id, before.inserted_at)
+    );
+    // A session gone in between: no cookie.
+    store.delete(after.id).await.unwrap();
+    assert!(
+        SessionAuth::new(store)
+            .rotate(&after)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 backend_tests!(
+    rotating_sets_the_new_cookie_only,
     a_header_token_wins_over_a_planted_cookie,
     duplicate_session_cookies_are_refused,
     the_source_of_a_session_is_exposed,

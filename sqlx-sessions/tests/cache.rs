@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx_sessions::cache::CacheConfig;
-use sqlx_sessions::{Filter, Hashing, ManualClock, NewSession, SessionStore};
+use sqlx_sessions::{
+    ColumnType, ExtraColumn, Filter, Hashing, ManualClock, NewSession, SessionStore,
+};
 use sqlx_sessions_test_support::{TestDb, backend_tests};
 use time::macros::datetime;
 
@@ -24,6 +26,7 @@ backend_tests! {
     expired_and_capped_entries_are_never_served,
     the_migration_carries_the_triggers,
     out_of_date_triggers_stop_the_cache_until_migrate,
+    an_evolved_table_keeps_its_triggers_and_cascades_invalidate,
 }
 
 /// A generous deadline for things that must happen eventually (slow machines).
@@ -557,6 +560,52 @@ async fn the_migration_carries_the_triggers(db: TestDb) {
     cached.migrate().await.expect("up");
     let (_, token) = create(&cached, "u").await;
     warm(&cached, &token).await;
+}
+
+/// A table made without a cache and without an owner foreign key, then migrated by a cached
+/// store that has one (and a new optional column): the triggers are created with the new
+/// columns, and a user's delete, cascading to their sessions, is refused within the bound.
+async fn an_evolved_table_keeps_its_triggers_and_cascades_invalidate(db: TestDb) {
+    db.exec("CREATE TABLE users (id BIGINT PRIMARY KEY)").await;
+    db.exec("INSERT INTO users (id) VALUES (1)").await;
+    let owner = || ExtraColumn::new("user_id", ColumnType::Integer).references("users", "id");
+    // SQLite adds a foreign key only with a new column: the owner column is new there.
+    let old = if db.is_postgres() {
+        db.builder()
+            .extra_column(ExtraColumn::new("user_id", ColumnType::Integer).optional())
+    } else {
+        db.builder().no_extra_columns()
+    };
+    old.build()
+        .expect("old store")
+        .migrate()
+        .await
+        .expect("old");
+    let cached = db
+        .builder()
+        .extra_column(owner().optional())
+        .track_last_used(time::Duration::hours(1))
+        .cache(CacheConfig::new(100))
+        .build()
+        .expect("cached store");
+    cached.migrate().await.expect("evolve");
+    cached.check_table().await.expect("fits");
+    let plain = db
+        .builder()
+        .extra_column(owner().optional())
+        .track_last_used(time::Duration::hours(1))
+        .build()
+        .expect("plain store");
+    let kept = plain.create(NewSession::new()).await.expect("create");
+    let owned = plain
+        .create(NewSession::new().extra("user_id", 1))
+        .await
+        .expect("create");
+    warm(&cached, owned.token.expose()).await;
+    warm(&cached, kept.token.expose()).await;
+    db.exec("DELETE FROM users WHERE id = 1").await;
+    refused_within_bound(&cached, owned.token.expose(), Instant::now()).await;
+    assert!(cached.lookup(kept.token.expose()).await.unwrap().is_some());
 }
 
 #[test]

@@ -610,19 +610,6 @@ async fn filters_on_time_ranges_and_lists(db: TestDb) {
 /// 50 concurrent sign-ins of one user against a cap of 3: exactly 3 valid sessions stay
 /// (the newest, when evicting), or exactly 3 creations succeed (when refusing).
 async fn the_cap_per_owner_holds_under_50_concurrent_creations(db: TestDb) {
-    if matches!(db.pool(), Pool::Mysql(_)) {
-        // No per-owner lock on MySQL and MariaDB: the cap is refused when the store is built.
-        let err = db
-            .builder()
-            .max_sessions_per("user_id", 3)
-            .build()
-            .unwrap_err();
-        assert!(
-            matches!(&err, Error::Config { setting: "max_sessions_per", reason } if reason.contains("MySQL")),
-            "{err}"
-        );
-        return;
-    }
     for over in [OverCap::EvictOldest, OverCap::Refuse] {
         let table = format!("capped_{}", matches!(over, OverCap::Refuse) as u8);
         let store = db

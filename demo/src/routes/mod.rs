@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod api;
+pub mod devices;
 pub mod key_api;
 pub mod key_life;
 pub mod keys;

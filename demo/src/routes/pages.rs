@@ -8,36 +8,62 @@ use axum::response::{Html, IntoResponse, Response};
 use sqlx_sessions::{Filter, SessionStore, Status};
 use uuid::Uuid;
 
+use axum::response::AppendHeaders;
+
 use crate::csrf::CsrfToken;
 use crate::error::AppError;
+use crate::flash::{Flash, last_user};
 use crate::state::{AppState, FRESH_AUTHENTICATION};
 use crate::viewer::Viewer;
 use crate::views::{
     AccountPage, CacheCard, Counts, DeviceRow, IndexPage, KeyRow, NewKey, StatsPage, when,
 };
 
-/// `GET /`: sign up, or sign in with the user id and sign-in secret.
+/// `GET /`: sign up, or sign in with the user id and sign-in secret (the id pre-filled with
+/// the last one signed in here), and the message of the last action, once.
 pub async fn index(
     viewer: Option<Viewer>,
     CsrfToken(csrf_token): CsrfToken,
-) -> Result<Html<String>, AppError> {
-    render_index(viewer.map(|v| v.user.id), csrf_token, None)
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let flash = Flash::read(&headers);
+    let page = render_index(
+        viewer.map(|v| v.user.id),
+        csrf_token,
+        None,
+        flash,
+        last_user(&headers),
+    )?;
+    Ok(with_flash_cleared(flash, page))
 }
 
-/// The home page with an optional error message.
+/// The home page with an optional error message, the message of the last action and the
+/// user id to pre-fill.
 pub fn render_index(
     user_id: Option<Uuid>,
     csrf_token: String,
     error: Option<String>,
+    flash: Option<Flash>,
+    last_user_id: Option<Uuid>,
 ) -> Result<Html<String>, AppError> {
     Ok(Html(
         IndexPage {
             csrf_token,
             user_id,
             error,
+            flash,
+            last_user_id,
         }
         .render()?,
     ))
+}
+
+/// `page`, clearing the message cookie when it showed one.
+fn with_flash_cleared(flash: Option<Flash>, page: Html<String>) -> Response {
+    match flash {
+        Some(_) => (AppendHeaders([Flash::clear()]), page).into_response(),
+        None => page.into_response(),
+    }
 }
 
 /// `GET /account`: devices and API keys.
@@ -46,10 +72,11 @@ pub async fn account(
     viewer: Viewer,
     CsrfToken(csrf_token): CsrfToken,
     headers: HeaderMap,
-) -> Result<Html<String>, AppError> {
-    AccountView::new(&viewer, csrf_token)
+) -> Result<Response, AppError> {
+    let page = AccountView::new(&viewer, csrf_token)
         .render(&state, &headers)
-        .await
+        .await?;
+    Ok(with_flash_cleared(Flash::read(&headers), page))
 }
 
 /// The account page of one request, with what it shows besides the devices and keys.
@@ -124,6 +151,7 @@ impl<'a> AccountView<'a> {
                 .sessions()
                 .is_fresh(&viewer.session, FRESH_AUTHENTICATION),
             base_url: format!("{scheme}://{host}"),
+            flash: Flash::read(headers),
         };
         Ok(Html(page.render()?))
     }

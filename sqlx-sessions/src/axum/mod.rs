@@ -229,6 +229,34 @@ impl SessionAuth {
         SetSessionCookie(self.sign_in_cookie(created))
     }
 
+    /// Rotates the token of `session` ([`SessionStore::rotate`]: same session, data and
+    /// `inserted_at`; the old token refused from the moment this returns) and returns the
+    /// response parts that give the browser the new token: its cookie, with
+    /// `Cache-Control: no-store`. Use it on a privilege change (a re-authentication, a new
+    /// role), as OWASP asks. The layer does not refresh the old cookie on a response that
+    /// sets this one. `None` when the session is no longer valid (the response should then
+    /// sign out).
+    ///
+    /// ```
+    /// use axum::response::IntoResponse;
+    /// use sqlx_sessions::axum::{CurrentSession, SessionAuth};
+    ///
+    /// async fn reauthenticated(
+    ///     axum::extract::State(auth): axum::extract::State<SessionAuth>,
+    ///     session: CurrentSession,
+    /// ) -> axum::response::Response {
+    ///     match auth.rotate(&session).await {
+    ///         Ok(Some(cookie)) => (cookie, "new token set").into_response(),
+    ///         Ok(None) => (auth.sign_out_headers(), "signed out").into_response(),
+    ///         Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    ///     }
+    /// }
+    /// ```
+    pub async fn rotate(&self, session: &Session) -> Result<Option<SetSessionCookie>> {
+        let rotated = self.inner.store.rotate(session.id).await?;
+        Ok(rotated.map(|created| self.sign_in_headers(&created)))
+    }
+
     /// The response parts of a sign-out: the clearing cookie and `Cache-Control: no-store`.
     pub fn sign_out_headers(&self) -> SetSessionCookie {
         SetSessionCookie(self.sign_out_cookie())

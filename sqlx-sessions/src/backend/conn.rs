@@ -109,14 +109,6 @@ impl<DB: sqlx::Database> DerefMut for Held<'_, DB> {
     }
 }
 
-/// The error for a store whose database cannot lock one key, asked for a cap per owner.
-pub(crate) fn no_key_lock() -> Error {
-    Error::config(
-        "max_sessions_per",
-        "a cap on sessions per owner is not available on MySQL and MariaDB",
-    )
-}
-
 /// The error for a connection of another database than the store's.
 #[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn wrong_database(store: &'static str) -> Error {
@@ -134,7 +126,9 @@ pub(crate) enum Locked<'a> {
     Sqlite(sqlx::Transaction<'a, sqlx::Sqlite>),
     #[cfg(feature = "postgres")]
     Postgres(sqlx::Transaction<'a, sqlx::Postgres>),
-    #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+    #[cfg(feature = "mysql")]
+    Mysql(sqlx::Transaction<'a, sqlx::MySql>),
+    #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
     #[allow(dead_code)]
     None(std::marker::PhantomData<&'a ()>),
 }
@@ -147,7 +141,9 @@ impl Locked<'_> {
             Locked::Sqlite(tx) => Conn::Sqlite(tx),
             #[cfg(feature = "postgres")]
             Locked::Postgres(tx) => Conn::Postgres(tx),
-            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            #[cfg(feature = "mysql")]
+            Locked::Mysql(tx) => Conn::Mysql(tx),
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
             Locked::None(p) => Conn::None(*p),
         }
     }
@@ -159,7 +155,9 @@ impl Locked<'_> {
             Locked::Sqlite(tx) => tx.commit().await?,
             #[cfg(feature = "postgres")]
             Locked::Postgres(tx) => tx.commit().await?,
-            #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+            #[cfg(feature = "mysql")]
+            Locked::Mysql(tx) => tx.commit().await?,
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
             Locked::None(_) => {}
         }
         Ok(())

@@ -14,17 +14,18 @@ use std::fmt;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::columns::{Field, Storage};
+use crate::columns::{Column, Field, Storage};
 use crate::error::Result;
+use crate::evolve::{Planner, Snapshot, Step};
 use crate::migrate::Migration;
-use crate::schema::{ColumnType, TableSpec};
+use crate::schema::{ColumnType, ForeignKey, TableSpec};
 use crate::session::{Extras, Session, SessionData};
 use crate::sql::{Param, Stmt, quote};
 use crate::value::Value;
 
 mod conn;
 pub use conn::Conn;
-pub(crate) use conn::{Held, Locked, On, no_key_lock};
+pub(crate) use conn::{Held, Locked, On};
 
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
@@ -66,6 +67,12 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// The SQL type of a column stored as `storage`, as the database reports it back.
     fn sql_type(&self, storage: Storage) -> &'static str;
 
+    /// The type of text of any length (the record of migrations keeps whole statements),
+    /// whatever an adopted table's text columns are.
+    fn long_text_type(&self) -> &'static str {
+        "text"
+    }
+
     /// The literal of an empty JSON object, for the default of the `data` column.
     fn empty_json(&self) -> &'static str;
 
@@ -73,10 +80,6 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     fn type_fits(&self, storage: Storage, actual: &str) -> bool {
         actual.eq_ignore_ascii_case(self.sql_type(storage))
     }
-
-    /// The table's columns as the database reports them (name, type); empty when the
-    /// table does not exist.
-    async fn table_columns(&self) -> Result<Vec<(String, String)>>;
 
     /// Runs a query returning `(id, stored digest)` rows.
     async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>>;
@@ -110,13 +113,57 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
         None
     }
 
-    /// Whether [`Backend::begin_locked`] can lock one key (what a cap per owner needs).
-    fn locks_per_key(&self) -> bool {
+    /// Runs DDL statements in one transaction.
+    async fn run_ddl(&self, statements: &[String]) -> Result<()>;
+
+    /// Whether a foreign key is written in its column's definition (SQLite, whose `ALTER
+    /// TABLE` adds no constraint) rather than as a named table constraint.
+    fn inline_foreign_keys(&self) -> bool {
+        false
+    }
+
+    /// Whether `ALTER TABLE ... ADD COLUMN` takes a `NOT NULL` column without a default
+    /// (on an empty table). SQLite refuses it whatever the table holds.
+    fn adds_required_columns(&self) -> bool {
         true
     }
 
-    /// Runs DDL statements in one transaction.
-    async fn run_ddl(&self, statements: &[String]) -> Result<()>;
+    /// `CREATE INDEX` for `index` on an existing table.
+    fn create_index(&self, index: &Index<'_>) -> String {
+        let unique = if index.unique { "UNIQUE " } else { "" };
+        format!(
+            "CREATE {unique}INDEX IF NOT EXISTS {} ON {} ({})",
+            quote(&index.name),
+            self.spec().qualified(),
+            quote(index.column.name)
+        )
+    }
+
+    /// Statements the store's own support tables need, idempotent, run by every migration
+    /// (MySQL: the owners' lock rows of a cap).
+    fn support_ddl(&self) -> Migration {
+        Migration {
+            up: Vec::new(),
+            down: Vec::new(),
+        }
+    }
+
+    /// The table's spec.
+    fn spec(&self) -> &TableSpec;
+
+    /// Under the table's migration lock (in one transaction where the database has
+    /// transactional DDL): reads what the table has, asks `plan` what to apply, applies it
+    /// and records it. Returns the steps applied.
+    async fn evolve(&self, plan: &Planner<'_>) -> Result<Vec<Step>>;
+
+    /// What the table has now, read on the pool.
+    async fn snapshot(&self) -> Result<Snapshot>;
+
+    /// Whether [`Backend::begin_locked`] can lock any key: MySQL locks owner rows, which
+    /// exist only in a store with a cap per owner.
+    fn locks_per_key(&self) -> bool {
+        true
+    }
 
     /// Begins a transaction that holds the table's write lock for `key` (SQLite: the
     /// database's write lock, `BEGIN IMMEDIATE`; PostgreSQL: an advisory transaction lock on
@@ -263,72 +310,117 @@ pub(crate) fn fitted_name(full: String) -> String {
     format!("{}_{hash}", &full[..keep])
 }
 
+/// The definition of `col` in `CREATE TABLE` or `ADD COLUMN`, typed by `backend`.
+pub(crate) fn column_def(spec: &TableSpec, col: &Column<'_>, backend: &dyn Backend) -> String {
+    let mut def = format!("{} {}", quote(col.name), backend.sql_type(col.storage));
+    if col.field == Field::Id {
+        def.push_str(" PRIMARY KEY");
+    }
+    if col.not_null {
+        def.push_str(" NOT NULL");
+    }
+    if col.storage == Storage::Json {
+        def.push_str(" DEFAULT ");
+        def.push_str(backend.empty_json());
+    }
+    if let Some(fk) = foreign_key(spec, col).filter(|_| backend.inline_foreign_keys()) {
+        def.push_str(&references(fk));
+    }
+    def
+}
+
+/// The foreign key of `col`, when it is an extra column that has one.
+pub(crate) fn foreign_key<'s>(spec: &'s TableSpec, col: &Column<'_>) -> Option<&'s ForeignKey> {
+    match col.field {
+        Field::Extra(i) => spec.extras[i].foreign_key(),
+        _ => None,
+    }
+}
+
+/// ` REFERENCES "table" ("column") ON DELETE CASCADE`.
+fn references(fk: &ForeignKey) -> String {
+    format!(
+        " REFERENCES {} ({}) ON DELETE CASCADE",
+        quote(&fk.table),
+        quote(&fk.column)
+    )
+}
+
+/// The named constraint making `col` a foreign key, for `CREATE TABLE` and
+/// `ALTER TABLE ... ADD` (PostgreSQL and MySQL).
+pub(crate) fn foreign_key_constraint(spec: &TableSpec, col: &str, fk: &ForeignKey) -> String {
+    format!(
+        "CONSTRAINT {} FOREIGN KEY ({}){}",
+        quote(&fitted_name(format!("{}_{col}_fkey", spec.table))),
+        quote(col),
+        references(fk)
+    )
+}
+
 /// `CREATE TABLE` for `spec`, each column typed by `backend`.
 pub(crate) fn create_table(spec: &TableSpec, backend: &dyn Backend) -> String {
     create_table_with(spec, backend, &[])
 }
 
-/// [`create_table`] with table-level definitions (keys) after the columns.
+/// [`create_table`] with table-level definitions (keys) after the columns; foreign keys
+/// that are not inline come last.
 pub(crate) fn create_table_with(
     spec: &TableSpec,
     backend: &dyn Backend,
     keys: &[String],
 ) -> String {
-    let mut cols: Vec<String> = spec
-        .columns()
+    let columns = spec.columns();
+    let mut defs: Vec<String> = columns
         .iter()
-        .map(|col| {
-            let mut def = format!("{} {}", quote(col.name), backend.sql_type(col.storage));
-            if col.field == Field::Id {
-                def.push_str(" PRIMARY KEY");
-            }
-            if col.not_null {
-                def.push_str(" NOT NULL");
-            }
-            if col.storage == Storage::Json {
-                def.push_str(" DEFAULT ");
-                def.push_str(backend.empty_json());
-            }
-            def
-        })
+        .map(|col| column_def(spec, col, backend))
         .collect();
-    cols.extend(keys.iter().cloned());
+    defs.extend(keys.iter().cloned());
+    if !backend.inline_foreign_keys() {
+        for col in &columns {
+            if let Some(fk) = foreign_key(spec, col) {
+                defs.push(foreign_key_constraint(spec, col.name, fk));
+            }
+        }
+    }
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
         spec.qualified(),
-        cols.join(",\n  ")
+        defs.join(",\n  ")
     )
 }
 
-/// The index statements every backend shares: the unique digest index, the expiry index
-/// and one per indexed extra column.
-pub(crate) fn index_statements(spec: &TableSpec) -> Vec<String> {
-    let table = spec.qualified();
-    let name = |col: &str| quote(&index_name(&spec.table, col));
-    let mut out = vec![
-        format!(
-            "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {table} (\"auth_token_digest\")",
-            name("auth_token_digest")
-        ),
-        format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {table} (\"expires_at\")",
-            name("expires_at")
-        ),
-    ];
-    if spec.optional.previous_digest {
-        out.push(format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {table} (\"previous_digest\")",
-            name("previous_digest")
-        ));
-    }
-    for col in spec.extras.iter().filter(|c| c.is_indexed()) {
-        out.push(format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {table} ({})",
-            name(col.name()),
-            quote(col.name())
-        ));
-    }
-    out
+/// One index the store's table has.
+#[derive(Debug)]
+pub(crate) struct Index<'s> {
+    pub(crate) name: String,
+    pub(crate) column: Column<'s>,
+    pub(crate) unique: bool,
+}
+
+/// The indexes of the store's table: the unique digest index, the expiry index and one per
+/// indexed extra column.
+pub(crate) fn indexes(spec: &TableSpec) -> Vec<Index<'_>> {
+    spec.columns()
+        .into_iter()
+        .filter(|col| match col.field {
+            Field::Digest | Field::ExpiresAt | Field::PreviousDigest => true,
+            Field::Extra(i) => spec.extras[i].is_indexed(),
+            _ => false,
+        })
+        .map(|column| Index {
+            name: index_name(&spec.table, column.name),
+            unique: column.field == Field::Digest,
+            column,
+        })
+        .collect()
+}
+
+/// The index statements of PostgreSQL and SQLite (`CREATE INDEX IF NOT EXISTS`).
+pub(crate) fn index_statements(backend: &dyn Backend) -> Vec<String> {
+    indexes(backend.spec())
+        .iter()
+        .map(|index| backend.create_index(index))
+        .collect()
 }
 
 #[cfg(test)]

@@ -26,9 +26,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::conn::wrong_database;
-use super::{Backend, Change, Conn, Fetched, Held, Locked, On, RowReader, decode_session};
+use super::{Backend, Change, Conn, Fetched, Held, Index, Locked, On, RowReader, decode_session};
 use crate::columns::Storage;
 use crate::error::Result;
+use crate::evolve::{Planner, Snapshot, Step};
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, DigestFormat, TableSpec};
 use crate::session::Session;
@@ -60,9 +61,37 @@ pub(crate) struct MySqlBackend {
     spec: Arc<TableSpec>,
 }
 
-/// Binds `pool` to the table `spec`.
+/// Binds `pool` to the table `spec`; a text column with a foreign key is refused (a
+/// `BLOB` there, which InnoDB cannot reference).
 pub(crate) fn backend(pool: MySqlPool, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
+    let blob_key = spec
+        .extras
+        .iter()
+        .find(|c| c.foreign_key().is_some() && c.column_type() == ColumnType::Text && !ecto(&spec));
+    if let Some(col) = blob_key {
+        return Err(crate::Error::config(
+            "references",
+            format!(
+                "`{}` is a text column, stored as a BLOB on MySQL and MariaDB, which a foreign key cannot use; make it an integer or a uuid column",
+                col.name()
+            ),
+        ));
+    }
     Ok(Arc::new(MySqlBackend { pool, spec }))
+}
+
+fn ecto(spec: &TableSpec) -> bool {
+    spec.digest_format == DigestFormat::Hex
+}
+
+/// The table of the owners' lock rows of a cap: `<table>_owner_locks`.
+fn lock_table(spec: &TableSpec) -> String {
+    spec.qualify(&super::fitted_name(format!("{}_owner_locks", spec.table)))
+}
+
+/// The name of the lock on migrations of `spec`'s table.
+fn migration_lock_name(spec: &TableSpec) -> String {
+    format!("sqlx_sessions:{}", spec.qualified())
 }
 
 type Query = sqlx::query::Query<'static, MySql, MySqlArguments>;
@@ -162,7 +191,78 @@ impl MySqlBackend {
     }
 
     fn ecto(&self) -> bool {
-        self.spec.digest_format == DigestFormat::Hex
+        ecto(&self.spec)
+    }
+
+    /// What the table has, read on `conn`.
+    async fn snapshot_on(&self, conn: &mut sqlx::MySqlConnection) -> Result<Snapshot> {
+        let schema = self.spec.schema.as_deref();
+        let table = &self.spec.table;
+        let names = |sql: &'static str| {
+            sqlx::query_scalar::<_, String>(sql)
+                .bind(schema)
+                .bind(table)
+        };
+        let columns: Vec<(String, String)> = sqlx::query_as(
+            "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR) \
+             FROM information_schema.columns \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+             ORDER BY ordinal_position",
+        )
+        .bind(schema)
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await?;
+        if columns.is_empty() {
+            return Ok(Snapshot::default());
+        }
+        let indexes = names(
+            "SELECT DISTINCT CAST(index_name AS CHAR) FROM information_schema.statistics \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let foreign_keys = names(
+            "SELECT CAST(column_name AS CHAR) FROM information_schema.key_column_usage \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
+             AND referenced_table_name IS NOT NULL AND ordinal_position = 1",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) t",
+            self.spec.qualified().replace('"', "`")
+        )))
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Snapshot {
+            columns,
+            indexes,
+            foreign_keys,
+            has_rows: rows > 0,
+        })
+    }
+
+    /// Runs `work` on a connection holding the named lock on migrations of this table
+    /// (DDL commits at once on MySQL, so there is no transaction to serialize them). The
+    /// connection is closed afterwards, which releases the lock whatever happened.
+    async fn under_migration_lock<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut sqlx::MySqlConnection) -> Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.pool.acquire().await?;
+        conn.close_on_drop();
+        let name = migration_lock_name(&self.spec);
+        sqlx::query("SELECT GET_LOCK(LEFT(SHA2(?, 256), 64), 60)")
+            .bind(&name)
+            .execute(&mut *conn)
+            .await?;
+        let out = work(&mut conn).await?;
+        sqlx::query("SELECT RELEASE_LOCK(LEFT(SHA2(?, 256), 64))")
+            .bind(&name)
+            .execute(&mut *conn)
+            .await?;
+        Ok(out)
     }
 
     /// An index on `col`: a prefix of a `BLOB`, the whole of anything else.
@@ -346,23 +446,17 @@ impl Backend for MySqlBackend {
     fn migration(&self) -> Migration {
         let spec = &self.spec;
         // Indexes inside CREATE TABLE: MySQL 8 has no CREATE INDEX IF NOT EXISTS.
-        let mut keys = vec![
-            format!(
-                "UNIQUE KEY {} (\"auth_token_digest\")",
-                quote(&super::index_name(&spec.table, "auth_token_digest"))
-            ),
-            format!(
-                "KEY {} (\"expires_at\")",
-                quote(&super::index_name(&spec.table, "expires_at"))
-            ),
-        ];
-        for col in spec.extras.iter().filter(|c| c.is_indexed()) {
-            keys.push(format!(
-                "KEY {} ({})",
-                quote(&super::index_name(&spec.table, col.name())),
-                self.index_key(col.name(), Storage::Value(col.column_type()))
-            ));
-        }
+        let keys: Vec<String> = super::indexes(spec)
+            .iter()
+            .map(|index| {
+                let unique = if index.unique { "UNIQUE " } else { "" };
+                format!(
+                    "{unique}KEY {} ({})",
+                    quote(&index.name),
+                    self.index_key(index.column.name, index.column.storage)
+                )
+            })
+            .collect();
         let mut up = Vec::new();
         if let Some(schema) = &spec.schema {
             up.push(format!(
@@ -396,6 +490,10 @@ impl Backend for MySqlBackend {
         }
     }
 
+    fn long_text_type(&self) -> &'static str {
+        "longtext"
+    }
+
     /// An expression default: MySQL 8 takes no literal default on a JSON column.
     fn empty_json(&self) -> &'static str {
         "('{}')"
@@ -420,19 +518,6 @@ impl Backend for MySqlBackend {
         }
     }
 
-    async fn table_columns(&self) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR) \
-             FROM information_schema.columns \
-             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? \
-             ORDER BY ordinal_position",
-        )
-        .bind(self.spec.schema.as_deref())
-        .bind(&self.spec.table)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
         let rows = self.query(stmt).fetch_all(&self.pool).await?;
         rows.iter()
@@ -450,31 +535,94 @@ impl Backend for MySqlBackend {
     }
 
     fn bounded_delete(&self, table: &str, tail: &str) -> String {
+        if tail.contains(" OFFSET ") {
+            // A DELETE takes no OFFSET, and no LIMIT in an IN subquery: the rows to delete go
+            // through a derived table, which MySQL materializes first.
+            return format!(
+                "DELETE FROM {table} WHERE \"id\" IN (SELECT \"id\" FROM (SELECT \"id\" FROM {table}{tail}) AS doomed)"
+            );
+        }
         // Native: a range scan of the expiry index, at most `LIMIT` rows, no subquery.
         format!("DELETE FROM {table}{tail}")
     }
 
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
-        // DDL commits at once on MySQL, so no transaction: a named lock serializes
-        // concurrent migrations of the same table (several app servers starting). The
-        // connection is closed afterwards, which releases the lock whatever happened.
-        let mut conn = self.pool.acquire().await?;
-        conn.close_on_drop();
-        let name = format!("sqlx_sessions:{}", self.spec.qualified());
-        sqlx::query("SELECT GET_LOCK(LEFT(SHA2(?, 256), 64), 60)")
-            .bind(&name)
-            .execute(&mut *conn)
-            .await?;
-        for s in statements {
-            sqlx::query(AssertSqlSafe(s.as_str()))
-                .execute(&mut *conn)
-                .await?;
+        self.under_migration_lock(async |conn| {
+            for s in statements {
+                sqlx::query(AssertSqlSafe(s.as_str()))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    fn spec(&self) -> &TableSpec {
+        &self.spec
+    }
+
+    fn create_index(&self, index: &Index<'_>) -> String {
+        let unique = if index.unique { "UNIQUE " } else { "" };
+        format!(
+            "CREATE {unique}INDEX {} ON {} ({})",
+            quote(&index.name),
+            self.spec.qualified(),
+            self.index_key(index.column.name, index.column.storage)
+        )
+        .replace('"', "`")
+    }
+
+    fn support_ddl(&self) -> Migration {
+        if !self.spec.owner_cap {
+            return Migration {
+                up: Vec::new(),
+                down: Vec::new(),
+            };
         }
-        sqlx::query("SELECT RELEASE_LOCK(LEFT(SHA2(?, 256), 64))")
-            .bind(&name)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+        let table = lock_table(&self.spec).replace('"', "`");
+        Migration {
+            up: vec![format!(
+                "CREATE TABLE IF NOT EXISTS {table} (`owner` BINARY(32) PRIMARY KEY) ENGINE=InnoDB"
+            )],
+            down: vec![format!("DROP TABLE IF EXISTS {table}")],
+        }
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot> {
+        let mut conn = self.pool.acquire().await?;
+        self.snapshot_on(&mut conn).await
+    }
+
+    /// Not in a transaction: MySQL commits each DDL statement at once. Each step is recorded
+    /// as soon as it has run, so the record never claims a step that did not happen; a
+    /// migration that fails part way leaves the steps before it applied and recorded, and
+    /// the next one plans from there.
+    async fn evolve(&self, plan: &Planner<'_>) -> Result<Vec<Step>> {
+        self.under_migration_lock(async |conn| {
+            let plan = plan(&self.snapshot_on(&mut *conn).await?)?;
+            // The record table first, so each step is recorded right after it runs; a new
+            // table's schema (a database on MySQL) is created by the first step.
+            let (schema, rest) = match plan.steps.first() {
+                Some(s) if s.sql.starts_with("CREATE DATABASE") => (Some(&s.sql), 1),
+                _ => (None, 0),
+            };
+            for sql in schema.into_iter().chain(&plan.always) {
+                sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            for (i, (step, record)) in plan.steps.iter().zip(plan.record).enumerate() {
+                if i >= rest {
+                    sqlx::query(AssertSqlSafe(step.sql.as_str()))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                self.query(record).execute(&mut *conn).await?;
+            }
+            Ok(plan.steps)
+        })
+        .await
     }
 
     fn push_data_merge(
@@ -510,12 +658,41 @@ impl Backend for MySqlBackend {
         }
     }
 
+    /// A row lock (`SELECT ... FOR UPDATE`) on the owner's row of `<table>_owner_locks`,
+    /// held until the outermost transaction ends, as PostgreSQL's advisory lock is. The row
+    /// is inserted first, on its own (autocommit, so a caller's transaction does not hold
+    /// its insert); a pooled transaction reads committed rows, so the count after the lock
+    /// sees every session committed before it.
     fn locks_per_key(&self) -> bool {
-        false
+        self.spec.owner_cap
     }
 
-    async fn begin_locked<'a>(&'a self, _on: On<'a, '_>, _key: &str) -> Result<Locked<'a>> {
-        Err(super::no_key_lock())
+    async fn begin_locked<'a>(&'a self, on: On<'a, '_>, key: &str) -> Result<Locked<'a>> {
+        use sha2::Digest as _;
+        let owner = sha2::Sha256::digest(format!("{}:{key}", self.spec.qualified()).as_bytes());
+        let table = lock_table(&self.spec).replace('"', "`");
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT IGNORE INTO {table} (`owner`) VALUES (?)"
+        )))
+        .bind(owner.as_slice())
+        .execute(&self.pool)
+        .await?;
+        let mut tx = match self.given(on)? {
+            Some(conn) => conn.begin().await?,
+            None => {
+                let mut conn = self.pool.acquire().await?;
+                conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .await?;
+                sqlx::Transaction::begin(conn, None).await?
+            }
+        };
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT 1 FROM {table} WHERE `owner` = ? FOR UPDATE"
+        )))
+        .bind(owner.as_slice())
+        .execute(&mut *tx)
+        .await?;
+        Ok(Locked::Mysql(tx))
     }
 
     async fn fetch_optional(

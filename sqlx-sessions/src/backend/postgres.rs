@@ -15,6 +15,7 @@ use super::conn::wrong_database;
 use super::{Backend, Conn, Fetched, Held, Locked, On, RowReader, decode_session};
 use crate::columns::Storage;
 use crate::error::Result;
+use crate::evolve::{Planner, Snapshot, Step};
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, DigestFormat, TableSpec, TimeFormat};
 use crate::session::Session;
@@ -41,6 +42,66 @@ fn naive(t: OffsetDateTime) -> PrimitiveDateTime {
 }
 
 impl PgBackend {
+    /// Serializes concurrent migrations of the same table (several app servers starting),
+    /// until the transaction ends.
+    async fn migration_lock(conn: &mut sqlx::PgConnection, spec: &TableSpec) -> Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(spec.qualified())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// What the table has, read on `conn`.
+    async fn snapshot_on(&self, conn: &mut sqlx::PgConnection) -> Result<Snapshot> {
+        let schema = self.spec.schema.as_deref();
+        let table = &self.spec.table;
+        let columns: Vec<(String, String)> = sqlx::query_as(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_catalog.pg_attribute a \
+             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2 \
+             AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+        )
+        .bind(schema)
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await?;
+        if columns.is_empty() {
+            return Ok(Snapshot::default());
+        }
+        let indexes = sqlx::query_scalar(
+            "SELECT indexname::text FROM pg_catalog.pg_indexes \
+             WHERE schemaname = COALESCE($1, current_schema()) AND tablename = $2",
+        )
+        .bind(schema)
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await?;
+        let foreign_keys = sqlx::query_scalar(
+            "SELECT a.attname::text FROM pg_catalog.pg_constraint k \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] \
+             WHERE k.contype = 'f' AND k.conrelid = to_regclass($1)",
+        )
+        .bind(self.spec.qualified())
+        .fetch_all(&mut *conn)
+        .await?;
+        let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) t",
+            self.spec.qualified()
+        )))
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Snapshot {
+            columns,
+            indexes,
+            foreign_keys,
+            has_rows: rows > 0,
+        })
+    }
+
     /// The caller's connection, if any, refusing another database's.
     fn given<'a>(&self, on: On<'a, '_>) -> Result<Option<&'a mut sqlx::PgConnection>> {
         match on {
@@ -181,7 +242,7 @@ impl Backend for PgBackend {
             up.push(format!("CREATE SCHEMA IF NOT EXISTS {}", quote(schema)));
         }
         up.push(super::create_table(spec, self));
-        up.extend(super::index_statements(spec));
+        up.extend(super::index_statements(self));
         Migration {
             up,
             down: vec![format!("DROP TABLE IF EXISTS {}", spec.qualified())],
@@ -213,20 +274,30 @@ impl Backend for PgBackend {
         actual == expected || (text(expected) && text(actual))
     }
 
-    async fn table_columns(&self) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) \
-             FROM pg_catalog.pg_attribute a \
-             JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2 \
-             AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
-             ORDER BY a.attnum",
-        )
-        .bind(self.spec.schema.as_deref())
-        .bind(&self.spec.table)
-        .fetch_all(&self.pool)
-        .await?)
+    fn spec(&self) -> &TableSpec {
+        &self.spec
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot> {
+        let mut conn = self.pool.acquire().await?;
+        self.snapshot_on(&mut conn).await
+    }
+
+    async fn evolve(&self, plan: &Planner<'_>) -> Result<Vec<Step>> {
+        let mut tx = self.pool.begin().await?;
+        Self::migration_lock(&mut tx, &self.spec).await?;
+        let plan = plan(&self.snapshot_on(&mut tx).await?)?;
+        let ddl = plan.steps.iter().map(|s| &s.sql).chain(&plan.always);
+        for sql in ddl {
+            sqlx::query(AssertSqlSafe(sql.as_str()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        for stmt in plan.record {
+            self.query(stmt).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(plan.steps)
     }
 
     async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
@@ -271,11 +342,7 @@ impl Backend for PgBackend {
 
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        // Serialize concurrent migrations of the same table (several app servers starting).
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind(self.spec.qualified())
-            .execute(&mut *tx)
-            .await?;
+        Self::migration_lock(&mut tx, &self.spec).await?;
         for s in statements {
             sqlx::query(AssertSqlSafe(s.as_str()))
                 .execute(&mut *tx)

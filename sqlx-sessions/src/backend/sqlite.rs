@@ -21,6 +21,7 @@ use super::conn::wrong_database;
 use super::{Backend, Conn, Fetched, Held, Locked, On, RowReader, decode_session};
 use crate::columns::Storage;
 use crate::error::{Error, Result};
+use crate::evolve::{Planner, Snapshot, Step};
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, DigestFormat, TableSpec};
 use crate::session::Session;
@@ -240,7 +241,7 @@ impl Backend for SqliteBackend {
     fn migration(&self) -> Migration {
         let spec = &self.spec;
         let mut up = vec![super::create_table(spec, self)];
-        up.extend(super::index_statements(spec));
+        up.extend(super::index_statements(self));
         Migration {
             up: up.iter().map(|s| backticks(s)).collect(),
             down: vec![backticks(&format!(
@@ -266,13 +267,37 @@ impl Backend for SqliteBackend {
         "'{}'"
     }
 
-    async fn table_columns(&self) -> Result<Vec<(String, String)>> {
-        Ok(
-            sqlx::query_as("SELECT name, type FROM pragma_table_info($1)")
-                .bind(&self.spec.table)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+    fn spec(&self) -> &TableSpec {
+        &self.spec
+    }
+
+    fn inline_foreign_keys(&self) -> bool {
+        true
+    }
+
+    fn adds_required_columns(&self) -> bool {
+        false
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(snapshot_on(&mut conn, &self.spec).await?)
+    }
+
+    async fn evolve(&self, plan: &Planner<'_>) -> Result<Vec<Step>> {
+        // As `run_ddl`: run again when SQLite answers busy at once.
+        let mut attempt = 0u32;
+        loop {
+            match self.evolve_once(plan).await {
+                Err(Error::Database(sqlx::Error::Database(e)))
+                    if is_busy(e.as_ref()) && attempt < DDL_RETRIES =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
@@ -418,7 +443,70 @@ fn is_busy(e: &dyn sqlx::error::DatabaseError) -> bool {
         .is_some_and(|c| c & 0xff == 5)
 }
 
+/// What `spec`'s table has, read on `conn`.
+async fn snapshot_on(
+    conn: &mut sqlx::SqliteConnection,
+    spec: &TableSpec,
+) -> std::result::Result<Snapshot, sqlx::Error> {
+    let table = &spec.table;
+    let columns: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, type FROM pragma_table_info($1)")
+            .bind(table)
+            .fetch_all(&mut *conn)
+            .await?;
+    if columns.is_empty() {
+        return Ok(Snapshot::default());
+    }
+    let indexes = sqlx::query_scalar("SELECT name FROM pragma_index_list($1)")
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await?;
+    let foreign_keys = sqlx::query_scalar("SELECT \"from\" FROM pragma_foreign_key_list($1)")
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await?;
+    let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM `{table}` LIMIT 1)"
+    )))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Snapshot {
+        columns,
+        indexes,
+        foreign_keys,
+        has_rows: rows > 0,
+    })
+}
+
 impl SqliteBackend {
+    /// One migration in one transaction, taking the write lock up front.
+    async fn evolve_once(&self, plan: &Planner<'_>) -> Result<Vec<Step>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if self.spec.extras.iter().any(|c| c.foreign_key().is_some()) {
+            let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *tx)
+                .await?;
+            if on == 0 {
+                return Err(Error::config(
+                    "references",
+                    "SQLite enforces foreign keys only on connections with PRAGMA foreign_keys = ON, and this pool's have it off: connect with SqliteConnectOptions::foreign_keys(true) (sqlx's default)",
+                ));
+            }
+        }
+        let plan = plan(&snapshot_on(&mut tx, &self.spec).await?)?;
+        let ddl = plan.steps.iter().map(|s| &s.sql).chain(&plan.always);
+        for sql in ddl {
+            sqlx::query(AssertSqlSafe(sql.as_str()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        for stmt in plan.record {
+            self.query(stmt).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(plan.steps)
+    }
+
     /// One transaction of `statements`, taking the write lock up front.
     async fn ddl_once(&self, statements: &[String]) -> std::result::Result<(), sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;

@@ -192,7 +192,9 @@ impl StoreBuilder {
 
     /// At most `limit` valid sessions per value of the extra column `column` (such as
     /// `"user_id"`), enforced at creation under a lock on that owner (SQLite: `BEGIN
-    /// IMMEDIATE`; PostgreSQL: an advisory transaction lock on table and owner), so
+    /// IMMEDIATE`; PostgreSQL: an advisory transaction lock on table and owner; MySQL and
+    /// MariaDB: `SELECT ... FOR UPDATE` on the owner's row of `<table>_owner_locks`, a
+    /// table the migration creates), so
     /// concurrent sign-ins never leave `limit + 1`. Over the cap, the owner's oldest valid
     /// sessions are deleted ([`OverCap::EvictOldest`], the default) or the creation is
     /// refused ([`StoreBuilder::over_cap`]). Sessions with a `NULL` owner are not capped.
@@ -306,6 +308,10 @@ impl StoreBuilder {
                     format!("`{}` is a column the store owns", col.name()),
                 ));
             }
+            if let Some(fk) = col.foreign_key() {
+                check_identifier("references", fk.table())?;
+                check_identifier("references", fk.column())?;
+            }
             if extras[..i].iter().any(|c| c.name() == col.name()) {
                 return Err(Error::config(
                     "extra_column",
@@ -349,6 +355,7 @@ impl StoreBuilder {
             optional: self.optional,
             digest_format,
             time_format,
+            owner_cap: self.cap.is_some(),
         });
         let cap = match self.cap {
             None => None,
@@ -376,9 +383,6 @@ impl StoreBuilder {
             }
         };
         let backend = (self.connect)(spec.clone())?;
-        if cap.is_some() && !backend.locks_per_key() {
-            return Err(crate::backend::no_key_lock());
-        }
         #[cfg(feature = "cache")]
         let cache = match &self.cache {
             Some(config) => Some(crate::cache::StoreCache::start(

@@ -24,7 +24,7 @@ impl SessionStore {
     pub async fn check_table(&self) -> Result<()> {
         let spec = &self.inner.spec;
         let backend = &self.inner.backend;
-        let found = backend.table_columns().await?;
+        let found = backend.snapshot().await?.columns;
         let mismatch = |column: Option<&str>, reason: String| Error::TableMismatch {
             table: spec.display_name(),
             column: column.map(str::to_owned),
@@ -40,15 +40,8 @@ impl SessionStore {
                     format!("no column `{}`", col.name),
                 ));
             };
-            if !backend.type_fits(col.storage, actual) {
-                return Err(mismatch(
-                    Some(col.name),
-                    format!(
-                        "column `{}` is `{actual}`, expected `{}`",
-                        col.name,
-                        backend.sql_type(col.storage)
-                    ),
-                ));
+            if let Some(reason) = crate::evolve::type_mismatch(&**backend, &col, actual) {
+                return Err(mismatch(Some(col.name), reason));
             }
         }
         Ok(())

@@ -6,6 +6,7 @@ pub use lookup::{GetOptions, Lookup};
 mod aggregate;
 pub(crate) mod cap;
 mod change;
+mod evolution;
 #[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
 mod foreign;
 #[cfg(any(feature = "tower-sessions-014", feature = "tower-sessions-015"))]
@@ -29,7 +30,6 @@ use crate::digest::Secret;
 use crate::error::{Error, Result};
 use crate::extend::initial_expiry;
 use crate::filter::{Filter, Status};
-use crate::migrate::Migration;
 use crate::pool::Pool;
 use crate::query::{Expiry, push_digest_match, push_where, refuse_paging, select_list};
 use crate::schema::{ColumnType, DigestFormat, TableSpec};
@@ -205,19 +205,6 @@ impl SessionStore {
         self.inner.clock.now()
     }
 
-    /// The DDL of this store's table, for teams that run their own migration tool. With a
-    /// cache, it also creates the triggers (and on SQLite the change log) the cache reads.
-    pub fn migration(&self) -> Migration {
-        #[allow(unused_mut)]
-        let mut m = self.inner.backend.migration();
-        #[cfg(feature = "cache")]
-        if let Some(cache) = self.cache() {
-            m.up.extend(cache.migration().up.iter().cloned());
-            m.down.extend(cache.migration().down.iter().cloned());
-        }
-        m
-    }
-
     /// The store's cache, if it has one.
     #[cfg(feature = "cache")]
     pub(crate) fn cache(&self) -> Option<&crate::cache::StoreCache> {
@@ -233,19 +220,6 @@ impl SessionStore {
         if let Some(cache) = self.cache() {
             cache.sync().await;
         }
-    }
-
-    /// Creates the table, the unique digest index, the expiry index and the indexes of
-    /// indexed extra columns. Idempotent.
-    pub async fn migrate(&self) -> Result<()> {
-        let m = self.migration();
-        self.inner.backend.run_ddl(&m.up).await
-    }
-
-    /// Drops the table and its indexes. Idempotent.
-    pub async fn migrate_down(&self) -> Result<()> {
-        let m = self.migration();
-        self.inner.backend.run_ddl(&m.down).await
     }
 
     /// The digest of `token` as this store keeps it (lowercase hex), under the current salt.
