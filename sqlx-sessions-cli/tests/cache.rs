@@ -176,7 +176,11 @@ fn expire_and_revoke_reach_the_running_cached_demo_within_the_bound(db: &TestDb)
             .expect("session");
         let key = state
             .api_keys
-            .create(NewSession::new().extra("user_id", user.as_str()))
+            .create(
+                NewSession::new()
+                    .extra("user_id", user.as_str())
+                    .scopes(["me:read"]),
+            )
             .await
             .expect("API key");
         (

@@ -25,6 +25,7 @@ backend_tests! {
     refresh_with_rotation_detects_reuse_and_revokes_the_session,
     racing_refreshes_of_one_token_give_one_winner_and_revoke,
     following_needs_a_feed,
+    an_api_keys_scopes_column_is_its_scope_claim,
 }
 
 #[cfg(feature = "cache")]
@@ -533,4 +534,42 @@ async fn revocations_are_heard_through_the_feed(db: TestDb) {
     }
     // The rotated session's token still verifies, and its new refresh token refreshes.
     assert!(verifier.verify(d.2.expose()).is_ok());
+}
+
+/// A store with a `scopes` column (API keys) puts the key's scopes in the `scope` claim,
+/// whatever the data holds; the verifier's wildcard-free check reads them.
+async fn an_api_keys_scopes_column_is_its_scope_claim(db: TestDb) {
+    let clock = clock();
+    let store = db
+        .builder()
+        .table("api_keys")
+        .scopes()
+        .clock(clock.clone())
+        .build()
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    let issuer = Issuer::builder(store.clone(), ed("k1"))
+        .scope_from_data("scopes")
+        .build()
+        .expect("issuer");
+    let created = store
+        .create(
+            NewSession::new()
+                .extra("user_id", "7")
+                .scopes(["orders:read", "me:read"])
+                .data(serde_json::json!({"scopes": ["ignored"]})),
+        )
+        .await
+        .expect("create");
+    let session = store
+        .lookup(created.token.expose())
+        .await
+        .unwrap()
+        .expect("key");
+    let access = issuer.mint(&session).expect("mint");
+    assert_eq!(
+        access.claims().scope.as_deref(),
+        Some("me:read orders:read")
+    );
+    assert!(access.claims().has_scope("orders:read") && !access.claims().has_scope("ignored"));
 }

@@ -96,8 +96,9 @@ impl IssuerBuilder {
     }
 
     /// Takes the `scope` claim from this key of the session data: a string of
-    /// space-separated scopes, or an array of strings. Without it (the default), or when
-    /// a session's data has no such key, tokens carry no `scope`.
+    /// space-separated scopes, or an array of strings. A session with scopes in the store's
+    /// `scopes` column ([`StoreBuilder::scopes`](crate::StoreBuilder::scopes)) carries
+    /// those instead. Without either, tokens carry no `scope`.
     pub fn scope_from_data(mut self, key: impl Into<String>) -> Self {
         self.scope_key = Some(key.into());
         self
@@ -243,7 +244,12 @@ impl Issuer {
             jti: Uuid::new_v4().to_string(),
             iss: i.issuer.clone(),
             aud: i.audience.clone(),
-            scope: i.scope_key.as_deref().and_then(|k| scope_of(session, k)),
+            // The store's scopes column first (API keys), else the configured data key.
+            scope: if session.scopes.is_empty() {
+                i.scope_key.as_deref().and_then(|k| scope_of(session, k))
+            } else {
+                Some(session.scopes.join(" "))
+            },
         })
     }
 

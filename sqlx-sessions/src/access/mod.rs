@@ -8,8 +8,8 @@
 //!   default or HS256 ([`SigningKey`]). Claims ([`Claims`]): `sub` (the owner column,
 //!   `user_id` by default), `sid` (the session id, never its token or digest), `iat`,
 //!   `exp` (5 minutes by default, and never past the session's own expiry), `jti`,
-//!   `iss`/`aud` when configured, and `scope` when [`IssuerBuilder::scope_from_data`]
-//!   names the session-data key that holds the session's scopes (absent otherwise).
+//!   `iss`/`aud` when configured, and `scope`: the store's scopes column when it has one, or
+//!   else the session-data key [`IssuerBuilder::scope_from_data`] names (absent otherwise).
 //! - **Refresh**: the session token is the refresh token. [`Issuer::refresh`] looks the
 //!   session up (extending it by the store's rule) and mints a new access token, or
 //!   returns `None` when the session is gone. With
