@@ -2,7 +2,7 @@
 
 /// The statements that create (`up`) and drop (`down`) a store's table and indexes.
 /// Both are idempotent (`IF NOT EXISTS` / `IF EXISTS`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Migration {
     /// Statements creating the table and its indexes.
     pub up: Vec<String>,

@@ -142,10 +142,7 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Statements the store's own support tables need, idempotent, run by every migration
     /// (MySQL: the owners' lock rows of a cap).
     fn support_ddl(&self) -> Migration {
-        Migration {
-            up: Vec::new(),
-            down: Vec::new(),
-        }
+        Migration::default()
     }
 
     /// The table's spec.

@@ -575,10 +575,7 @@ impl Backend for MySqlBackend {
 
     fn support_ddl(&self) -> Migration {
         if !self.spec.owner_cap {
-            return Migration {
-                up: Vec::new(),
-                down: Vec::new(),
-            };
+            return Migration::default();
         }
         let table = lock_table(&self.spec).replace('"', "`");
         Migration {

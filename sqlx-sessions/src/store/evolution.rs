@@ -28,16 +28,11 @@ impl SessionStore {
 
     /// The DDL of the cache's triggers, if the store has a cache.
     fn cache_migration(&self) -> Migration {
-        #[allow(unused_mut)]
-        let mut m = Migration {
-            up: Vec::new(),
-            down: Vec::new(),
-        };
         #[cfg(feature = "cache")]
         if let Some(cache) = self.cache() {
-            m = cache.migration().clone();
+            return cache.migration().clone();
         }
-        m
+        Migration::default()
     }
 
     /// Creates the table, or brings an existing one up to the store's spec; idempotent.
