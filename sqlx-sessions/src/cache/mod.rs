@@ -59,6 +59,8 @@
 mod driver;
 mod entries;
 mod feed;
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 pub(crate) mod revoked;

@@ -60,10 +60,10 @@ impl SessionStore {
     /// foreign key user_id`) and `sql_text`, the statement itself.
     pub async fn migrate(&self) -> Result<()> {
         let backend = &*self.inner.backend;
-        let always = self.cache_migration().up;
+        let after = self.cache_migration().up;
         let now = self.now();
         let steps = backend
-            .evolve(&|snapshot: &Snapshot| evolve::plan(backend, snapshot, &always, now))
+            .evolve(&|snapshot: &Snapshot| evolve::plan(backend, snapshot, &after, now))
             .await?;
         for step in &steps {
             tracing::info!(table = %self.inner.spec.table, step = %step.description, "migration step applied");
