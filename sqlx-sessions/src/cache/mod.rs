@@ -35,8 +35,8 @@
 //!     `READ UNCOMMITTED` read), or for 1 s when no row has it (rolled back, or allocated
 //!     an instant before its row is inserted). A cascading foreign-key delete fires no
 //!     trigger on MySQL, so a trigger on the referenced table logs the sessions it is
-//!     about to delete. Run against MariaDB 10.11; MySQL 8 follows its documentation and
-//!     was not run.
+//!     about to delete. Creating the triggers needs the `TRIGGER` privilege. Run against
+//!     MariaDB 10.11; MySQL 8 follows its documentation and was not run.
 //! - **Expired sessions**: an entry is checked against the store's clock at every hit, like
 //!   a row in the database: past `expires_at`, past `max_lifetime`, or revoked
 //!   (`expires_at <= updated_at`) is never served. When a hit would be due for a write
