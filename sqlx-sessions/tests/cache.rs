@@ -784,3 +784,61 @@ async fn mysql_a_transaction_open_before_the_cache_started_is_seen_after_commit(
     refused_within_bound(&cached, &token, Instant::now()).await;
     let _ = a.close().await;
 }
+
+/// The pollers keep the change log at its last rows, and never prune the row of a
+/// transaction still open: a revocation held open below 150,000 later rows is still
+/// applied after its commit, and the log is pruned once it is resolved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_the_change_log_is_pruned_but_never_past_an_open_transaction() {
+    use sqlx::Connection as _;
+    let Some(db) = TestDb::mysql().await else {
+        return;
+    };
+    // A longer bound: rounds reading 150,000 rows are slow on a loaded machine.
+    let cached = db
+        .builder()
+        .cache(CacheConfig::new(1_000).staleness_bound(Duration::from_secs(3)))
+        .build()
+        .expect("cached store");
+    cached.migrate().await.expect("migrate");
+    let plain = db.builder().build().expect("plain store");
+    let (x, token) = create(&plain, "x").await;
+    warm(&cached, &token).await;
+    let mut a = sqlx::MySqlConnection::connect(db.url()).await.expect("A");
+    let revoke = format!(
+        "UPDATE sessions SET expires_at = updated_at WHERE id = {}",
+        db.id_sql(x)
+    );
+    for sql in ["BEGIN", revoke.as_str()] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut a)
+            .await
+            .expect("statement");
+    }
+    // MariaDB's sequence engine: 150,000 committed rows after A's.
+    db.exec("INSERT INTO sessions_changes (digest) SELECT 'not a digest' FROM seq_1_to_150000")
+        .await;
+    let count = "SELECT COUNT(*) FROM sessions_changes";
+    // Rounds have read past them (and found nothing to prune above A's row).
+    let marker = create(&plain, "m").await;
+    warm(&cached, &marker.1).await;
+    assert!(plain.expire(marker.0).await.unwrap());
+    refused_within_bound(&cached, &marker.1, Instant::now()).await;
+    assert!(db.scalar(count).await >= 150_000, "pruned past an open row");
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut a)
+        .await
+        .expect("commit");
+    refused_within_bound(&cached, &token, Instant::now()).await;
+    // Resolved: pruned down to the last 100,000 rows, a batch per round.
+    let started = Instant::now();
+    while db.scalar(count).await > 100_010 {
+        assert!(
+            started.elapsed() < EVENTUALLY,
+            "not pruned: {} rows",
+            db.scalar(count).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = a.close().await;
+}

@@ -114,12 +114,14 @@ pub(crate) struct MySqlFeed {
     /// The triggers on the table: after update, after delete.
     triggers: [String; 2],
     cascades: Vec<Cascade>,
+    /// Every trigger's name, for the check of each round.
+    names: Vec<String>,
     progress: Option<Progress>,
 }
 
 impl MySqlFeed {
     pub(crate) fn new(pool: &MySqlPool, spec: &TableSpec) -> Self {
-        let cascades = spec
+        let cascades: Vec<Cascade> = spec
             .extras
             .iter()
             .filter_map(|c| {
@@ -132,17 +134,24 @@ impl MySqlFeed {
                 })
             })
             .collect();
+        let triggers = [
+            derived_name(&spec.table, "changes_update"),
+            derived_name(&spec.table, "changes_delete"),
+        ];
+        let names = triggers
+            .iter()
+            .cloned()
+            .chain(cascades.iter().map(|c| c.trigger.clone()))
+            .collect();
         MySqlFeed {
             options: (*pool.connect_options()).clone(),
             conn: None,
             schema: spec.schema.clone(),
             table: ticks(&spec.qualified()),
             log: ticks(&spec.qualify(&derived_name(&spec.table, "changes"))),
-            triggers: [
-                derived_name(&spec.table, "changes_update"),
-                derived_name(&spec.table, "changes_delete"),
-            ],
+            triggers,
             cascades,
+            names,
             progress: None,
         }
     }
@@ -153,13 +162,6 @@ impl MySqlFeed {
             Some(schema) => format!("`{schema}`.`{name}`"),
             None => format!("`{name}`"),
         }
-    }
-
-    /// Every trigger name, for the check of each round.
-    fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.triggers.iter().map(String::as_str).collect();
-        names.extend(self.cascades.iter().map(|c| c.trigger.as_str()));
-        names
     }
 
     fn insert(&self, value: &str) -> String {
@@ -220,36 +222,32 @@ impl MySqlFeed {
         if self.conn.is_none() {
             self.conn = Some(self.connect().await?);
         }
-        let names: Vec<String> = self.names().into_iter().map(str::to_owned).collect();
         let Some(conn) = self.conn.as_mut() else {
             return Err(FeedError("no poll connection".into()));
         };
-        let created = check_triggers(conn, self.schema.as_deref(), &names).await?;
+        let created = check_triggers(conn, self.schema.as_deref(), &self.names).await?;
         let Some(created) = created else {
             return Err(FeedError(format!(
                 "the change-log triggers of {} are missing or out of date (run the store's migration)",
                 self.table
             )));
         };
-        let log = self.log.clone();
-        let progress = match self.progress.take() {
+        let log = &self.log;
+        let mut p = match self.progress.take() {
             Some(p) if p.created == created => p,
             _ => {
                 // First round, or triggers made again: whatever happened meanwhile is unknown.
                 changes.push(Change::All);
-                let p = start(conn, &log, created).await?;
-                self.progress = Some(p);
+                self.progress = Some(start(conn, log, created).await?);
                 return Ok(());
             }
         };
-        let mut p = progress;
-        let recreated = poll(conn, &log, &mut p, changes).await?;
-        if recreated {
+        if poll(conn, log, &mut p, changes).await? {
             // The log lost its newest rows: it was emptied or made again.
             changes.push(Change::All);
-            p = start(conn, &log, p.created).await?;
+            p = start(conn, log, p.created).await?;
         }
-        prune(conn, &log, &mut p).await;
+        prune(conn, log, &mut p).await;
         self.progress = Some(p);
         Ok(())
     }
