@@ -20,12 +20,20 @@
 //! - a missing sequence that is not in the index either was rolled back, or was allocated
 //!   an instant before its row is inserted. After [`GRACE`] without it appearing it is
 //!   dropped: the window between allocating a value and inserting the row is one
-//!   statement's execution, far shorter than that.
+//!   statement's execution, far shorter than that (a row inserted more than [`GRACE`]
+//!   after its value was allocated would not be seen: the one assumption of this feed).
+//!
+//! So a change committed at `c` is applied by every round that starts after `c`, whatever
+//! the order of the sequences, and the driver's rule (an entry is served only while a
+//! round that started within the bound has completed) makes the bound hold: 1 s by
+//! default, four rounds per bound. Nothing waits for a lock: a transaction left open
+//! delays only its own change, and the cache keeps answering meanwhile.
 //!
 //! The log keeps its last [`KEEP`] rows: each poller deletes, in small batches, rows it has
-//! resolved that are more than [`KEEP`] behind the newest. A missing sequence that far
-//! behind may have been pruned after it committed, so a poller that finds one reports
-//! [`Change::All`] (it was that far behind anyway).
+//! resolved that are more than [`KEEP`] behind the newest (never a row of an open
+//! transaction, which no poller has resolved). A missing sequence that far behind and not
+//! in the index may have been pruned after it committed, so a poller that finds one
+//! reports [`Change::All`] (it was that far behind anyway).
 //!
 //! Cascading foreign-key deletes fire no trigger on MySQL and MariaDB, so for each owner
 //! column with a foreign key a `BEFORE DELETE` trigger on the referenced table logs the
