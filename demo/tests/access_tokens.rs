@@ -25,7 +25,6 @@ sqlx_sessions_test_support::backend_tests!(
 mod feed {
     use super::*;
     sqlx_sessions_test_support::backend_tests!(
-        sqlite_postgres:
         with_the_cache_a_signed_out_sessions_token_is_refused,
     );
 }
