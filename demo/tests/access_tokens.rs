@@ -238,7 +238,7 @@ async fn with_the_cache_a_signed_out_sessions_token_is_refused(db: TestDb) {
     // caught up after it failed, which a loaded machine can cause at any time) are refused
     // (see the library's docs): start in a later second, and again if a gap came meanwhile.
     let unknown = "revocations unknown";
-    let (minted, again) = loop {
+    let again = loop {
         let clears = state.sessions().cache_stats().unwrap().clears;
         let second = time::OffsetDateTime::now_utc().unix_timestamp();
         while time::OffsetDateTime::now_utc().unix_timestamp() <= second {
@@ -256,7 +256,7 @@ async fn with_the_cache_a_signed_out_sessions_token_is_refused(db: TestDb) {
             continue;
         }
         if minted.body.contains("data-valid=\"true\"") {
-            break (minted, again);
+            break again;
         }
         while !state.sessions().cache_stats().unwrap().serving {
             tokio::time::sleep(Duration::from_millis(10)).await;
