@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::json::Object;
-use super::run::{Driver, Native as _, Query};
+use super::run::{Driver, Query};
 use super::{Backend, Change, Held, Index, Locked, On};
 use crate::columns::Storage;
 use crate::error::Result;
@@ -222,12 +222,11 @@ impl MySqlBackend {
         )
         .fetch_all(&mut *conn)
         .await?;
-        Ok(Snapshot {
-            columns,
-            indexes,
-            foreign_keys,
-            has_rows: MySql::has_rows(conn, &self.spec.qualified().replace('"', "`")).await?,
-        })
+        let catalog = (columns, indexes, foreign_keys);
+        Ok(
+            super::run::snapshot::<MySql>(conn, &self.spec.qualified().replace('"', "`"), catalog)
+                .await?,
+        )
     }
 
     /// Runs `work` on a connection holding the named lock on migrations of this table

@@ -12,7 +12,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
 use super::json::Object;
-use super::run::{Driver, Native as _, Query};
+use super::run::{Driver, Query};
 use super::{Backend, Locked, On};
 use crate::columns::Storage;
 use crate::error::Result;
@@ -81,12 +81,8 @@ impl PgBackend {
         .bind(self.spec.qualified())
         .fetch_all(&mut *conn)
         .await?;
-        Ok(Snapshot {
-            columns,
-            indexes,
-            foreign_keys,
-            has_rows: Postgres::has_rows(conn, &self.spec.qualified()).await?,
-        })
+        let catalog = (columns, indexes, foreign_keys);
+        Ok(super::run::snapshot::<Postgres>(conn, &self.spec.qualified(), catalog).await?)
     }
 
     fn ecto(&self) -> bool {

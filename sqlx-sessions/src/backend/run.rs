@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::row::{decode_session, not_null};
 use super::{Columns, Conn, Fetched, Held, On, Reader};
 use crate::error::{Error, Result};
-use crate::evolve::{Plan, Step};
+use crate::evolve::{Plan, Snapshot, Step};
 use crate::schema::TableSpec;
 use crate::session::Session;
 use crate::sql::Stmt;
@@ -114,6 +114,22 @@ native!(
     "PostgreSQL"
 );
 native!("mysql", Mysql, sqlx::MySql, sqlx::MySqlConnection, "MySQL");
+
+/// What a table that exists has: `columns`, `indexes` and `foreign_keys` as the catalog
+/// reported them, and whether it holds a row, read on `conn` (`table` quoted as `DB`
+/// quotes).
+pub(crate) async fn snapshot<DB: Native>(
+    conn: &mut DB::Connection,
+    table: &str,
+    (columns, indexes, foreign_keys): (Vec<(String, String)>, Vec<String>, Vec<String>),
+) -> sqlx::Result<Snapshot> {
+    Ok(Snapshot {
+        has_rows: DB::has_rows(conn, table).await?,
+        columns,
+        indexes,
+        foreign_keys,
+    })
+}
 
 /// The caller's connection of `on`, if any, refusing another database's than `DB`.
 fn given<'a, DB: Native>(on: On<'a, '_>) -> Result<Option<&'a mut DB::Connection>> {

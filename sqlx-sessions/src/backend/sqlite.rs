@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::json::Object;
-use super::run::{Driver, Native as _, Query};
+use super::run::{Driver, Query};
 use super::{Backend, Locked, On};
 use crate::columns::Storage;
 use crate::error::{Error, Result};
@@ -323,12 +323,8 @@ async fn snapshot_on(
         .bind(table)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(Snapshot {
-        columns,
-        indexes,
-        foreign_keys,
-        has_rows: Sqlite::has_rows(conn, &format!("`{table}`")).await?,
-    })
+    let catalog = (columns, indexes, foreign_keys);
+    super::run::snapshot::<Sqlite>(conn, &format!("`{table}`"), catalog).await
 }
 
 impl SqliteBackend {
