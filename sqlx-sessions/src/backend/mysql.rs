@@ -346,6 +346,14 @@ impl MySqlBackend {
     }
 }
 
+/// Runs one DDL statement as text: `CREATE TRIGGER` has no prepared form.
+async fn run_text(conn: &mut sqlx::MySqlConnection, sql: &str) -> Result<()> {
+    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// `$n+1, $n+2, ...` for `ids`, and the ids as parameters.
 fn id_list(ids: impl Iterator<Item = Uuid>, n: usize) -> (String, Vec<Param>) {
     let params: Vec<Param> = ids.map(Param::Uuid).collect();
@@ -494,9 +502,21 @@ impl Backend for MySqlBackend {
         format!("DELETE FROM {table}{tail}")
     }
 
+    #[cfg(feature = "cache")]
+    fn cache_feed(&self) -> Option<Box<dyn crate::cache::Feed>> {
+        Some(Box::new(crate::cache::mysql::MySqlFeed::new(
+            &self.pool, &self.spec,
+        )))
+    }
+
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
-        self.under_migration_lock(async |conn| Ok(Self::run_all(conn, statements).await?))
-            .await
+        self.under_migration_lock(async |conn| {
+            for s in statements {
+                run_text(conn, s).await?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     fn spec(&self) -> &TableSpec {
@@ -545,15 +565,18 @@ impl Backend for MySqlBackend {
                 Some(s) if s.sql.starts_with("CREATE DATABASE") => (Some(&s.sql), 1),
                 _ => (None, 0),
             };
-            if let Some(sql) = schema {
-                Self::run_one(conn, sql).await?;
+            for sql in schema.into_iter().chain(&plan.always) {
+                run_text(conn, sql).await?;
             }
-            Self::run_all(conn, &plan.always).await?;
             for (i, (step, record)) in plan.steps.iter().zip(plan.record).enumerate() {
                 if i >= rest {
-                    Self::run_one(conn, &step.sql).await?;
+                    run_text(conn, &step.sql).await?;
                 }
                 self.query(record).execute(&mut *conn).await?;
+            }
+            // The cache's log and triggers need the table.
+            for sql in &plan.after {
+                run_text(conn, sql).await?;
             }
             Ok(plan.steps)
         })

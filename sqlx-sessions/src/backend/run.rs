@@ -209,6 +209,7 @@ where
     DB::Arguments: IntoArguments<DB>,
 {
     /// Runs `sql` (the store's own DDL) on `conn`.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) async fn run_one(conn: &mut DB::Connection, sql: &str) -> sqlx::Result<()> {
         sqlx::query(AssertSqlSafe(sql))
             .execute(conn)
@@ -217,6 +218,7 @@ where
     }
 
     /// Runs `statements` (the store's own DDL) one after another on `conn`.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) async fn run_all(
         conn: &mut DB::Connection,
         statements: &[String],
@@ -235,10 +237,9 @@ where
         mut tx: sqlx::Transaction<'_, DB>,
         plan: Plan,
     ) -> Result<Vec<Step>> {
-        for step in &plan.steps {
-            Self::run_one(&mut tx, &step.sql).await?;
+        for sql in plan.ddl() {
+            Self::run_one(&mut tx, sql).await?;
         }
-        Self::run_all(&mut tx, &plan.always).await?;
         for stmt in plan.record {
             self.query(stmt).execute(&mut *tx).await?;
         }
