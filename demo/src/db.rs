@@ -45,21 +45,21 @@ fn unsupported(pool: &Pool) -> sqlx::Error {
 }
 
 /// Runs `$run` with `$p` bound to the pool of whichever database `$pool` is, and `$sql` to
-/// that database's text of the statement: PostgreSQL numbers its parameters (`$1`), SQLite
-/// and MySQL take `?`. The `accounts` SQL is written once, in [`AccountsSql`].
+/// that database's text of the statement `$text` (an [`AccountsSql`] or
+/// [`CreateAccounts`]), written once.
 macro_rules! on_pool {
     ($pool:expr, $text:expr, |$p:ident, $s:ident| $run:expr) => {
         match $pool {
             Pool::Sqlite($p) => {
-                let $s = $text.question();
+                let $s = $text.sqlite();
                 $run
             }
             Pool::Postgres($p) => {
-                let $s = $text.numbered();
+                let $s = $text.postgres();
                 $run
             }
             Pool::Mysql($p) => {
-                let $s = $text.question();
+                let $s = $text.mysql();
                 $run
             }
             other => return Err(unsupported(other)),
@@ -73,15 +73,20 @@ const FIND_ACCOUNT: AccountsSql =
     AccountsSql("SELECT id, secret_digest, created_at FROM accounts WHERE id = ?");
 const COUNT_ACCOUNTS: AccountsSql = AccountsSql("SELECT COUNT(*) FROM accounts");
 
-/// A statement on `accounts` with `?` parameters, and its PostgreSQL spelling.
+/// A statement on `accounts` with `?` parameters (SQLite and MySQL), and its PostgreSQL
+/// spelling, which numbers them (`$1`).
 struct AccountsSql(&'static str);
 
 impl AccountsSql {
-    fn question(&self) -> &'static str {
+    fn sqlite(&self) -> &'static str {
         self.0
     }
 
-    fn numbered(&self) -> sqlx::AssertSqlSafe<String> {
+    fn mysql(&self) -> &'static str {
+        self.0
+    }
+
+    fn postgres(&self) -> sqlx::AssertSqlSafe<String> {
         let mut out = String::new();
         let mut n = 0;
         for c in self.0.chars() {
@@ -93,6 +98,35 @@ impl AccountsSql {
             }
         }
         sqlx::AssertSqlSafe(out)
+    }
+}
+
+/// `CREATE TABLE accounts`, in each database's column types.
+struct CreateAccounts;
+
+impl CreateAccounts {
+    fn with(id: &str, digest: &str, time: &str, options: &str) -> sqlx::AssertSqlSafe<String> {
+        sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE IF NOT EXISTS accounts (id {id} PRIMARY KEY, \
+             secret_digest {digest} NOT NULL, created_at {time} NOT NULL){options}"
+        ))
+    }
+
+    fn sqlite(&self) -> sqlx::AssertSqlSafe<String> {
+        Self::with("TEXT", "BLOB", "TEXT", "")
+    }
+
+    fn postgres(&self) -> sqlx::AssertSqlSafe<String> {
+        Self::with("TEXT", "BYTEA", "TIMESTAMPTZ", "")
+    }
+
+    fn mysql(&self) -> sqlx::AssertSqlSafe<String> {
+        Self::with(
+            "VARCHAR(36)",
+            "VARBINARY(32)",
+            "DATETIME(6)",
+            " ENGINE=InnoDB",
+        )
     }
 }
 
@@ -127,42 +161,9 @@ impl Db {
     /// Creates the `accounts` table when missing. (It replaced a `users` table of sequential
     /// ids without credentials, which is left alone.)
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query(
-                    "CREATE TABLE IF NOT EXISTS accounts (
-                        id TEXT PRIMARY KEY,
-                        secret_digest BLOB NOT NULL,
-                        created_at TEXT NOT NULL
-                    )",
-                )
-                .execute(pool)
-                .await?;
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query(
-                    "CREATE TABLE IF NOT EXISTS accounts (
-                        id TEXT PRIMARY KEY,
-                        secret_digest BYTEA NOT NULL,
-                        created_at TIMESTAMPTZ NOT NULL
-                    )",
-                )
-                .execute(pool)
-                .await?;
-            }
-            Pool::Mysql(pool) => {
-                sqlx::query(
-                    "CREATE TABLE IF NOT EXISTS accounts (
-                        id VARCHAR(36) PRIMARY KEY,
-                        secret_digest VARBINARY(32) NOT NULL,
-                        created_at DATETIME(6) NOT NULL
-                    ) ENGINE=InnoDB",
-                )
-                .execute(pool)
-                .await?;
-            }
-            other => return Err(unsupported(other)),
-        }
+        on_pool!(&self.pool, CreateAccounts, |pool, sql| {
+            sqlx::query(sql).execute(pool).await.map(drop)?
+        });
         Ok(())
     }
 

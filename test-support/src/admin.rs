@@ -43,6 +43,29 @@ pub(crate) fn admin_url(server: ServerVar) -> Option<String> {
     None
 }
 
+/// Creates the database `name` with `sql` (`CREATE DATABASE ...`) on `server`, whose
+/// admin URL is `admin`.
+///
+/// # Panics
+/// When the server cannot be reached or refuses: the test fails then.
+pub(crate) async fn create<C>(server: ServerVar, admin: &str, name: &str, sql: String)
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let ServerVar {
+        variable, label, ..
+    } = server;
+    let mut conn = C::connect(admin)
+        .await
+        .unwrap_or_else(|e| panic!("{label} at {variable} unreachable: {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
+    let _ = conn.close().await;
+}
+
 /// Runs `drop` to completion on a thread of its own (also from inside a runtime, where a
 /// blocking wait for a future is not allowed), warning instead of failing.
 pub(crate) fn drop_blocking<F>(name: &str, drop: impl FnOnce() -> F + Send)

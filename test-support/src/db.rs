@@ -114,32 +114,31 @@ impl TestDb {
                 })
             }
             Backend::Postgres => {
-                let admin = crate::admin::admin_url(crate::postgres::SERVER)?;
-                let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-                crate::postgres::create(&admin, &name).await;
-                Some(TestDb {
-                    backend,
-                    url: crate::admin::with_database(&admin, &name),
-                    name,
-                    dir: None,
-                    admin: Some(admin),
-                    pool: None,
-                })
+                Self::on_server(backend, crate::postgres::SERVER, crate::postgres::create).await
             }
             Backend::Mysql => {
-                let admin = crate::admin::admin_url(crate::mysql::SERVER)?;
-                let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-                crate::mysql::create(&admin, &name).await;
-                Some(TestDb {
-                    backend,
-                    url: crate::admin::with_database(&admin, &name),
-                    name,
-                    dir: None,
-                    admin: Some(admin),
-                    pool: None,
-                })
+                Self::on_server(backend, crate::mysql::SERVER, crate::mysql::create).await
             }
         }
+    }
+
+    /// A fresh database of its own on `server`, made by `create(admin URL, name)`.
+    async fn on_server(
+        backend: Backend,
+        server: crate::admin::ServerVar,
+        create: impl AsyncFnOnce(&str, &str),
+    ) -> Option<TestDb> {
+        let admin = crate::admin::admin_url(server)?;
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        create(&admin, &name).await;
+        Some(TestDb {
+            backend,
+            url: crate::admin::with_database(&admin, &name),
+            name,
+            dir: None,
+            admin: Some(admin),
+            pool: None,
+        })
     }
 
     /// The backend of this database.

@@ -16,18 +16,10 @@ pub(crate) const SERVER: ServerVar = ServerVar {
 /// Creates the database `name` on the server of `admin`.
 ///
 /// # Panics
-/// When the server cannot be reached or refuses: a MySQL test fails then.
+/// When the server cannot be reached or refuses: the test fails then.
 pub(crate) async fn create(admin: &str, name: &str) {
-    let mut conn = MySqlConnection::connect(admin)
-        .await
-        .unwrap_or_else(|e| panic!("MySQL at MYSQL_TEST_URL unreachable: {e}"));
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
-    let _ = conn.close().await;
+    let sql = format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4");
+    crate::admin::create::<MySqlConnection>(SERVER, admin, name, sql).await;
 }
 
 /// Drops the database `name` and the test's schemas (databases named `<name>_...`, see

@@ -16,16 +16,10 @@ pub(crate) const SERVER: ServerVar = ServerVar {
 /// Creates the database `name` on the server of `admin`.
 ///
 /// # Panics
-/// When the server cannot be reached or refuses: a PostgreSQL test fails then.
+/// When the server cannot be reached or refuses: the test fails then.
 pub(crate) async fn create(admin: &str, name: &str) {
-    let mut conn = PgConnection::connect(admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at PG_TEST_URL unreachable: {e}"));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
-    let _ = conn.close().await;
+    let sql = format!("CREATE DATABASE \"{name}\"");
+    crate::admin::create::<PgConnection>(SERVER, admin, name, sql).await;
 }
 
 /// Drops the database `name` (closing its open connections), from any thread: also from

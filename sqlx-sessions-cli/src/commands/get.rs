@@ -47,9 +47,7 @@ pub(crate) async fn run(
     out: &mut impl Write,
 ) -> Result<Outcome, CliError> {
     let store = &ctx.store;
-    if args.show_digest {
-        super::check_showable(store)?;
-    }
+    let show = super::ShowDigests::new(store, args.show_digest)?;
     let mut filter = Filter::new().status(args.status.into());
     if args.token_stdin {
         filter = filter.token(read_token()?);
@@ -61,12 +59,10 @@ pub(crate) async fn run(
         eprintln!("no session found");
         return Ok(Outcome::NothingFound);
     };
-    let digest = if args.show_digest {
-        let found = store.stored_digests(&[session.id]).await?;
-        found.get(&session.id).cloned()
-    } else {
-        None
-    };
+    let digest = show
+        .of([session.id])
+        .await?
+        .and_then(|mut found| found.remove(&session.id));
     if args.json {
         output::write_json(out, &output::session_json(&session, digest.as_deref()))?;
     } else {

@@ -38,20 +38,13 @@ pub(crate) async fn run(
     out: &mut impl Write,
 ) -> Result<Outcome, CliError> {
     let store = &ctx.store;
-    if args.show_digest {
-        super::check_showable(store)?;
-    }
+    let show = super::ShowDigests::new(store, args.show_digest)?;
     let mut filter = args.filter.filter(store)?;
     if let Some(n) = args.limit {
         filter = filter.limit(n);
     }
     let sessions = store.list(&filter).await?;
-    let digests = if args.show_digest {
-        let ids: Vec<_> = sessions.iter().map(|s| s.id).collect();
-        Some(store.stored_digests(&ids).await?)
-    } else {
-        None
-    };
+    let digests = show.of(sessions.iter().map(|s| s.id)).await?;
     let format = if args.json {
         Format::JsonLines
     } else {

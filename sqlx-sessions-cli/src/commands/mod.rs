@@ -12,6 +12,8 @@ pub(crate) mod prune;
 pub(crate) mod revoke;
 pub(crate) mod stats;
 
+use std::collections::HashMap;
+
 use clap::Args;
 use sqlx_sessions::{Filter, Hashing, Pool, SessionStore};
 use uuid::Uuid;
@@ -113,14 +115,33 @@ fn user_filter(
     Ok(filter)
 }
 
-/// Refuses `--show-digest` where the "digest" is the token itself (hashing `none`).
-pub(crate) fn check_showable(store: &SessionStore) -> Result<(), CliError> {
-    if store.settings().hashing == Hashing::None {
-        return Err(CliError::usage(
-            "--show-digest with hashing `none` would print plaintext tokens; refused",
-        ));
+/// What `--show-digest` shows: the stored token digests (hex) of the sessions a command
+/// prints, or nothing without the flag.
+pub(crate) struct ShowDigests<'s>(Option<&'s SessionStore>);
+
+impl<'s> ShowDigests<'s> {
+    /// Refuses the flag, before anything is read, where the "digest" is the token itself
+    /// (hashing `none`).
+    pub(crate) fn new(store: &'s SessionStore, show: bool) -> Result<Self, CliError> {
+        if show && store.settings().hashing == Hashing::None {
+            return Err(CliError::usage(
+                "--show-digest with hashing `none` would print plaintext tokens; refused",
+            ));
+        }
+        Ok(ShowDigests(show.then_some(store)))
     }
-    Ok(())
+
+    /// The digests of the sessions `ids`, with the flag.
+    pub(crate) async fn of(
+        &self,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<Option<HashMap<Uuid, String>>, CliError> {
+        let Some(store) = self.0 else {
+            return Ok(None);
+        };
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        Ok(Some(store.stored_digests(&ids).await?))
+    }
 }
 
 /// `Done` when something was affected, `NothingFound` otherwise.

@@ -3,7 +3,7 @@
 
 use std::ops::{Deref, DerefMut};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A connection the caller holds, such as an open transaction, for the `*_in` operations of
 /// [`SessionStore`](crate::SessionStore) (`create_in`, `lookup_in`, `update_in`, ...).
@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 ///
 /// The operation runs entirely on that connection, with the guarantees it has on the
 /// pool; what it writes becomes visible to others when the caller commits. A connection of
-/// another database than the store's is refused ([`Error::Config`] naming `connection`).
+/// another database than the store's is refused ([`Error::Config`](crate::Error::Config) naming `connection`).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Conn<'c> {
@@ -43,27 +43,6 @@ pub enum Conn<'c> {
     #[doc(hidden)]
     #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
     None(std::marker::PhantomData<&'c ()>),
-}
-
-#[cfg(feature = "sqlite")]
-impl<'c> From<&'c mut sqlx::SqliteConnection> for Conn<'c> {
-    fn from(conn: &'c mut sqlx::SqliteConnection) -> Self {
-        Conn::Sqlite(conn)
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl<'c> From<&'c mut sqlx::PgConnection> for Conn<'c> {
-    fn from(conn: &'c mut sqlx::PgConnection) -> Self {
-        Conn::Postgres(conn)
-    }
-}
-
-#[cfg(feature = "mysql")]
-impl<'c> From<&'c mut sqlx::MySqlConnection> for Conn<'c> {
-    fn from(conn: &'c mut sqlx::MySqlConnection) -> Self {
-        Conn::Mysql(conn)
-    }
 }
 
 /// Where a store operation runs: `None` on the store's pool, or the caller's connection.
@@ -107,15 +86,6 @@ impl<DB: sqlx::Database> DerefMut for Held<'_, DB> {
             Held::Borrowed(c) => c,
         }
     }
-}
-
-/// The error for a connection of another database than the store's.
-#[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
-pub(crate) fn wrong_database(store: &'static str) -> Error {
-    Error::config(
-        "connection",
-        format!("this store is on {store}; the connection given is to another database"),
-    )
 }
 
 /// A transaction holding a store's write lock for one key (see

@@ -11,21 +11,23 @@
 
 use std::fmt;
 
-use time::OffsetDateTime;
-use uuid::Uuid;
-
 use crate::columns::{Column, Field, Storage};
 use crate::error::Result;
 use crate::evolve::{Planner, Snapshot, Step};
 use crate::migrate::Migration;
-use crate::schema::{ColumnType, ForeignKey, TableSpec};
-use crate::session::{Extras, Session, SessionData};
-use crate::sql::{Param, Stmt, quote};
-use crate::value::Value;
+use crate::schema::{ForeignKey, TableSpec};
+use crate::session::Session;
+use crate::sql::{Param, Stmt, StmtBuilder, quote};
+use json::Object;
 
 mod conn;
+mod json;
+mod row;
+mod run;
 pub use conn::Conn;
 pub(crate) use conn::{Held, Locked, On};
+pub(crate) use row::{Columns, Reader};
+pub(crate) use run::{Native, Run};
 
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
@@ -58,9 +60,10 @@ pub(crate) struct Change {
     pub(crate) returning: String,
 }
 
-/// One database's way of running a store's statements on one table.
+/// One database's way of running a store's statements on one table; the statements every
+/// database runs alike come from [`Run`].
 #[async_trait::async_trait]
-pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
+pub(crate) trait Backend: Run + Send + Sync + fmt::Debug + 'static {
     /// The DDL that creates and drops the table and its indexes.
     fn migration(&self) -> Migration;
 
@@ -81,9 +84,6 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
         actual.eq_ignore_ascii_case(self.sql_type(storage))
     }
 
-    /// Runs a query returning `(id, stored digest)` rows.
-    async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>>;
-
     /// Rewrites SQL written by the store (`"quoted"` identifiers, `$n` placeholders) into
     /// this database's dialect. Called once for the statements a store prepares up front.
     fn adapt_sql(&self, sql: String) -> String {
@@ -100,12 +100,7 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Appends the SQL of the `data` column with the top-level keys of `set` added or
     /// overwritten and the keys `remove` taken out, evaluated on the row as the statement
     /// writes it (data that is not an object counts as `{}`). Keys hold no `"` or NUL.
-    fn push_data_merge(
-        &self,
-        b: &mut crate::sql::StmtBuilder,
-        set: &serde_json::Map<String, serde_json::Value>,
-        remove: &[String],
-    );
+    fn push_data_merge(&self, b: &mut StmtBuilder, set: &Object, remove: &[String]);
 
     /// The cache's invalidation channel on this table, where the database has one.
     #[cfg(feature = "cache")]
@@ -168,26 +163,6 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
     /// its transaction) or on a pooled one. Statements run on [`Locked::conn`].
     async fn begin_locked<'a>(&'a self, on: On<'a, '_>, key: &str) -> Result<Locked<'a>>;
 
-    /// Runs a query returning at most one session row.
-    async fn fetch_optional(
-        &self,
-        on: On<'_, '_>,
-        stmt: Stmt,
-        with_digest: bool,
-    ) -> Result<Option<Fetched>>;
-
-    /// Runs a query returning session rows.
-    async fn fetch_all(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Session>>;
-
-    /// Runs a query returning one integer.
-    async fn fetch_count(&self, on: On<'_, '_>, stmt: Stmt) -> Result<i64>;
-
-    /// Runs a query returning one row of timestamps (or `NULL`s), such as `MIN` and `MAX`.
-    async fn fetch_times(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>>;
-
-    /// Runs a statement and returns the number of rows it affected.
-    async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64>;
-
     /// Runs `change` on `on` and returns the changed rows (after an `UPDATE`, as it left
     /// them). The default is one statement with `RETURNING`.
     async fn change_returning(&self, on: On<'_, '_>, change: Change) -> Result<Vec<Session>> {
@@ -204,85 +179,6 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug + 'static {
         )
         .await
     }
-}
-
-/// Reads one typed column of a row by position; each backend implements it for its rows.
-pub(crate) trait RowReader {
-    fn uuid(&self, i: usize) -> Result<Uuid>;
-    fn json(&self, i: usize) -> Result<String>;
-    fn time(&self, i: usize) -> Result<Option<OffsetDateTime>>;
-    fn text(&self, i: usize) -> Result<Option<String>>;
-    fn integer(&self, i: usize) -> Result<Option<i64>>;
-    fn value(&self, i: usize, ty: ColumnType) -> Result<Value>;
-    fn digest(&self, i: usize) -> Result<Vec<u8>>;
-}
-
-/// Decodes a row selected with [`select_list`](crate::query::select_list), walking the
-/// same column list.
-pub(crate) fn decode_session(
-    row: &impl RowReader,
-    spec: &TableSpec,
-    with_digest: bool,
-) -> Result<Fetched> {
-    let required = |i: usize| -> Result<OffsetDateTime> {
-        row.time(i)?
-            .ok_or_else(|| sqlx::Error::Decode("unexpected NULL timestamp".into()).into())
-    };
-    let mut session = Session {
-        id: Uuid::nil(),
-        data: SessionData(String::new()),
-        expires_at: None,
-        inserted_at: OffsetDateTime::UNIX_EPOCH,
-        updated_at: OffsetDateTime::UNIX_EPOCH,
-        last_used_at: None,
-        authenticated_at_column: None,
-        token_hint: None,
-        ttl: None,
-        scopes: Vec::new(),
-        suspended_at: None,
-        replaced_by: None,
-        uses: 0,
-        extras: Extras {
-            columns: spec.extras.clone(),
-            values: vec![Value::Null; spec.extras.len()],
-        },
-        is_expired: false,
-    };
-    let mut digest = None;
-    for (i, col) in spec.selected_columns(with_digest).iter().enumerate() {
-        let s = &mut session;
-        match col.field {
-            Field::Id => s.id = row.uuid(i)?,
-            Field::Digest => digest = Some(row.digest(i)?),
-            Field::Data => s.data = SessionData(row.json(i)?),
-            Field::ExpiresAt => s.expires_at = row.time(i)?,
-            Field::InsertedAt => s.inserted_at = required(i)?,
-            Field::UpdatedAt => s.updated_at = required(i)?,
-            Field::LastUsedAt => s.last_used_at = row.time(i)?,
-            Field::AuthenticatedAt => s.authenticated_at_column = row.time(i)?,
-            Field::TokenHint => s.token_hint = row.text(i)?,
-            Field::SaltId | Field::PreviousDigest => {}
-            Field::Ttl => s.ttl = row.integer(i)?.map(time::Duration::seconds),
-            Field::Scopes => s.scopes = crate::scope::decode(row.text(i)?.as_deref()),
-            Field::SuspendedAt => s.suspended_at = row.time(i)?,
-            Field::ReplacedBy => {
-                s.replaced_by = match row.value(i, ColumnType::Uuid)? {
-                    Value::Uuid(id) => Some(id),
-                    _ => None,
-                }
-            }
-            Field::UseCount => {
-                s.uses = row
-                    .integer(i)?
-                    .and_then(|n| u64::try_from(n).ok())
-                    .unwrap_or(0);
-            }
-            Field::Extra(k) => {
-                s.extras.values[k] = row.value(i, spec.extras[k].column_type())?;
-            }
-        }
-    }
-    Ok(Fetched { session, digest })
 }
 
 /// The longest identifier PostgreSQL keeps (longer ones are cut, silently).
@@ -355,6 +251,7 @@ pub(crate) fn foreign_key_constraint(spec: &TableSpec, col: &str, fk: &ForeignKe
 }
 
 /// `CREATE TABLE` for `spec`, each column typed by `backend`.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn create_table(spec: &TableSpec, backend: &dyn Backend) -> String {
     create_table_with(spec, backend, &[])
 }
@@ -413,6 +310,7 @@ pub(crate) fn indexes(spec: &TableSpec) -> Vec<Index<'_>> {
 }
 
 /// The index statements of PostgreSQL and SQLite (`CREATE INDEX IF NOT EXISTS`).
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn index_statements(backend: &dyn Backend) -> Vec<String> {
     indexes(backend.spec())
         .iter()

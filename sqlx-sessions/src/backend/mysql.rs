@@ -18,24 +18,22 @@
 
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
-use sqlx::mysql::{MySql, MySqlArguments, MySqlDatabaseError, MySqlPool, MySqlRow};
-use sqlx::types::Json;
+use sqlx::mysql::{MySql, MySqlDatabaseError, MySqlPool, MySqlRow};
 use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Row as _};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::conn::wrong_database;
-use super::{Backend, Change, Conn, Fetched, Held, Index, Locked, On, RowReader, decode_session};
+use super::json::Object;
+use super::run::{Driver, Query};
+use super::{Backend, Change, Held, Index, Locked, On};
 use crate::columns::Storage;
 use crate::error::Result;
 use crate::evolve::{Planner, Snapshot, Step};
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, DigestFormat, TableSpec};
 use crate::session::Session;
-use crate::sql::{Param, Stmt, quote};
+use crate::sql::{Param, Stmt, StmtBuilder, quote};
 use crate::token::MAX_TOKEN_LENGTH;
-use crate::value::Value;
 
 /// The digest column: long enough for the longest stored digest, which with hashing
 /// `none` is the token itself (a 64-byte prefix, the random part and a 6-character
@@ -54,12 +52,16 @@ const IDS_PER_STATEMENT: usize = 1_000;
 /// Attempts of a reporting change that lost a deadlock to a concurrent one.
 const DEADLOCK_ATTEMPTS: u32 = 5;
 
+/// `JSON_SET` and `JSON_REMOVE` replace top-level members by path (`JSON_MERGE_PATCH`
+/// would merge nested objects and drop keys set to `null`); `JSON_EXTRACT(?, '$')` makes
+/// the bound text a JSON value on MySQL and MariaDB alike.
+const DATA_MERGE: super::json::PathMerge = super::json::PathMerge {
+    object: "CASE WHEN JSON_TYPE(\"data\") = 'OBJECT' THEN \"data\" ELSE JSON_OBJECT() END",
+    value: ("JSON_EXTRACT(", ", '$')"),
+};
+
 /// A store's table on MySQL or MariaDB.
-#[derive(Debug)]
-pub(crate) struct MySqlBackend {
-    pool: MySqlPool,
-    spec: Arc<TableSpec>,
-}
+pub(crate) type MySqlBackend = super::run::Table<MySql>;
 
 /// Binds `pool` to the table `spec`; a text column with a foreign key is refused (a
 /// `BLOB` there, which InnoDB cannot reference).
@@ -93,8 +95,6 @@ fn lock_table(spec: &TableSpec) -> String {
 fn migration_lock_name(spec: &TableSpec) -> String {
     format!("sqlx_sessions:{}", spec.qualified())
 }
-
-type Query = sqlx::query::Query<'static, MySql, MySqlArguments>;
 
 /// The store's SQL in MySQL's dialect: backticks for `"identifiers"` and `?` for `$n`,
 /// with the parameter number of each `?` in the order they appear.
@@ -139,30 +139,21 @@ fn dialect(sql: &str, params: Vec<Param>) -> (String, Vec<Param>) {
     (sql, params)
 }
 
-impl MySqlBackend {
-    /// The caller's connection, if any, refusing another database's.
-    fn given<'a>(&self, on: On<'a, '_>) -> Result<Option<&'a mut sqlx::MySqlConnection>> {
-        match on {
-            None => Ok(None),
-            Some(Conn::Mysql(c)) => Ok(Some(&mut **c)),
-            #[allow(unreachable_patterns)]
-            Some(_) => Err(wrong_database("MySQL")),
-        }
+impl Driver for MySql {
+    const POOLED_ATTEMPTS: u32 = DEADLOCK_ATTEMPTS;
+
+    fn lost_deadlock(err: &crate::Error) -> bool {
+        lost_deadlock(err)
     }
 
-    /// The caller's connection, or one from the pool.
-    async fn conn<'a>(&self, on: On<'a, '_>) -> Result<Held<'a, MySql>> {
-        Held::acquire(&self.pool, self.given(on)?).await
-    }
-
-    fn query(&self, stmt: Stmt) -> Query {
+    fn query(spec: &TableSpec, stmt: Stmt) -> Query<MySql> {
         let (sql, params) = if stmt.sql.contains(['"', '$']) {
             let (sql, params) = dialect(&stmt.sql, stmt.params);
             (sql.into(), params)
         } else {
             (stmt.sql, stmt.params)
         };
-        let hex_digest = self.ecto();
+        let hex_digest = ecto(spec);
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for p in params {
             q = match p {
@@ -189,7 +180,9 @@ impl MySqlBackend {
         }
         q
     }
+}
 
+impl MySqlBackend {
     fn ecto(&self) -> bool {
         ecto(&self.spec)
     }
@@ -229,18 +222,11 @@ impl MySqlBackend {
         )
         .fetch_all(&mut *conn)
         .await?;
-        let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) t",
-            self.spec.qualified().replace('"', "`")
-        )))
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(Snapshot {
-            columns,
-            indexes,
-            foreign_keys,
-            has_rows: rows > 0,
-        })
+        let catalog = (columns, indexes, foreign_keys);
+        Ok(
+            super::run::snapshot::<MySql>(conn, &self.spec.qualified().replace('"', "`"), catalog)
+                .await?,
+        )
     }
 
     /// Runs `work` on a connection holding the named lock on migrations of this table
@@ -358,10 +344,6 @@ impl MySqlBackend {
         tx.commit().await?;
         Ok(sessions)
     }
-
-    fn decode(&self, row: &MySqlRow, with_digest: bool) -> Result<Fetched> {
-        decode_session(&MySqlReader(row), &self.spec, with_digest)
-    }
 }
 
 /// Runs one DDL statement as text: `CREATE TRIGGER` has no prepared form.
@@ -402,50 +384,26 @@ fn lost_deadlock(err: &crate::Error) -> bool {
         .is_some_and(|e| matches!(e.number(), 1213 | 1205))
 }
 
-struct MySqlReader<'r>(&'r MySqlRow);
-
 fn utf8(bytes: Vec<u8>) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)).into())
 }
 
-impl RowReader for MySqlReader<'_> {
-    fn uuid(&self, i: usize) -> Result<Uuid> {
-        Ok(self.0.try_get(i)?)
+/// Times are `DATETIME(6)` holding UTC (the session time zone), text is binary strings.
+impl super::Columns for MySql {
+    fn uuid(row: &MySqlRow, i: usize) -> Result<Option<Uuid>> {
+        Ok(row.try_get(i)?)
     }
 
-    fn json(&self, i: usize) -> Result<String> {
-        let Json(raw) = self.0.try_get::<Json<Box<RawValue>>, _>(i)?;
-        Ok(Box::<str>::from(raw).into_string())
+    fn time(row: &MySqlRow, i: usize, _: &TableSpec) -> Result<Option<OffsetDateTime>> {
+        Ok(row.try_get(i)?)
     }
 
-    fn time(&self, i: usize) -> Result<Option<OffsetDateTime>> {
-        Ok(self.0.try_get(i)?)
+    fn json(row: &MySqlRow, i: usize) -> Result<String> {
+        super::json::raw_json(row.try_get(i)?)
     }
 
-    fn integer(&self, i: usize) -> Result<Option<i64>> {
-        Ok(self.0.try_get(i)?)
-    }
-
-    fn text(&self, i: usize) -> Result<Option<String>> {
-        self.0
-            .try_get::<Option<Vec<u8>>, _>(i)?
-            .map(utf8)
-            .transpose()
-    }
-
-    fn value(&self, i: usize, ty: ColumnType) -> Result<Value> {
-        let row = self.0;
-        Ok(match ty {
-            ColumnType::Text => self.text(i)?.into(),
-            ColumnType::Integer => row.try_get::<Option<i64>, _>(i)?.into(),
-            ColumnType::Boolean => row.try_get::<Option<bool>, _>(i)?.into(),
-            ColumnType::Uuid => row.try_get::<Option<Uuid>, _>(i)?.into(),
-            ColumnType::Timestamp => row.try_get::<Option<OffsetDateTime>, _>(i)?.into(),
-        })
-    }
-
-    fn digest(&self, i: usize) -> Result<Vec<u8>> {
-        Ok(self.0.try_get(i)?)
+    fn text(row: &MySqlRow, i: usize) -> Result<Option<String>> {
+        row.try_get::<Option<Vec<u8>>, _>(i)?.map(utf8).transpose()
     }
 }
 
@@ -524,16 +482,6 @@ impl Backend for MySqlBackend {
             Storage::Value(ColumnType::Uuid) => actual == "binary(16)",
             Storage::Value(ColumnType::Timestamp) => base == "datetime",
         }
-    }
-
-    async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
-        let rows = self.query(stmt).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let reader = MySqlReader(row);
-                Ok((reader.uuid(0)?, reader.digest(1)?))
-            })
-            .collect()
     }
 
     fn adapt_sql(&self, sql: String) -> String {
@@ -635,37 +583,8 @@ impl Backend for MySqlBackend {
         .await
     }
 
-    fn push_data_merge(
-        &self,
-        b: &mut crate::sql::StmtBuilder,
-        set: &serde_json::Map<String, serde_json::Value>,
-        remove: &[String],
-    ) {
-        // `JSON_SET` and `JSON_REMOVE` replace top-level members by path
-        // (`JSON_MERGE_PATCH` would merge nested objects and drop keys set to `null`); a
-        // quoted label addresses any key without `"`, and `JSON_EXTRACT(?, '$')` makes the
-        // bound text a JSON value on MySQL and MariaDB alike.
-        let path = |key: &str| Param::Text(format!("$.\"{key}\""));
-        if !set.is_empty() {
-            b.push("JSON_SET(");
-        }
-        if !remove.is_empty() {
-            b.push("JSON_REMOVE(");
-        }
-        b.push("CASE WHEN JSON_TYPE(\"data\") = 'OBJECT' THEN \"data\" ELSE JSON_OBJECT() END");
-        for key in remove {
-            b.push(", ").bind(path(key));
-        }
-        if !remove.is_empty() {
-            b.push(")");
-        }
-        for (key, value) in set {
-            b.push(", ").bind(path(key)).push(", JSON_EXTRACT(");
-            b.bind(Param::Json(value.to_string())).push(", '$')");
-        }
-        if !set.is_empty() {
-            b.push(")");
-        }
+    fn push_data_merge(&self, b: &mut StmtBuilder, set: &Object, remove: &[String]) {
+        super::json::push_path_merge(b, set, remove, &DATA_MERGE);
     }
 
     /// A row lock (`SELECT ... FOR UPDATE`) on the owner's row of `<table>_owner_locks`,
@@ -703,60 +622,6 @@ impl Backend for MySqlBackend {
         .execute(&mut *tx)
         .await?;
         Ok(Locked::Mysql(tx))
-    }
-
-    async fn fetch_optional(
-        &self,
-        on: On<'_, '_>,
-        stmt: Stmt,
-        with_digest: bool,
-    ) -> Result<Option<Fetched>> {
-        let mut conn = self.conn(on).await?;
-        match self.query(stmt).fetch_optional(&mut *conn).await? {
-            Some(row) => self.decode(&row, with_digest).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    async fn fetch_all(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Session>> {
-        let mut conn = self.conn(on).await?;
-        let rows = self.query(stmt).fetch_all(&mut *conn).await?;
-        rows.iter()
-            .map(|row| self.decode(row, false).map(|f| f.session))
-            .collect()
-    }
-
-    async fn fetch_count(&self, on: On<'_, '_>, stmt: Stmt) -> Result<i64> {
-        let mut conn = self.conn(on).await?;
-        Ok(self.query(stmt).fetch_one(&mut *conn).await?.try_get(0)?)
-    }
-
-    async fn fetch_times(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
-        let mut conn = self.conn(on).await?;
-        let row = self.query(stmt).fetch_one(&mut *conn).await?;
-        (0..row.len()).map(|i| MySqlReader(&row).time(i)).collect()
-    }
-
-    async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64> {
-        if let Some(conn) = self.given(on)? {
-            // A lost deadlock rolled back the caller's whole transaction: theirs to retry.
-            return Ok(self.query(stmt).execute(&mut *conn).await?.rows_affected());
-        }
-        // One autocommit statement that lost a deadlock (an extension racing a locking
-        // expire) was rolled back whole by the server: running it again is safe.
-        let mut attempt = 1;
-        loop {
-            let result: Result<u64> = self
-                .query(stmt.clone())
-                .execute(&self.pool)
-                .await
-                .map(|done| done.rows_affected())
-                .map_err(Into::into);
-            match result {
-                Err(e) if attempt < DEADLOCK_ATTEMPTS && lost_deadlock(&e) => attempt += 1,
-                other => return other,
-            }
-        }
     }
 
     async fn change_returning(&self, on: On<'_, '_>, change: Change) -> Result<Vec<Session>> {

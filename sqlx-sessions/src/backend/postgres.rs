@@ -5,36 +5,29 @@
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
-use sqlx::postgres::{PgArguments, PgPool, PgRow};
+use sqlx::postgres::{PgPool, PgRow};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Connection as _, Postgres, Row as _};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
-use super::conn::wrong_database;
-use super::{Backend, Conn, Fetched, Held, Locked, On, RowReader, decode_session};
+use super::json::Object;
+use super::run::{Driver, Query};
+use super::{Backend, Locked, On};
 use crate::columns::Storage;
 use crate::error::Result;
 use crate::evolve::{Planner, Snapshot, Step};
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, DigestFormat, TableSpec, TimeFormat};
-use crate::session::Session;
-use crate::sql::{Param, Stmt, quote};
-use crate::value::Value;
+use crate::sql::{Param, Stmt, StmtBuilder, quote};
 
 /// A store's table on PostgreSQL.
-#[derive(Debug)]
-pub(crate) struct PgBackend {
-    pool: PgPool,
-    spec: Arc<TableSpec>,
-}
+pub(crate) type PgBackend = super::run::Table<Postgres>;
 
 /// Binds `pool` to the table `spec`.
 pub(crate) fn backend(pool: PgPool, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
     Ok(Arc::new(PgBackend { pool, spec }))
 }
-
-type Query = sqlx::query::Query<'static, Postgres, PgArguments>;
 
 fn naive(t: OffsetDateTime) -> PrimitiveDateTime {
     let t = t.to_offset(time::UtcOffset::UTC);
@@ -88,38 +81,26 @@ impl PgBackend {
         .bind(self.spec.qualified())
         .fetch_all(&mut *conn)
         .await?;
-        let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) t",
-            self.spec.qualified()
-        )))
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(Snapshot {
-            columns,
-            indexes,
-            foreign_keys,
-            has_rows: rows > 0,
-        })
+        let catalog = (columns, indexes, foreign_keys);
+        Ok(super::run::snapshot::<Postgres>(conn, &self.spec.qualified(), catalog).await?)
     }
 
-    /// The caller's connection, if any, refusing another database's.
-    fn given<'a>(&self, on: On<'a, '_>) -> Result<Option<&'a mut sqlx::PgConnection>> {
-        match on {
-            None => Ok(None),
-            Some(Conn::Postgres(c)) => Ok(Some(&mut **c)),
-            #[allow(unreachable_patterns)]
-            Some(_) => Err(wrong_database("PostgreSQL")),
+    fn ecto(&self) -> bool {
+        self.spec.digest_format == DigestFormat::Hex
+    }
+
+    fn time_type(&self) -> &'static str {
+        match self.spec.time_format {
+            TimeFormat::WithZone => "timestamp with time zone",
+            TimeFormat::NaiveUtc => "timestamp without time zone",
         }
     }
+}
 
-    /// The caller's connection, or one from the pool.
-    async fn conn<'a>(&self, on: On<'a, '_>) -> Result<Held<'a, Postgres>> {
-        Held::acquire(&self.pool, self.given(on)?).await
-    }
-
-    fn query(&self, stmt: Stmt) -> Query {
-        let naive_time = self.spec.time_format == TimeFormat::NaiveUtc;
-        let hex_digest = self.spec.digest_format == DigestFormat::Hex;
+impl Driver for Postgres {
+    fn query(spec: &TableSpec, stmt: Stmt) -> Query<Postgres> {
+        let naive_time = spec.time_format == TimeFormat::NaiveUtc;
+        let hex_digest = spec.digest_format == DigestFormat::Hex;
         let mut q = sqlx::query(AssertSqlSafe(stmt.sql));
         for p in stmt.params {
             q = match p {
@@ -148,88 +129,25 @@ impl PgBackend {
         }
         q
     }
-
-    fn ecto(&self) -> bool {
-        self.spec.digest_format == DigestFormat::Hex
-    }
-
-    fn time_type(&self) -> &'static str {
-        match self.spec.time_format {
-            TimeFormat::WithZone => "timestamp with time zone",
-            TimeFormat::NaiveUtc => "timestamp without time zone",
-        }
-    }
-
-    fn reader<'r>(&self, row: &'r PgRow) -> PgReader<'r> {
-        PgReader {
-            row,
-            naive: self.spec.time_format == TimeFormat::NaiveUtc,
-            hex: self.ecto(),
-        }
-    }
-
-    fn decode(&self, row: &PgRow, with_digest: bool) -> Result<Fetched> {
-        decode_session(&self.reader(row), &self.spec, with_digest)
-    }
 }
 
-struct PgReader<'r> {
-    row: &'r PgRow,
-    naive: bool,
-    hex: bool,
-}
+/// An adopted table's times are `timestamp without time zone`, holding UTC.
+impl super::Columns for Postgres {
+    fn uuid(row: &PgRow, i: usize) -> Result<Option<Uuid>> {
+        Ok(row.try_get(i)?)
+    }
 
-impl PgReader<'_> {
-    fn ts(&self, i: usize) -> Result<Option<OffsetDateTime>> {
-        Ok(if self.naive {
-            self.row
-                .try_get::<Option<PrimitiveDateTime>, _>(i)?
+    fn time(row: &PgRow, i: usize, spec: &TableSpec) -> Result<Option<OffsetDateTime>> {
+        Ok(if spec.time_format == TimeFormat::NaiveUtc {
+            row.try_get::<Option<PrimitiveDateTime>, _>(i)?
                 .map(PrimitiveDateTime::assume_utc)
         } else {
-            self.row.try_get(i)?
-        })
-    }
-}
-
-impl RowReader for PgReader<'_> {
-    fn uuid(&self, i: usize) -> Result<Uuid> {
-        Ok(self.row.try_get(i)?)
-    }
-
-    fn json(&self, i: usize) -> Result<String> {
-        let Json(raw) = self.row.try_get::<Json<Box<RawValue>>, _>(i)?;
-        Ok(Box::<str>::from(raw).into_string())
-    }
-
-    fn time(&self, i: usize) -> Result<Option<OffsetDateTime>> {
-        self.ts(i)
-    }
-
-    fn text(&self, i: usize) -> Result<Option<String>> {
-        Ok(self.row.try_get(i)?)
-    }
-
-    fn integer(&self, i: usize) -> Result<Option<i64>> {
-        Ok(self.row.try_get(i)?)
-    }
-
-    fn value(&self, i: usize, ty: ColumnType) -> Result<Value> {
-        let row = self.row;
-        Ok(match ty {
-            ColumnType::Text => row.try_get::<Option<String>, _>(i)?.into(),
-            ColumnType::Integer => row.try_get::<Option<i64>, _>(i)?.into(),
-            ColumnType::Boolean => row.try_get::<Option<bool>, _>(i)?.into(),
-            ColumnType::Uuid => row.try_get::<Option<Uuid>, _>(i)?.into(),
-            ColumnType::Timestamp => self.ts(i)?.into(),
+            row.try_get(i)?
         })
     }
 
-    fn digest(&self, i: usize) -> Result<Vec<u8>> {
-        Ok(if self.hex {
-            self.row.try_get::<String, _>(i)?.into_bytes()
-        } else {
-            self.row.try_get(i)?
-        })
+    fn json(row: &PgRow, i: usize) -> Result<String> {
+        super::json::raw_json(row.try_get(i)?)
     }
 }
 
@@ -287,26 +205,7 @@ impl Backend for PgBackend {
         let mut tx = self.pool.begin().await?;
         Self::migration_lock(&mut tx, &self.spec).await?;
         let plan = plan(&self.snapshot_on(&mut tx).await?)?;
-        for sql in plan.ddl() {
-            sqlx::query(AssertSqlSafe(sql.as_str()))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for stmt in plan.record {
-            self.query(stmt).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(plan.steps)
-    }
-
-    async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
-        let rows = self.query(stmt).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let reader = self.reader(row);
-                Ok((reader.uuid(0)?, reader.digest(1)?))
-            })
-            .collect()
+        self.apply(tx, plan).await
     }
 
     fn bounded_delete(&self, table: &str, tail: &str) -> String {
@@ -314,12 +213,7 @@ impl Backend for PgBackend {
         format!("DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}{tail}))")
     }
 
-    fn push_data_merge(
-        &self,
-        b: &mut crate::sql::StmtBuilder,
-        set: &serde_json::Map<String, serde_json::Value>,
-        remove: &[String],
-    ) {
+    fn push_data_merge(&self, b: &mut StmtBuilder, set: &Object, remove: &[String]) {
         b.push("((CASE WHEN jsonb_typeof(\"data\") = 'object' THEN \"data\" ELSE '{}'::jsonb END)");
         for key in remove {
             b.push(" - ").bind(Param::Text(key.clone())).push("::text");
@@ -342,11 +236,7 @@ impl Backend for PgBackend {
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         Self::migration_lock(&mut tx, &self.spec).await?;
-        for s in statements {
-            sqlx::query(AssertSqlSafe(s.as_str()))
-                .execute(&mut *tx)
-                .await?;
-        }
+        Self::run_all(&mut tx, statements).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -363,43 +253,5 @@ impl Backend for PgBackend {
             .execute(&mut *tx)
             .await?;
         Ok(Locked::Postgres(tx))
-    }
-
-    async fn fetch_optional(
-        &self,
-        on: On<'_, '_>,
-        stmt: Stmt,
-        with_digest: bool,
-    ) -> Result<Option<Fetched>> {
-        let mut conn = self.conn(on).await?;
-        match self.query(stmt).fetch_optional(&mut *conn).await? {
-            Some(row) => self.decode(&row, with_digest).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    async fn fetch_all(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Session>> {
-        let mut conn = self.conn(on).await?;
-        let rows = self.query(stmt).fetch_all(&mut *conn).await?;
-        rows.iter()
-            .map(|row| self.decode(row, false).map(|f| f.session))
-            .collect()
-    }
-
-    async fn fetch_count(&self, on: On<'_, '_>, stmt: Stmt) -> Result<i64> {
-        let mut conn = self.conn(on).await?;
-        Ok(self.query(stmt).fetch_one(&mut *conn).await?.try_get(0)?)
-    }
-
-    async fn fetch_times(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
-        let mut conn = self.conn(on).await?;
-        let row = self.query(stmt).fetch_one(&mut *conn).await?;
-        let reader = self.reader(&row);
-        (0..row.len()).map(|i| reader.ts(i)).collect()
-    }
-
-    async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64> {
-        let mut conn = self.conn(on).await?;
-        Ok(self.query(stmt).execute(&mut *conn).await?.rows_affected())
     }
 }

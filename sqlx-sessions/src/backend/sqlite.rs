@@ -10,23 +10,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Connection as _, Row as _, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::conn::wrong_database;
-use super::{Backend, Conn, Fetched, Held, Locked, On, RowReader, decode_session};
+use super::json::Object;
+use super::run::{Driver, Query};
+use super::{Backend, Locked, On};
 use crate::columns::Storage;
 use crate::error::{Error, Result};
 use crate::evolve::{Planner, Snapshot, Step};
 use crate::migrate::Migration;
 use crate::schema::{ColumnType, DigestFormat, TableSpec};
-use crate::session::Session;
-use crate::sql::{Param, Stmt};
-use crate::value::Value;
+use crate::sql::{Param, Stmt, StmtBuilder};
 
 /// Options for a SQLite database file as sessions like it: created when missing, WAL
 /// journal, `synchronous = NORMAL`, a 5-second busy timeout, foreign keys on.
@@ -47,11 +45,7 @@ pub(crate) fn connect_options(target: &str) -> Result<SqliteConnectOptions> {
 }
 
 /// A store's table on SQLite.
-#[derive(Debug)]
-pub(crate) struct SqliteBackend {
-    pool: SqlitePool,
-    spec: Arc<TableSpec>,
-}
+pub(crate) type SqliteBackend = super::run::Table<Sqlite>;
 
 /// Binds `pool` to the table `spec`.
 pub(crate) fn backend(pool: SqlitePool, spec: Arc<TableSpec>) -> Result<Arc<dyn Backend>> {
@@ -64,25 +58,6 @@ pub(crate) fn backend(pool: SqlitePool, spec: Arc<TableSpec>) -> Result<Arc<dyn 
     Ok(Arc::new(SqliteBackend { pool, spec }))
 }
 
-type Query = sqlx::query::Query<'static, Sqlite, SqliteArguments>;
-
-impl SqliteBackend {
-    /// The caller's connection, if any, refusing another database's.
-    fn given<'a>(&self, on: On<'a, '_>) -> Result<Option<&'a mut sqlx::SqliteConnection>> {
-        match on {
-            None => Ok(None),
-            Some(Conn::Sqlite(c)) => Ok(Some(&mut **c)),
-            #[allow(unreachable_patterns)]
-            Some(_) => Err(wrong_database("SQLite")),
-        }
-    }
-
-    /// The caller's connection, or one from the pool.
-    async fn conn<'a>(&self, on: On<'a, '_>) -> Result<Held<'a, Sqlite>> {
-        Held::acquire(&self.pool, self.given(on)?).await
-    }
-}
-
 /// SQLite reads a double-quoted name that matches no column as a string literal, so a
 /// filter on a column missing from the table would compare two strings instead of failing.
 /// Grave accents always mean an identifier.
@@ -90,14 +65,23 @@ fn backticks(sql: &str) -> String {
     sql.replace('"', "`")
 }
 
+/// `json_set` and `json_remove` replace top-level members by path (`json_patch` would
+/// merge nested objects too).
+const DATA_MERGE: super::json::PathMerge = super::json::PathMerge {
+    object: "CASE WHEN json_type(\"data\") = 'object' THEN \"data\" ELSE '{}' END",
+    value: ("json(", ")"),
+};
+
 impl SqliteBackend {
     /// Whether the table is an adopted ecto_sqlite3 one (hex digests, ISO-8601 times).
     fn ecto(&self) -> bool {
         self.spec.digest_format == DigestFormat::Hex
     }
+}
 
-    fn query(&self, stmt: Stmt) -> Query {
-        let ecto = self.ecto();
+impl Driver for Sqlite {
+    fn query(spec: &TableSpec, stmt: Stmt) -> Query<Sqlite> {
+        let ecto = spec.digest_format == DigestFormat::Hex;
         let sql = if stmt.sql.contains('"') {
             backticks(&stmt.sql).into()
         } else {
@@ -118,17 +102,6 @@ impl SqliteBackend {
             };
         }
         q
-    }
-
-    fn reader<'r>(&self, row: &'r SqliteRow) -> SqliteReader<'r> {
-        SqliteReader {
-            row,
-            ecto: self.ecto(),
-        }
-    }
-
-    fn decode(&self, row: &SqliteRow, with_digest: bool) -> Result<Fetched> {
-        decode_session(&self.reader(row), &self.spec, with_digest)
     }
 }
 
@@ -170,69 +143,29 @@ fn parse_uuid(text: &str) -> Result<Uuid> {
     Uuid::try_parse(text).map_err(|e| sqlx::Error::Decode(Box::new(e)).into())
 }
 
-/// A row of the store's table, read as its layout stores it.
-struct SqliteReader<'r> {
-    row: &'r SqliteRow,
-    ecto: bool,
-}
+/// An adopted ecto_sqlite3 table's ids, digests and times are text; the store's own
+/// table keeps times as microseconds.
+impl super::Columns for Sqlite {
+    fn uuid(row: &SqliteRow, i: usize) -> Result<Option<Uuid>> {
+        row.try_get::<Option<&str>, _>(i)?
+            .map(parse_uuid)
+            .transpose()
+    }
 
-impl SqliteReader<'_> {
-    fn ts(&self, i: usize) -> Result<Option<OffsetDateTime>> {
-        if self.ecto {
-            self.row
-                .try_get::<Option<&str>, _>(i)?
+    fn time(row: &SqliteRow, i: usize, spec: &TableSpec) -> Result<Option<OffsetDateTime>> {
+        if spec.digest_format == DigestFormat::Hex {
+            row.try_get::<Option<&str>, _>(i)?
                 .map(parse_iso)
                 .transpose()
         } else {
-            self.row
-                .try_get::<Option<i64>, _>(i)?
+            row.try_get::<Option<i64>, _>(i)?
                 .map(from_micros)
                 .transpose()
         }
     }
-}
 
-impl RowReader for SqliteReader<'_> {
-    fn uuid(&self, i: usize) -> Result<Uuid> {
-        parse_uuid(self.row.try_get::<&str, _>(i)?)
-    }
-
-    fn json(&self, i: usize) -> Result<String> {
-        Ok(self.row.try_get(i)?)
-    }
-
-    fn time(&self, i: usize) -> Result<Option<OffsetDateTime>> {
-        self.ts(i)
-    }
-
-    fn text(&self, i: usize) -> Result<Option<String>> {
-        Ok(self.row.try_get(i)?)
-    }
-
-    fn integer(&self, i: usize) -> Result<Option<i64>> {
-        Ok(self.row.try_get(i)?)
-    }
-
-    fn value(&self, i: usize, ty: ColumnType) -> Result<Value> {
-        let row = self.row;
-        Ok(match ty {
-            ColumnType::Text => row.try_get::<Option<String>, _>(i)?.into(),
-            ColumnType::Integer => row.try_get::<Option<i64>, _>(i)?.into(),
-            ColumnType::Boolean => row.try_get::<Option<bool>, _>(i)?.into(),
-            ColumnType::Uuid => match row.try_get::<Option<&str>, _>(i)? {
-                Some(text) => Value::Uuid(parse_uuid(text)?),
-                None => Value::Null,
-            },
-            ColumnType::Timestamp => self.ts(i)?.into(),
-        })
-    }
-
-    fn digest(&self, i: usize) -> Result<Vec<u8>> {
-        Ok(if self.ecto {
-            self.row.try_get::<String, _>(i)?.into_bytes()
-        } else {
-            self.row.try_get(i)?
-        })
+    fn json(row: &SqliteRow, i: usize) -> Result<String> {
+        Ok(row.try_get(i)?)
     }
 }
 
@@ -300,16 +233,6 @@ impl Backend for SqliteBackend {
         }
     }
 
-    async fn fetch_digests(&self, stmt: Stmt) -> Result<Vec<(Uuid, Vec<u8>)>> {
-        let rows = self.query(stmt).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let row = self.reader(row);
-                Ok((row.uuid(0)?, row.digest(1)?))
-            })
-            .collect()
-    }
-
     fn bounded_delete(&self, table: &str, tail: &str) -> String {
         // The rowid is the table's own key: no detour through the `id` index.
         format!("DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table}{tail})")
@@ -319,35 +242,8 @@ impl Backend for SqliteBackend {
         backticks(&sql)
     }
 
-    fn push_data_merge(
-        &self,
-        b: &mut crate::sql::StmtBuilder,
-        set: &serde_json::Map<String, serde_json::Value>,
-        remove: &[String],
-    ) {
-        // `json_set` and `json_remove` replace top-level members by path (`json_patch` would
-        // merge nested objects too); a quoted label addresses any key without `"`.
-        let path = |key: &str| Param::Text(format!("$.\"{key}\""));
-        if !set.is_empty() {
-            b.push("json_set(");
-        }
-        if !remove.is_empty() {
-            b.push("json_remove(");
-        }
-        b.push("CASE WHEN json_type(\"data\") = 'object' THEN \"data\" ELSE '{}' END");
-        for key in remove {
-            b.push(", ").bind(path(key));
-        }
-        if !remove.is_empty() {
-            b.push(")");
-        }
-        for (key, value) in set {
-            b.push(", ").bind(path(key)).push(", json(");
-            b.bind(Param::Json(value.to_string())).push(")");
-        }
-        if !set.is_empty() {
-            b.push(")");
-        }
+    fn push_data_merge(&self, b: &mut StmtBuilder, set: &Object, remove: &[String]) {
+        super::json::push_path_merge(b, set, remove, &DATA_MERGE);
     }
 
     #[cfg(feature = "cache")]
@@ -393,44 +289,6 @@ impl Backend for SqliteBackend {
         };
         Ok(Locked::Sqlite(tx))
     }
-
-    async fn fetch_optional(
-        &self,
-        on: On<'_, '_>,
-        stmt: Stmt,
-        with_digest: bool,
-    ) -> Result<Option<Fetched>> {
-        let mut conn = self.conn(on).await?;
-        match self.query(stmt).fetch_optional(&mut *conn).await? {
-            Some(row) => self.decode(&row, with_digest).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    async fn fetch_all(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Session>> {
-        let mut conn = self.conn(on).await?;
-        let rows = self.query(stmt).fetch_all(&mut *conn).await?;
-        rows.iter()
-            .map(|row| self.decode(row, false).map(|f| f.session))
-            .collect()
-    }
-
-    async fn fetch_count(&self, on: On<'_, '_>, stmt: Stmt) -> Result<i64> {
-        let mut conn = self.conn(on).await?;
-        Ok(self.query(stmt).fetch_one(&mut *conn).await?.try_get(0)?)
-    }
-
-    async fn fetch_times(&self, on: On<'_, '_>, stmt: Stmt) -> Result<Vec<Option<OffsetDateTime>>> {
-        let mut conn = self.conn(on).await?;
-        let row = self.query(stmt).fetch_one(&mut *conn).await?;
-        let reader = self.reader(&row);
-        (0..row.len()).map(|i| reader.time(i)).collect()
-    }
-
-    async fn execute(&self, on: On<'_, '_>, stmt: Stmt) -> Result<u64> {
-        let mut conn = self.conn(on).await?;
-        Ok(self.query(stmt).execute(&mut *conn).await?.rows_affected())
-    }
 }
 
 /// Times a migration is run again after SQLite answered "database is locked" at once.
@@ -465,17 +323,8 @@ async fn snapshot_on(
         .bind(table)
         .fetch_all(&mut *conn)
         .await?;
-    let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM `{table}` LIMIT 1)"
-    )))
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(Snapshot {
-        columns,
-        indexes,
-        foreign_keys,
-        has_rows: rows > 0,
-    })
+    let catalog = (columns, indexes, foreign_keys);
+    super::run::snapshot::<Sqlite>(conn, &format!("`{table}`"), catalog).await
 }
 
 impl SqliteBackend {
@@ -494,26 +343,13 @@ impl SqliteBackend {
             }
         }
         let plan = plan(&snapshot_on(&mut tx, &self.spec).await?)?;
-        for sql in plan.ddl() {
-            sqlx::query(AssertSqlSafe(sql.as_str()))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for stmt in plan.record {
-            self.query(stmt).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(plan.steps)
+        self.apply(tx, plan).await
     }
 
     /// One transaction of `statements`, taking the write lock up front.
     async fn ddl_once(&self, statements: &[String]) -> std::result::Result<(), sqlx::Error> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for s in statements {
-            sqlx::query(AssertSqlSafe(s.as_str()))
-                .execute(&mut *tx)
-                .await?;
-        }
+        Self::run_all(&mut tx, statements).await?;
         tx.commit().await
     }
 }
