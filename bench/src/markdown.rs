@@ -185,12 +185,6 @@ fn tower_http_table(s: &mut String, rows: &[TowerHttpResult]) {
             }
             StoreKind::SqlxStore => String::new(),
         };
-        let rounds: Vec<String> = r
-            .load
-            .round_requests_per_sec
-            .iter()
-            .map(|t| format!("{t:.0}"))
-            .collect();
         let bound = match (r.update_bound, r.within_bound()) {
             (Some(b), Some(true)) => format!("{b} (met)"),
             (Some(b), _) => format!("{b} (missed)"),
@@ -203,7 +197,7 @@ fn tower_http_table(s: &mut String, rows: &[TowerHttpResult]) {
             r.connections,
             r.case.label(),
             r.load.requests_per_sec,
-            rounds.join(" / "),
+            r.load.per_round(),
             r.load.p50_us,
             r.load.p99_us,
             r.load.errors,
@@ -293,12 +287,6 @@ fn http_table(s: &mut String, rows: &[HttpResult]) {
         } else {
             String::new()
         };
-        let rounds: Vec<String> = r
-            .load
-            .round_requests_per_sec
-            .iter()
-            .map(|t| format!("{t:.0}"))
-            .collect();
         let _ = writeln!(
             s,
             "| {} | {} | {} | {:.0} | {} | {:.1} | {:.1} | {} | {vs} |",
@@ -306,7 +294,7 @@ fn http_table(s: &mut String, rows: &[HttpResult]) {
             r.connections,
             r.endpoint.name(),
             r.load.requests_per_sec,
-            rounds.join(" / "),
+            r.load.per_round(),
             r.load.p50_us,
             r.load.p99_us,
             r.load.errors,

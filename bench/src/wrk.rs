@@ -50,6 +50,16 @@ pub struct Rounds {
 }
 
 impl Rounds {
+    /// The requests per second of each round, as `a / b / c`.
+    pub fn per_round(&self) -> String {
+        let rounds: Vec<String> = self
+            .round_requests_per_sec
+            .iter()
+            .map(|t| format!("{t:.0}"))
+            .collect();
+        rounds.join(" / ")
+    }
+
     /// The rounds `runs` of one case.
     pub fn of(runs: &[&WrkRun]) -> Self {
         let rates: Vec<f64> = runs.iter().map(|r| r.requests_per_sec).collect();

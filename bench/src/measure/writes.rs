@@ -237,23 +237,9 @@ pub async fn read_counters(
             // A backend flushes its counters when it exits. With `end_others` the contender's
             // pool is closed: end any connection it may still have in flight, and wait until
             // none is left.
-            let deadline = Instant::now() + Duration::from_secs(30);
             let mut conn = db.pg_connection().await?;
-            while end_others {
-                let others: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                     WHERE datname = current_database() AND backend_type = 'client backend' \
-                     AND pid <> pg_backend_pid()",
-                )
-                .fetch_one(&mut conn)
-                .await?;
-                if others == 0 {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    bail!("other backends still connected; statistics would be incomplete");
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            if end_others {
+                end_other_backends(&mut conn).await?;
             }
             // A backend leaves pg_stat_activity just before it flushes. One that stays
             // connected flushes when it goes idle, but at most once a second: what it did
@@ -289,5 +275,27 @@ pub async fn read_counters(
                 last = Some(now);
             }
         }
+    }
+}
+
+/// Ends every other client backend on the run's PostgreSQL database and waits until none is
+/// left.
+async fn end_other_backends(conn: &mut sqlx::PgConnection) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND backend_type = 'client backend' \
+             AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if others == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("other backends still connected; statistics would be incomplete");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
