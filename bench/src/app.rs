@@ -27,6 +27,7 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
         cache: Vec::new(),
         cache_memory: Vec::new(),
         revoke: Vec::new(),
+        tower_http: Vec::new(),
     };
     eprintln!(
         "sqlx-sessions-bench: {} rows, {:?} x {} rounds per case, contenders {:?}, pools sqlite {} / postgres {}, test_before_acquire={}",
@@ -118,6 +119,9 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     if !report.revoke.is_empty() {
         report::print_revoke(&report.revoke);
     }
+    if !report.tower_http.is_empty() {
+        report::print_tower_http(&report.tower_http);
+    }
     if let Some(path) = &args.json_out {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -141,6 +145,9 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     println!("\n{}", report.ratio_line());
     if plan.runs(Measurement::Cache) || plan.runs(Measurement::Revoke) {
         println!("{}", report.cache_ratio_line());
+    }
+    if plan.runs(Measurement::TowerHttp) {
+        println!("{}", report.tower_ratio_line());
     }
     Ok(())
 }
@@ -205,9 +212,9 @@ async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
     }
     if db.kind == DbKind::Mysql {
         // The raw app has no MySQL SQL, the cache measurements (whose quick line names SQLite
-        // and PostgreSQL) are not run on MySQL's read cache yet, and the growth measurement
-        // is left out to keep the run short.
-        eprintln!("[{name}] growth, http and the cache measurements: not run on MySQL");
+        // and PostgreSQL) are not run on MySQL's read cache yet, tower-http's line names
+        // SQLite and PostgreSQL, and the growth measurement is left out to keep the run short.
+        eprintln!("[{name}] growth, http, tower-http and the cache measurements: not run on MySQL");
         return Ok(());
     }
     if plan.runs(Measurement::Growth) {
@@ -228,6 +235,13 @@ async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
     if plan.runs(Measurement::Revoke) {
         report.revoke.extend(measure::revoke::run(plan, db).await?);
         lap("revoke");
+    }
+    if plan.runs(Measurement::TowerHttp) {
+        eprintln!("[{name}] tower-http");
+        report
+            .tower_http
+            .extend(measure::tower_http::run(plan, db).await?);
+        lap("tower-http");
     }
     if plan.runs(Measurement::CacheMemory) {
         report

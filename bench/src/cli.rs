@@ -93,10 +93,14 @@ pub struct Args {
     /// with --quick].
     #[arg(long)]
     pub http_sessions: Option<u64>,
-    /// `wrk` connection counts for the HTTP measurement [default: --concurrency; 16 with
+    /// `wrk` connection counts for the HTTP measurements [default: --concurrency; 16 with
     /// --quick].
     #[arg(long, value_delimiter = ',')]
     pub http_connections: Option<Vec<usize>>,
+    /// Stale window of the tower-sessions measurement, seconds: sessions expire after a day
+    /// of inactivity, and `TowerStore` moves an expiry at most once per this window.
+    #[arg(long, default_value_t = 30.0)]
+    pub tower_stale_secs: f64,
     /// Distinct sessions looked up again and again in the cache measurement.
     #[arg(long, default_value_t = 100_000)]
     pub cache_sessions: u64,
@@ -150,13 +154,16 @@ pub enum Measurement {
     Cache,
     /// Time from a revocation elsewhere to its first refusal by a cached instance.
     Revoke,
+    /// An axum-login app on tower-sessions under `wrk`: tower-sessions-sqlx-store against
+    /// `TowerStore`, with and without `with_always_save` (SQLite and PostgreSQL).
+    TowerHttp,
     /// Resident memory with `--cache-memory-entries` sessions cached (not part of `--quick`).
     CacheMemory,
 }
 
 impl Measurement {
     /// Every measurement, in run order.
-    pub const ALL: [Measurement; 9] = [
+    pub const ALL: [Measurement; 10] = [
         Measurement::Lookup,
         Measurement::Create,
         Measurement::Writes,
@@ -165,6 +172,7 @@ impl Measurement {
         Measurement::Http,
         Measurement::Cache,
         Measurement::Revoke,
+        Measurement::TowerHttp,
         Measurement::CacheMemory,
     ];
 }
@@ -206,8 +214,10 @@ pub struct Plan {
     pub lib_prune_batch: Option<u32>,
     /// Sessions created through the demo for the HTTP measurement.
     pub http_sessions: u64,
-    /// `wrk` connection counts for the HTTP measurement.
+    /// `wrk` connection counts for the HTTP measurements.
     pub http_connections: Vec<usize>,
+    /// The stale window of the tower-sessions measurement.
+    pub tower_stale: Duration,
     /// Distinct sessions of the cache measurement.
     pub cache_sessions: u64,
     /// Tasks of the cache measurement.
@@ -282,6 +292,7 @@ impl Plan {
                     args.concurrency.clone()
                 }
             }),
+            tower_stale: Duration::from_secs_f64(args.tower_stale_secs.max(0.001)),
             pools: PoolSettings {
                 sqlite_max: args.sqlite_pool,
                 pg_max: args.pg_pool,

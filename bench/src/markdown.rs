@@ -6,6 +6,7 @@ use crate::contenders::Kind;
 use crate::measure::cache::CacheMemoryResult;
 use crate::measure::http::{self, Endpoint, HttpResult};
 use crate::measure::revoke::RevokeResult;
+use crate::measure::tower_http::{self, StoreKind, TowerHttpResult};
 use crate::report::{LookupResult, Report};
 
 fn throughput_table(s: &mut String, title: &str, unit: &str, rows: &[LookupResult], ours: Kind) {
@@ -160,7 +161,53 @@ pub fn render(report: &Report) -> String {
     if !report.revoke.is_empty() {
         revoke_table(&mut s, &report.revoke);
     }
+    if !report.tower_http.is_empty() {
+        tower_http_table(&mut s, &report.tower_http);
+    }
     s
+}
+
+fn tower_http_table(s: &mut String, rows: &[TowerHttpResult]) {
+    let _ = writeln!(s, "### tower-sessions + axum-login under wrk\n");
+    let _ = writeln!(
+        s,
+        "| database | connections | store | requests/s (median of rounds) | rounds | p50 µs | p99 µs | errors | requests counted | UPDATEs | UPDATEs per 10k | INSERTs | bound (1 per session per window) | TowerStore ÷ sqlx store |"
+    );
+    let _ = writeln!(
+        s,
+        "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for r in rows {
+        let vs = match r.case.store {
+            StoreKind::TowerStore => {
+                tower_http::ratio(rows, r.db, r.connections, r.case.always_save)
+                    .map_or_else(String::new, |v| format!("{v:.2}"))
+            }
+            StoreKind::SqlxStore => String::new(),
+        };
+        let bound = match (r.update_bound, r.within_bound()) {
+            (Some(b), Some(true)) => format!("{b} (met)"),
+            (Some(b), _) => format!("{b} (missed)"),
+            (None, _) => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.0} | {} | {:.1} | {:.1} | {} | {} | {} | {:.1} | {} | {bound} | {vs} |",
+            r.db.name(),
+            r.connections,
+            r.case.label(),
+            r.load.requests_per_sec,
+            r.load.per_round(),
+            r.load.p50_us,
+            r.load.p99_us,
+            r.load.errors,
+            r.counted_requests,
+            r.updates,
+            r.updates_per_10k(),
+            r.inserts,
+        );
+    }
+    s.push('\n');
 }
 
 fn cache_memory_table(s: &mut String, rows: &[CacheMemoryResult]) {
@@ -240,22 +287,17 @@ fn http_table(s: &mut String, rows: &[HttpResult]) {
         } else {
             String::new()
         };
-        let rounds: Vec<String> = r
-            .round_requests_per_sec
-            .iter()
-            .map(|t| format!("{t:.0}"))
-            .collect();
         let _ = writeln!(
             s,
             "| {} | {} | {} | {:.0} | {} | {:.1} | {:.1} | {} | {vs} |",
             r.db.name(),
             r.connections,
             r.endpoint.name(),
-            r.requests_per_sec,
-            rounds.join(" / "),
-            r.p50_us,
-            r.p99_us,
-            r.errors,
+            r.load.requests_per_sec,
+            r.load.per_round(),
+            r.load.p50_us,
+            r.load.p99_us,
+            r.load.errors,
         );
     }
     s.push('\n');

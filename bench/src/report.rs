@@ -8,6 +8,7 @@ use crate::db::DbKind;
 use crate::measure::cache::CacheMemoryResult;
 use crate::measure::http::{self, Endpoint, HttpResult};
 use crate::measure::revoke::RevokeResult;
+use crate::measure::tower_http::{self, TowerHttpResult};
 use crate::stats::LatencySummary;
 
 /// Everything a run measured.
@@ -37,6 +38,8 @@ pub struct Report {
     pub cache_memory: Vec<CacheMemoryResult>,
     /// Revocation visibility.
     pub revoke: Vec<RevokeResult>,
+    /// The axum-login app on tower-sessions: tower-sessions-sqlx-store against `TowerStore`.
+    pub tower_http: Vec<TowerHttpResult>,
 }
 
 /// The machine the run was on.
@@ -251,6 +254,77 @@ impl Report {
             p99(DbKind::Sqlite),
             p99(DbKind::Postgres),
         )
+    }
+}
+
+impl Report {
+    /// The `wrk` connection count the tower-sessions line reads: the largest of the plan.
+    pub fn tower_connections(&self) -> usize {
+        self.plan
+            .http_connections
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(16)
+    }
+
+    /// The tower-sessions measurement's line: `TowerStore`'s requests per second divided by
+    /// tower-sessions-sqlx-store's, without and with `always_save`.
+    pub fn tower_ratio_line(&self) -> String {
+        let conns = self.tower_connections();
+        let f = |db, always| two_places(tower_http::ratio(&self.tower_http, db, conns, always));
+        format!(
+            "tower ratios: sqlite plain={} always-save={} postgres plain={} always-save={}",
+            f(DbKind::Sqlite, false),
+            f(DbKind::Sqlite, true),
+            f(DbKind::Postgres, false),
+            f(DbKind::Postgres, true),
+        )
+    }
+}
+
+/// Prints the rows of the tower-sessions measurement.
+pub fn print_tower_http(rows: &[TowerHttpResult]) {
+    println!("\n## tower-sessions + axum-login under wrk (cookie `id`)");
+    println!(
+        "{:<9} {:<38} {:>5} {:>10} {:>9} {:>9} {:>7} {:>9} {:>10} {:>9} {:>8}",
+        "db",
+        "store",
+        "conns",
+        "req/s",
+        "p50 us",
+        "p99 us",
+        "errors",
+        "UPDATEs",
+        "upd/10k",
+        "bound",
+        "vs-sqlx"
+    );
+    for r in rows {
+        let vs = match r.case.store {
+            tower_http::StoreKind::TowerStore => two_places(tower_http::ratio(
+                rows,
+                r.db,
+                r.connections,
+                r.case.always_save,
+            )),
+            tower_http::StoreKind::SqlxStore => "-".to_string(),
+        };
+        println!(
+            "{:<9} {:<38} {:>5} {:>10.0} {:>9.1} {:>9.1} {:>7} {:>9} {:>10.1} {:>9} {:>8}",
+            r.db.name(),
+            r.case.label(),
+            r.connections,
+            r.load.requests_per_sec,
+            r.load.p50_us,
+            r.load.p99_us,
+            r.load.errors,
+            r.updates,
+            r.updates_per_10k(),
+            r.update_bound
+                .map_or_else(|| "-".to_string(), |b| b.to_string()),
+            vs
+        );
     }
 }
 
@@ -500,10 +574,10 @@ pub fn print_http(rows: &[HttpResult]) {
             r.db.name(),
             r.endpoint.name(),
             r.connections,
-            r.requests_per_sec,
-            r.p50_us,
-            r.p99_us,
-            r.errors,
+            r.load.requests_per_sec,
+            r.load.p50_us,
+            r.load.p99_us,
+            r.load.errors,
             vs(Endpoint::RawMe),
             vs(Endpoint::RawSession),
         );
@@ -545,6 +619,7 @@ mod tests {
             cache: Vec::new(),
             cache_memory: Vec::new(),
             revoke: Vec::new(),
+            tower_http: Vec::new(),
         }
     }
 
@@ -578,6 +653,53 @@ mod tests {
         assert_eq!(
             r.cache_ratio_line(),
             "cache ratios: sqlite vs-raw=n/a vs-tower-moka=n/a postgres vs-raw=n/a vs-tower-moka=n/a revoke-p99-ms sqlite=n/a postgres=n/a"
+        );
+    }
+
+    fn towered(
+        db: DbKind,
+        store: tower_http::StoreKind,
+        always_save: bool,
+        rps: f64,
+    ) -> TowerHttpResult {
+        TowerHttpResult {
+            db,
+            case: tower_http::Case { store, always_save },
+            connections: 16,
+            sessions: 10,
+            load: crate::wrk::Rounds {
+                requests_per_sec: rps,
+                ..Default::default()
+            },
+            counted_requests: 100,
+            updates: 0,
+            inserts: 0,
+            counted_by: String::new(),
+            counted_secs: 1.0,
+            stale_window_secs: 30.0,
+            update_bound: None,
+        }
+    }
+
+    #[test]
+    fn tower_ratio_line_has_the_exact_format() {
+        use tower_http::StoreKind::{SqlxStore, TowerStore};
+        let mut r = report(Vec::new());
+        assert_eq!(
+            r.tower_ratio_line(),
+            "tower ratios: sqlite plain=n/a always-save=n/a postgres plain=n/a always-save=n/a"
+        );
+        r.tower_http = vec![
+            towered(DbKind::Sqlite, SqlxStore, false, 1000.0),
+            towered(DbKind::Sqlite, TowerStore, false, 950.0),
+            towered(DbKind::Sqlite, SqlxStore, true, 400.0),
+            towered(DbKind::Sqlite, TowerStore, true, 1000.0),
+            towered(DbKind::Postgres, SqlxStore, false, 2000.0),
+            towered(DbKind::Postgres, TowerStore, false, 2200.0),
+        ];
+        assert_eq!(
+            r.tower_ratio_line(),
+            "tower ratios: sqlite plain=0.95 always-save=2.50 postgres plain=1.10 always-save=n/a"
         );
     }
 

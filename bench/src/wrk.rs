@@ -11,6 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::stats::median;
+
 /// What one `wrk` run reported.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct WrkRun {
@@ -30,6 +32,48 @@ pub struct WrkRun {
     pub socket_errors: u64,
 }
 
+/// The rounds of one case taken together.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Rounds {
+    /// Requests per second: the median over the rounds.
+    pub requests_per_sec: f64,
+    /// Requests per second of each round.
+    pub round_requests_per_sec: Vec<f64>,
+    /// Median over the rounds of the 50th percentile, microseconds.
+    pub p50_us: f64,
+    /// Median over the rounds of the 99th percentile, microseconds.
+    pub p99_us: f64,
+    /// Requests in all rounds.
+    pub requests: u64,
+    /// Non-2xx/3xx responses and socket errors in all rounds.
+    pub errors: u64,
+}
+
+impl Rounds {
+    /// The requests per second of each round, as `a / b / c`.
+    pub fn per_round(&self) -> String {
+        let rounds: Vec<String> = self
+            .round_requests_per_sec
+            .iter()
+            .map(|t| format!("{t:.0}"))
+            .collect();
+        rounds.join(" / ")
+    }
+
+    /// The rounds `runs` of one case.
+    pub fn of(runs: &[&WrkRun]) -> Self {
+        let rates: Vec<f64> = runs.iter().map(|r| r.requests_per_sec).collect();
+        Rounds {
+            requests_per_sec: median(&rates),
+            round_requests_per_sec: rates,
+            p50_us: median(&runs.iter().map(|r| r.p50_us).collect::<Vec<_>>()),
+            p99_us: median(&runs.iter().map(|r| r.p99_us).collect::<Vec<_>>()),
+            requests: runs.iter().map(|r| r.requests).sum(),
+            errors: runs.iter().map(|r| r.non_2xx + r.socket_errors).sum(),
+        }
+    }
+}
+
 /// Whether `wrk` can be started.
 pub fn available() -> bool {
     Command::new("wrk")
@@ -40,24 +84,35 @@ pub fn available() -> bool {
 
 /// The Lua script that sends `tokens` in turn, one per request, in `X-Auth-Token`.
 pub fn token_script(tokens: &[String]) -> Result<String> {
+    header_script("X-Auth-Token", "", tokens)
+}
+
+/// The Lua script that sends `values` in turn, one per request, in the header `header`,
+/// each after `prefix` (a cookie's `name=`).
+pub fn header_script(header: &str, prefix: &str, values: &[String]) -> Result<String> {
+    // Tokens are URL-safe base64 (with an optional prefix), the header a plain name: refuse
+    // anything else rather than quote it into Lua.
+    let plain = |t: &str, also: &[u8]| {
+        t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || also.contains(&b))
+    };
+    if !plain(header, &[]) || !plain(prefix, b"=") {
+        bail!("a header name or prefix with characters outside [A-Za-z0-9_-=]");
+    }
     let mut s = String::from("local tokens = {\n");
-    for t in tokens {
-        // Tokens are URL-safe base64 (with an optional prefix): refuse anything else rather
-        // than quote it into Lua.
-        if !t
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
+    for t in values {
+        if !plain(t, &[]) {
             bail!("a token with characters outside URL-safe base64");
         }
         s.push_str("  \"");
+        s.push_str(prefix);
         s.push_str(t);
         s.push_str("\",\n");
     }
-    s.push_str(
-        "}\nlocal i = 0\nrequest = function()\n  i = i % #tokens + 1\n  \
-         return wrk.format(\"GET\", nil, { [\"X-Auth-Token\"] = tokens[i] })\nend\n",
-    );
+    s.push_str(&format!(
+        "}}\nlocal i = 0\nrequest = function()\n  i = i % #tokens + 1\n  \
+         return wrk.format(\"GET\", nil, {{ [\"{header}\"] = tokens[i] }})\nend\n"
+    ));
     Ok(s)
 }
 
@@ -205,5 +260,15 @@ Transfer/sec:      6.17MB
         assert!(s.contains("i = i % #tokens + 1"));
         assert!(s.contains("X-Auth-Token"));
         assert!(token_script(&["a\"b".into()]).is_err());
+    }
+
+    #[test]
+    fn cookie_script_prefixes_every_value() {
+        let s = header_script("Cookie", "id=", &["abc".into(), "d-e".into()]).unwrap();
+        assert!(s.contains("\"id=abc\",\n") && s.contains("\"id=d-e\",\n"));
+        assert!(s.contains("[\"Cookie\"] = tokens[i]"));
+        assert!(header_script("Cookie", "id=;", &["abc".into()]).is_err());
+        assert!(header_script("Coo\"kie", "id=", &["abc".into()]).is_err());
+        assert!(header_script("Cookie", "id=", &["a=b".into()]).is_err());
     }
 }

@@ -53,18 +53,28 @@ impl SqlxSessions {
     /// Builds the store on table `ss_<name>`, with the read cache `cache` if given, on a pool
     /// of its own, and migrates it (with a cache: its triggers too).
     pub async fn open_with(db: &Db, name: &str, cache: Option<CacheConfig>) -> Result<Self> {
+        Self::open_built(db, name, |b| match cache {
+            Some(config) => b.cache(config),
+            None => b,
+        })
+        .await
+    }
+
+    /// Builds the store on table `ss_<name>` on a pool of its own, with the settings `tune`
+    /// adds to the defaults, and migrates it (with a cache: its triggers too).
+    pub async fn open_built(
+        db: &Db,
+        name: &str,
+        tune: impl FnOnce(StoreBuilder) -> StoreBuilder,
+    ) -> Result<Self> {
         let table = format!("ss_{name}");
         let pool = match db.kind {
             DbKind::Sqlite => Pool::Sqlite(db.sqlite_pool(&table).await?),
             DbKind::Postgres => Pool::Postgres(db.pg_pool().await?),
             DbKind::Mysql => Pool::Mysql(db.mysql_pool().await?),
         };
-        let mut b = builder(SessionStore::builder(pool.clone()), db, &table);
-        let cached = cache.is_some();
-        if let Some(config) = cache {
-            b = b.cache(config);
-        }
-        let store = b.build()?;
+        let store = tune(builder(SessionStore::builder(pool.clone()), db, &table)).build()?;
+        let cached = store.cache_stats().is_some();
         store.migrate().await?;
         Ok(Self {
             seed: tokens::seed_for(&table),

@@ -26,6 +26,14 @@ const PG_BATCH: usize = 10_000;
 /// The schema tower-sessions uses on PostgreSQL.
 pub const PG_SCHEMA: &str = "tower_sessions";
 
+/// Something built on a tower-sessions store, whatever its type: see [`Tower::with_store`].
+pub trait StoreVisitor {
+    /// What is built.
+    type Output;
+    /// Builds it on `store`.
+    fn visit<S: SessionStore + Clone>(self, store: S) -> Self::Output;
+}
+
 /// The tower-sessions contender on one table.
 #[derive(Clone, Debug)]
 pub struct Tower {
@@ -212,6 +220,16 @@ impl Tower {
             Store::Mysql(store, _) => {
                 Arc::new(CachingSessionStore::new(cache, MySqlStore::clone(store)))
             }
+        }
+    }
+
+    /// What `visit` builds on this table's store itself (`SqliteStore`, `PostgresStore` or
+    /// `MySqlStore`, a type per database), such as an app with the store in its session layer.
+    pub fn with_store<V: StoreVisitor>(&self, visit: V) -> V::Output {
+        match &self.store {
+            Store::Sqlite(store, _) => visit.visit(SqliteStore::clone(store)),
+            Store::Postgres(store, _) => visit.visit(PostgresStore::clone(store)),
+            Store::Mysql(store, _) => visit.visit(MySqlStore::clone(store)),
         }
     }
 

@@ -26,11 +26,10 @@ use tokio::sync::oneshot;
 use crate::cli::Plan;
 use crate::db::{Db, DbKind};
 use crate::raw_app;
-use crate::stats::median;
 use crate::wrk::{self, WrkRun};
 
 /// Most tokens the load script cycles through.
-const MAX_SCRIPT_TOKENS: usize = 10_000;
+pub const MAX_SCRIPT_TOKENS: usize = 10_000;
 
 /// The three HTTP endpoints measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -91,29 +90,23 @@ pub struct HttpResult {
     pub connections: usize,
     /// Sessions in the demo's table.
     pub sessions: u64,
-    /// Requests per second: the median over the rounds.
-    pub requests_per_sec: f64,
-    /// Requests per second of each round.
-    pub round_requests_per_sec: Vec<f64>,
-    /// Median over the rounds of `wrk`'s 50th percentile, microseconds.
-    pub p50_us: f64,
-    /// Median over the rounds of `wrk`'s 99th percentile, microseconds.
-    pub p99_us: f64,
-    /// Requests in all rounds.
-    pub requests: u64,
-    /// Non-2xx/3xx responses and socket errors in all rounds (0 expected).
-    pub errors: u64,
+    /// The measured rounds.
+    #[serde(flatten)]
+    pub load: wrk::Rounds,
 }
 
 /// A server running on a loopback port until its handle is dropped or stopped.
-struct Served {
-    addr: SocketAddr,
+#[derive(Debug)]
+pub struct Served {
+    /// Where it listens.
+    pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Served {
-    async fn start(app: axum::Router) -> Result<Served> {
+    /// Serves `app` on a fresh loopback port.
+    pub async fn start(app: axum::Router) -> Result<Served> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
@@ -127,7 +120,8 @@ impl Served {
         })
     }
 
-    async fn stop(mut self) -> Result<()> {
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) -> Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -136,11 +130,27 @@ impl Served {
     }
 }
 
-/// One `GET` with `X-Auth-Token` on a fresh connection; the status line and the body.
-async fn get(addr: SocketAddr, path: &str, token: &str) -> Result<(String, String)> {
+/// A response read to its end.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status line.
+    pub status: String,
+    /// The header lines.
+    pub headers: Vec<String>,
+    /// The body.
+    pub body: String,
+}
+
+/// One bodiless request (`GET`, `POST`) with one extra header, on a fresh connection.
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    (name, value): (&str, &str),
+) -> Result<Reply> {
     let mut stream = TcpStream::connect(addr).await?;
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {token}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{name}: {value}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await?;
     let mut response = Vec::new();
@@ -149,8 +159,18 @@ async fn get(addr: SocketAddr, path: &str, token: &str) -> Result<(String, Strin
     let (head, body) = response
         .split_once("\r\n\r\n")
         .context("a response without a blank line")?;
-    let status = head.lines().next().unwrap_or_default().to_string();
-    Ok((status, body.to_string()))
+    let mut lines = head.lines();
+    Ok(Reply {
+        status: lines.next().unwrap_or_default().to_string(),
+        headers: lines.map(str::to_string).collect(),
+        body: body.to_string(),
+    })
+}
+
+/// One `GET` with `X-Auth-Token` on a fresh connection; the status line and the body.
+async fn get(addr: SocketAddr, path: &str, token: &str) -> Result<(String, String)> {
+    let reply = send(addr, "GET", path, ("X-Auth-Token", token)).await?;
+    Ok((reply.status, reply.body))
 }
 
 /// Checks that `path` on `addr` answers logged in for `tokens` and logged out for a token
@@ -219,7 +239,12 @@ async fn fill(state: &AppState, n: u64) -> Result<Vec<String>> {
 }
 
 /// One `wrk` run, off the async worker threads.
-async fn load(url: &str, script: &Path, connections: usize, duration: Duration) -> Result<WrkRun> {
+pub async fn load(
+    url: &str,
+    script: &Path,
+    connections: usize,
+    duration: Duration,
+) -> Result<WrkRun> {
     let (url, script) = (url.to_owned(), script.to_owned());
     tokio::task::spawn_blocking(move || wrk::run(&url, &script, connections, duration)).await?
 }
@@ -285,18 +310,12 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<HttpResult>> {
                 .filter(|(k, _)| *k == e)
                 .map(|(_, r)| r)
                 .collect();
-            let rates: Vec<f64> = mine.iter().map(|r| r.requests_per_sec).collect();
             out.push(HttpResult {
                 db: db.kind,
                 endpoint: e,
                 connections,
                 sessions: tokens.len() as u64,
-                requests_per_sec: median(&rates),
-                round_requests_per_sec: rates,
-                p50_us: median(&mine.iter().map(|r| r.p50_us).collect::<Vec<_>>()),
-                p99_us: median(&mine.iter().map(|r| r.p99_us).collect::<Vec<_>>()),
-                requests: mine.iter().map(|r| r.requests).sum(),
-                errors: mine.iter().map(|r| r.non_2xx + r.socket_errors).sum(),
+                load: wrk::Rounds::of(&mine),
             });
         }
     }
@@ -326,7 +345,7 @@ pub fn ratio(
     let find = |e: Endpoint| {
         rows.iter()
             .find(|r| r.db == db && r.connections == connections && r.endpoint == e)
-            .map(|r| r.requests_per_sec)
+            .map(|r| r.load.requests_per_sec)
     };
     let ours = find(ours)?;
     let theirs = find(other)?;

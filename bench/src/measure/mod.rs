@@ -7,6 +7,7 @@ pub mod http;
 pub mod lookup;
 pub mod prune;
 pub mod revoke;
+pub mod tower_http;
 pub mod writes;
 
 use std::collections::HashMap;

@@ -68,9 +68,10 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<WritesResult>> {
             }
             _ => c.create(0).await?,
         };
-        install_counter(db, &c).await?;
+        let counted = Counted::of(&c);
+        install_counter(db, &counted).await?;
         c.close().await;
-        let before = read_counter(db, &c).await?;
+        let before = read_counter(db, &counted, true).await?;
 
         let c = Contender::open(case.kind, db, case.name).await?;
         let mut found = 0;
@@ -78,7 +79,7 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<WritesResult>> {
             found += u64::from(c.request(&token, case.always_save).await?);
         }
         c.close().await;
-        let after = read_counter(db, &c).await?;
+        let after = read_counter(db, &counted, true).await?;
         let r = WritesResult {
             db: db.kind,
             case: case.label.to_string(),
@@ -86,11 +87,7 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<WritesResult>> {
             found,
             updates: after.1 - before.1,
             inserts: after.0 - before.0,
-            counted_by: match db.kind {
-                DbKind::Postgres => "pg_stat_user_tables".into(),
-                DbKind::Sqlite => "SQLite triggers".into(),
-                DbKind::Mysql => "MySQL triggers".into(),
-            },
+            counted_by: counted_by(db.kind).into(),
         };
         eprintln!(
             "  [{}] writes {:<28} updates {} inserts {} found {}",
@@ -105,15 +102,49 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<WritesResult>> {
     Ok(out)
 }
 
-async fn sqlite_conn(db: &Db, c: &Contender) -> Result<sqlx::SqliteConnection> {
+/// How long a connected, idle PostgreSQL backend may keep its counters before flushing them
+/// (PGSTAT_IDLE_INTERVAL, 10 s), with a margin.
+const PG_IDLE_FLUSH: Duration = Duration::from_millis(10_500);
+
+/// A table whose INSERTs and UPDATEs are counted.
+#[derive(Clone, Copy, Debug)]
+pub struct Counted<'a> {
+    /// The table (on SQLite also the name of its file, as every contender's).
+    pub table: &'a str,
+    /// Its schema on PostgreSQL.
+    pub pg_schema: &'a str,
+}
+
+impl<'a> Counted<'a> {
+    /// The table of contender `c`.
+    pub fn of(c: &'a Contender) -> Self {
+        Counted {
+            table: c.table(),
+            pg_schema: c.pg_schema(),
+        }
+    }
+}
+
+/// How the writes are counted on `kind`, for the reports.
+pub fn counted_by(kind: DbKind) -> &'static str {
+    match kind {
+        DbKind::Postgres => "pg_stat_user_tables",
+        DbKind::Sqlite => "SQLite triggers",
+        DbKind::Mysql => "MySQL triggers",
+    }
+}
+
+async fn sqlite_conn(db: &Db, c: &Counted<'_>) -> Result<sqlx::SqliteConnection> {
     Ok(sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(db.sqlite_file(c.table()))
+        .filename(db.sqlite_file(c.table))
         .busy_timeout(Duration::from_secs(60))
         .connect()
         .await?)
 }
 
-async fn install_counter(db: &Db, c: &Contender) -> Result<()> {
+/// Installs the counters of `c`: triggers into a side table on SQLite and MySQL; nothing on
+/// PostgreSQL, whose statistics count.
+pub async fn install_counter(db: &Db, c: &Counted<'_>) -> Result<()> {
     match db.kind {
         DbKind::Sqlite => install_sqlite_counter(db, c).await,
         DbKind::Mysql => install_mysql_counter(db, c).await,
@@ -123,8 +154,8 @@ async fn install_counter(db: &Db, c: &Contender) -> Result<()> {
 
 /// The counters of [`install_sqlite_counter`] on MySQL: one side table in the run's database
 /// (the cases run one after the other, and each reads its own before and after).
-async fn install_mysql_counter(db: &Db, c: &Contender) -> Result<()> {
-    let t = c.table();
+async fn install_mysql_counter(db: &Db, c: &Counted<'_>) -> Result<()> {
+    let t = c.table;
     let mut conn = db.mysql_connection().await?;
     for sql in [
         "CREATE TABLE IF NOT EXISTS bench_writes (ins BIGINT NOT NULL, upd BIGINT NOT NULL)".to_string(),
@@ -144,8 +175,8 @@ async fn install_mysql_counter(db: &Db, c: &Contender) -> Result<()> {
     Ok(())
 }
 
-async fn install_sqlite_counter(db: &Db, c: &Contender) -> Result<()> {
-    let t = c.table();
+async fn install_sqlite_counter(db: &Db, c: &Counted<'_>) -> Result<()> {
+    let t = c.table;
     let mut conn = sqlite_conn(db, c).await?;
     for sql in [
         "CREATE TABLE IF NOT EXISTS bench_writes (ins INTEGER NOT NULL, upd INTEGER NOT NULL)".to_string(),
@@ -165,67 +196,106 @@ async fn install_sqlite_counter(db: &Db, c: &Contender) -> Result<()> {
     Ok(())
 }
 
-/// (inserts, updates) counted so far for the contender's table.
-async fn read_counter(db: &Db, c: &Contender) -> Result<(u64, u64)> {
+/// (inserts, updates) counted so far for the table `c`. On PostgreSQL, with `end_others`,
+/// every other client backend on the run's database is ended first (each flushes its
+/// counters as it exits); without, see [`read_counters`].
+pub async fn read_counter(db: &Db, c: &Counted<'_>, end_others: bool) -> Result<(u64, u64)> {
+    let counts = read_counters(db, std::slice::from_ref(c), end_others).await?;
+    counts.into_iter().next().context("one counter")
+}
+
+/// (inserts, updates) counted so far for each table of `tables`. On PostgreSQL without
+/// `end_others`, the pools stay usable: the counters are read once every idle backend has
+/// flushed its own (about 12 s).
+pub async fn read_counters(
+    db: &Db,
+    tables: &[Counted<'_>],
+    end_others: bool,
+) -> Result<Vec<(u64, u64)>> {
     match db.kind {
         DbKind::Sqlite => {
-            let mut conn = sqlite_conn(db, c).await?;
-            let (i, u): (i64, i64) = sqlx::query_as("SELECT ins, upd FROM bench_writes")
-                .fetch_one(&mut conn)
-                .await?;
-            Ok((i as u64, u as u64))
+            let mut out = Vec::new();
+            for c in tables {
+                let mut conn = sqlite_conn(db, c).await?;
+                let (i, u): (i64, i64) = sqlx::query_as("SELECT ins, upd FROM bench_writes")
+                    .fetch_one(&mut conn)
+                    .await?;
+                out.push((i as u64, u as u64));
+            }
+            Ok(out)
         }
         DbKind::Mysql => {
+            // One side table for the run's database: one counted table at a time.
+            anyhow::ensure!(tables.len() == 1, "MySQL counts one table at a time");
             let mut conn = db.mysql_connection().await?;
             let (i, u): (i64, i64) = sqlx::query_as("SELECT ins, upd FROM bench_writes")
                 .fetch_one(&mut conn)
                 .await?;
-            Ok((i as u64, u as u64))
+            Ok(vec![(i as u64, u as u64)])
         }
         DbKind::Postgres => {
-            // A backend flushes its counters when it exits. The contender's pool is closed;
-            // end any connection it may still have in flight, and wait until none is left.
-            let deadline = Instant::now() + Duration::from_secs(30);
+            // A backend flushes its counters when it exits. With `end_others` the contender's
+            // pool is closed: end any connection it may still have in flight, and wait until
+            // none is left.
             let mut conn = db.pg_connection().await?;
-            loop {
-                let others: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                     WHERE datname = current_database() AND backend_type = 'client backend' \
-                     AND pid <> pg_backend_pid()",
-                )
-                .fetch_one(&mut conn)
-                .await?;
-                if others == 0 {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    bail!("other backends still connected; statistics would be incomplete");
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            if end_others {
+                end_other_backends(&mut conn).await?;
             }
-            // A backend leaves pg_stat_activity just before it flushes: read until two reads
-            // a moment apart agree.
+            // A backend leaves pg_stat_activity just before it flushes. One that stays
+            // connected flushes when it goes idle, but at most once a second: what it did
+            // within a second of its last flush waits for its idle timer (10 s in
+            // PostgreSQL 15-17, PGSTAT_IDLE_INTERVAL). Without `end_others`, let that pass
+            // first; then read until two reads a pause apart agree.
+            if !end_others {
+                tokio::time::sleep(PG_IDLE_FLUSH).await;
+            }
+            let pause = Duration::from_millis(if end_others { 300 } else { 1_200 });
             let mut last = None;
             loop {
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                tokio::time::sleep(pause).await;
                 sqlx::query("SELECT pg_stat_clear_snapshot()")
                     .execute(&mut conn)
                     .await?;
-                let (i, u): (i64, i64) = sqlx::query_as(
-                    "SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables \
-                     WHERE schemaname = $1 AND relname = $2",
-                )
-                .bind(c.pg_schema())
-                .bind(c.table())
-                .fetch_optional(&mut conn)
-                .await?
-                .context("table missing from pg_stat_user_tables")?;
-                let now = (i as u64, u as u64);
-                if last == Some(now) {
+                let mut now = Vec::new();
+                for c in tables {
+                    let (i, u): (i64, i64) = sqlx::query_as(
+                        "SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables \
+                         WHERE schemaname = $1 AND relname = $2",
+                    )
+                    .bind(c.pg_schema)
+                    .bind(c.table)
+                    .fetch_optional(&mut conn)
+                    .await?
+                    .context("table missing from pg_stat_user_tables")?;
+                    now.push((i as u64, u as u64));
+                }
+                if last.as_ref() == Some(&now) {
                     return Ok(now);
                 }
                 last = Some(now);
             }
         }
+    }
+}
+
+/// Ends every other client backend on the run's PostgreSQL database and waits until none is
+/// left.
+async fn end_other_backends(conn: &mut sqlx::PgConnection) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND backend_type = 'client backend' \
+             AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if others == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("other backends still connected; statistics would be incomplete");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
