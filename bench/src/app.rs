@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use sqlx::{ConnectOptions, Connection};
 
 use crate::cli::{Args, Measurement, Plan};
+use crate::contenders::Kind;
 use crate::db::{Db, DbKind, ServerRun};
 use crate::report::{self, Machine, Report};
 use crate::{chart, markdown, measure};
@@ -27,6 +28,7 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
         cache: Vec::new(),
         cache_memory: Vec::new(),
         revoke: Vec::new(),
+        access: Vec::new(),
     };
     eprintln!(
         "sqlx-sessions-bench: {} rows, {:?} x {} rounds per case, contenders {:?}, pools sqlite {} / postgres {}, test_before_acquire={}",
@@ -118,6 +120,10 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     if !report.revoke.is_empty() {
         report::print_revoke(&report.revoke);
     }
+    if !report.access.is_empty() {
+        let (title, ours) = ("Access tokens against lookups", Kind::VerifyEdDsa);
+        report::print_versus(title, "eddsa", &report.access, ours);
+    }
     if let Some(path) = &args.json_out {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -141,6 +147,9 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     println!("\n{}", report.ratio_line());
     if plan.runs(Measurement::Cache) || plan.runs(Measurement::Revoke) {
         println!("{}", report.cache_ratio_line());
+    }
+    if plan.runs(Measurement::Access) {
+        println!("{}", measure::access::ratio_line(&report.access));
     }
     Ok(())
 }
@@ -227,6 +236,10 @@ async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
     if plan.runs(Measurement::Revoke) {
         report.revoke.extend(measure::revoke::run(plan, db).await?);
         lap("revoke");
+    }
+    if plan.runs(Measurement::Access) {
+        report.access.extend(measure::access::run(plan, db).await?);
+        lap("access");
     }
     if plan.runs(Measurement::CacheMemory) {
         report

@@ -97,7 +97,8 @@ pub struct Args {
     /// --quick].
     #[arg(long, value_delimiter = ',')]
     pub http_connections: Option<Vec<usize>>,
-    /// Distinct sessions looked up again and again in the cache measurement.
+    /// Distinct sessions looked up again and again in the cache measurement (and in the
+    /// access-token one).
     #[arg(long, default_value_t = 100_000)]
     pub cache_sessions: u64,
     /// Tasks looking sessions up in the cache measurement.
@@ -152,11 +153,14 @@ pub enum Measurement {
     Revoke,
     /// Resident memory with `--cache-memory-entries` sessions cached (not part of `--quick`).
     CacheMemory,
+    /// Per request: access-token verification (EdDSA, HS256, with the revocation check)
+    /// against a cached and an uncached lookup (SQLite and PostgreSQL).
+    Access,
 }
 
 impl Measurement {
     /// Every measurement, in run order.
-    pub const ALL: [Measurement; 9] = [
+    pub const ALL: [Measurement; 10] = [
         Measurement::Lookup,
         Measurement::Create,
         Measurement::Writes,
@@ -166,6 +170,7 @@ impl Measurement {
         Measurement::Cache,
         Measurement::Revoke,
         Measurement::CacheMemory,
+        Measurement::Access,
     ];
 }
 

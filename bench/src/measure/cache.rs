@@ -16,7 +16,7 @@ use crate::contenders::moka::TowerMoka;
 use crate::contenders::sqlx_sessions::SqlxSessions;
 use crate::contenders::{Contender, Kind, raw::Raw};
 use crate::db::{Db, DbKind};
-use crate::load::{self, Stop, Tokens};
+use crate::load::Tokens;
 use crate::report::LookupResult;
 use crate::stats;
 
@@ -139,28 +139,11 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<(Vec<LookupResult>, Vec<CacheMe
     let conc = plan.cache_concurrency;
     eprintln!("[{}] cache: {n} sessions, {conc} tasks", db.kind.name());
     let prepared = prepare(db, "cache", n).await?;
-    let contenders: Vec<(Contender, Arc<[String]>)> = prepared
+    let cases: Vec<_> = prepared
         .iter()
-        .map(|p| (p.contender.clone(), p.tokens.clone()))
+        .map(|p| (p.contender.clone(), Tokens::List(p.tokens.clone())))
         .collect();
-    let mut cases = super::Cases::default();
-    for round in 0..plan.rounds as usize {
-        for (c, tokens) in super::rotated(&contenders, round) {
-            let list = Tokens::List(tokens);
-            load::lookups_from(&c, list.clone(), conc, Stop::after(plan.warmup)).await?;
-            let r = load::lookups_from(&c, list, conc, Stop::after(plan.case)).await?;
-            eprintln!(
-                "  [{}] cache round {} {:<20} {:>10.0}/s p50 {:>7.1} us p99 {:>7.1} us",
-                db.kind.name(),
-                round + 1,
-                c.kind().name(),
-                r.throughput(),
-                r.hist.value_at_quantile(0.5) as f64 / 1000.0,
-                r.hist.value_at_quantile(0.99) as f64 / 1000.0
-            );
-            cases.add(c.kind(), conc, &r)?;
-        }
-    }
+    let measured = super::interleave(plan, db, "cache", &cases, &[conc]).await?;
     for p in &prepared {
         if let Contender::Lib(lib) = &p.contender
             && let Some(stats) = lib.store().cache_stats()
@@ -168,7 +151,7 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<(Vec<LookupResult>, Vec<CacheMe
             eprintln!("  [{}] sqlx-sessions cache: {stats}", db.kind.name());
         }
     }
-    let lookups = cases.finish(db.kind, &KINDS, &[conc], |_| n);
+    let lookups = measured.finish(db.kind, &KINDS, &[conc], |_| n);
     let memory = prepared.iter().map(|p| p.memory.clone()).collect();
     for p in &prepared {
         p.contender.close().await;
