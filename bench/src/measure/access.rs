@@ -199,15 +199,7 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<LookupResult>> {
     ];
     let before = store.cache_stats();
     let measured = super::interleave(plan, db, "access", &cases, &plan.concurrency).await?;
-    if let (Some(before), Some(after)) = (before, store.cache_stats()) {
-        eprintln!(
-            "  [{}] cache during the measurement: {} hits, {} misses ({} while the feed was unconfirmed); now {after}",
-            db.kind.name(),
-            after.hits - before.hits,
-            after.misses - before.misses,
-            after.unconfirmed - before.unconfirmed,
-        );
-    }
+    super::cache::report_stats(db, before, store);
     super::close_all(&contenders).await;
     Ok(measured.finish(db.kind, &KINDS, &plan.concurrency, |_| n))
 }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use anyhow::{Result, ensure};
 use serde::Serialize;
-use sqlx_sessions::cache::CacheConfig;
+use sqlx_sessions::SessionStore;
+use sqlx_sessions::cache::{CacheConfig, CacheStats};
 
 use crate::cli::Plan;
 use crate::contenders::moka::TowerMoka;
@@ -143,13 +144,14 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<(Vec<LookupResult>, Vec<CacheMe
         .iter()
         .map(|p| (p.contender.clone(), Tokens::List(p.tokens.clone())))
         .collect();
+    let lib = prepared.iter().find_map(|p| match &p.contender {
+        Contender::Lib(lib) => Some(lib.store().clone()),
+        _ => None,
+    });
+    let before = lib.as_ref().and_then(|s| s.cache_stats());
     let measured = super::interleave(plan, db, "cache", &cases, &[conc]).await?;
-    for p in &prepared {
-        if let Contender::Lib(lib) = &p.contender
-            && let Some(stats) = lib.store().cache_stats()
-        {
-            eprintln!("  [{}] sqlx-sessions cache: {stats}", db.kind.name());
-        }
+    if let Some(store) = &lib {
+        report_stats(db, before, store);
     }
     let lookups = measured.finish(db.kind, &KINDS, &[conc], |_| n);
     let memory = prepared.iter().map(|p| p.memory.clone()).collect();
@@ -157,6 +159,20 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<(Vec<LookupResult>, Vec<CacheMe
         p.contender.close().await;
     }
     Ok((lookups, memory))
+}
+
+/// Prints what `store`'s cache did since `before`: hits, and misses with those that went to
+/// the database only because the channel had not confirmed a round within the bound.
+pub(super) fn report_stats(db: &Db, before: Option<CacheStats>, store: &SessionStore) {
+    if let (Some(before), Some(after)) = (before, store.cache_stats()) {
+        eprintln!(
+            "  [{}] cache during the measurement: {} hits, {} misses ({} while the channel was unconfirmed); now {after}",
+            db.kind.name(),
+            after.hits - before.hits,
+            after.misses - before.misses,
+            after.unconfirmed - before.unconfirmed,
+        );
+    }
 }
 
 /// Resident memory with `plan.cache_memory_entries` sessions cached (one lookup each).
