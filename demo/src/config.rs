@@ -29,7 +29,7 @@ pub struct Config {
     pub prune_interval: Duration,
     /// `--cache` or `CACHE=1`: answer lookups from a read cache that the database keeps
     /// current (changes made elsewhere, such as the CLI's `expire`, are seen within its
-    /// bound: 100 ms on PostgreSQL, 1 s on SQLite).
+    /// bound: 100 ms on PostgreSQL, 1 s on SQLite and MySQL/MariaDB).
     pub cache: bool,
 }
 
@@ -56,7 +56,7 @@ OPTIONS:
     --secure-cookies     mark cookies Secure (serve over HTTPS then)
     --prune-interval D   how often expired sessions are deleted (default 60s; 5m, 2h...)
     --cache              answer lookups from a read cache kept current by the database
-                         (revocations seen within 100 ms on PostgreSQL, 1 s on SQLite)
+                         (revocations seen within 100 ms on PostgreSQL, 1 s elsewhere)
     -h, --help           this text
 
 ENVIRONMENT:

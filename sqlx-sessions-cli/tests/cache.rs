@@ -1,6 +1,6 @@
 //! The command line tool's `expire` and `revoke`, run as the real binary, are refused by a
 //! running store with a read cache, and by the demo served with `--cache`, within the
-//! cache's bound, on SQLite and PostgreSQL.
+//! cache's bound, on every database.
 
 mod common;
 
@@ -11,9 +11,8 @@ use sqlx_sessions::SessionStore;
 use sqlx_sessions::cache::CacheConfig;
 use sqlx_sessions_test_support::{TestDb, backend_tests};
 
-// The MySQL backend has no cache (refused at build; see the library's cache tests).
 backend_tests! {
-    sqlite_postgres blocking:
+    blocking:
     expire_and_revoke_reach_a_cached_store_within_the_bound,
     expire_and_revoke_reach_the_running_cached_demo_within_the_bound,
 }

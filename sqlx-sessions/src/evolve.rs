@@ -51,13 +51,22 @@ pub(crate) struct Step {
 }
 
 /// What a migration runs, in this order: the steps, the idempotent statements every
-/// migration runs (support tables, the cache's triggers, the record), then the record of
-/// each step.
+/// migration runs (`always`: support tables and the record; `after`: the cache's log and
+/// triggers, which need the table), then the record of each step.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
     pub(crate) steps: Vec<Step>,
     pub(crate) always: Vec<String>,
+    pub(crate) after: Vec<String>,
     pub(crate) record: Vec<Stmt>,
+}
+
+impl Plan {
+    /// The statements in the order a migration in one transaction runs them.
+    pub(crate) fn ddl(&self) -> impl Iterator<Item = &String> {
+        let steps = self.steps.iter().map(|s| &s.sql);
+        steps.chain(&self.always).chain(&self.after)
+    }
 }
 
 /// Makes the plan from what the table has; called by the backend under its migration lock.
@@ -245,19 +254,19 @@ pub(crate) fn type_mismatch(
     })
 }
 
-/// The whole plan: [`steps`], then `always` (idempotent statements run by every migration)
-/// and the record of each step at `now`.
+/// The whole plan: [`steps`], then the idempotent statements run by every migration (the
+/// support tables, the record, and `after`: the cache's) and the record of each step at
+/// `now`.
 pub(crate) fn plan(
     backend: &dyn Backend,
     snapshot: &Snapshot,
-    always: &[String],
+    after: &[String],
     now: OffsetDateTime,
 ) -> Result<Plan> {
     let spec = backend.spec();
     let steps = steps(backend, snapshot)?;
-    let mut all = backend.support_ddl().up;
-    all.extend(always.iter().cloned());
-    all.extend(record_table(spec, backend).up);
+    let mut always = backend.support_ddl().up;
+    always.extend(record_table(spec, backend).up);
     let record = steps
         .iter()
         .enumerate()
@@ -265,7 +274,8 @@ pub(crate) fn plan(
         .collect();
     Ok(Plan {
         steps,
-        always: all,
+        always,
+        after: after.to_vec(),
         record,
     })
 }

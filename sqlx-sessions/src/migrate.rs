@@ -11,7 +11,10 @@ pub struct Migration {
 }
 
 impl Migration {
-    /// The `up` statements as one SQL script.
+    /// The `up` statements as one SQL script. The cache's triggers on SQLite and MySQL have
+    /// `BEGIN ... END` bodies holding `;`: run each element of `up` as one statement, or,
+    /// in a client that splits scripts at `;` (the `mysql` command line), set a
+    /// `DELIMITER` around them.
     pub fn up_sql(&self) -> String {
         script(&self.up)
     }

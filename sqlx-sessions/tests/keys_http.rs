@@ -170,7 +170,6 @@ async fn a_key_without_the_scope_gets_403(db: TestDb) {
 backend_tests!(a_key_without_the_scope_gets_403);
 
 mod cached {
-    // The MySQL backend has no invalidation channel, so no cache.
     use super::cached_keys_are_refused_once_suspended_or_rolled;
-    sqlx_sessions_test_support::backend_tests!(sqlite_postgres: cached_keys_are_refused_once_suspended_or_rolled);
+    sqlx_sessions_test_support::backend_tests!(cached_keys_are_refused_once_suspended_or_rolled);
 }

@@ -157,6 +157,16 @@ impl TestDb {
         self.backend == Backend::Mysql
     }
 
+    /// A SQL literal of the session id `id` (a uuid's text) as the `id` column stores it:
+    /// text on SQLite and PostgreSQL, `BINARY(16)` on MySQL.
+    pub fn id_sql(&self, id: impl std::fmt::Display) -> String {
+        if self.is_mysql() {
+            format!("UNHEX(REPLACE('{id}', '-', ''))")
+        } else {
+            format!("'{id}'")
+        }
+    }
+
     /// A schema name of this test's own: `name` on PostgreSQL (schemas live in the test's
     /// database); `<test database>_<name>` on MySQL, where a schema is a database of the
     /// server (dropped with the test's database).

@@ -30,11 +30,9 @@
 //! - **Revocation faster than `exp`**: a verifier that
 //!   [follows](Verifier::follow_revocations) a store with a read cache (feature `cache`)
 //!   hears every deleted, expired or revoked session through the cache's invalidation feed
-//!   (PostgreSQL: `LISTEN/NOTIFY`; SQLite: the polled change log) and refuses its tokens
-//!   within the cache's staleness bound, keeping the revoked ids for one token lifetime.
-//!   MySQL and MariaDB have no feed: there `verify` refuses a revoked session's tokens
-//!   only at their `exp` (at most the token lifetime, 5 minutes by default), and a service
-//!   that needs revocation at once looks the session up instead.
+//!   (PostgreSQL: `LISTEN/NOTIFY`; SQLite, MySQL and MariaDB: the polled change log) and
+//!   refuses its tokens within the cache's staleness bound, keeping the revoked ids for one
+//!   token lifetime.
 //!
 //! # When to use it
 //!

@@ -146,14 +146,14 @@ impl Verifier {
 
     /// Refuses the tokens of sessions revoked after they were issued, as `store`'s
     /// invalidation feed reports them (the store needs a read cache,
-    /// [`StoreBuilder::cache`](crate::StoreBuilder::cache); MySQL and MariaDB have none).
+    /// [`StoreBuilder::cache`](crate::StoreBuilder::cache), on any database).
     /// A deleted session, or one expired or revoked through the store, the CLI or plain SQL,
     /// is refused once the feed has reported it: within the cache's staleness bound after
     /// its commit, and before the revoking call returns on the instance that revoked it.
     ///
     /// It fails closed: while the feed is not confirmed within its bound every token is
     /// refused ([`Refusal::RevocationUnknown`]), and after a gap in the feed (its first
-    /// round, a reconnection, a gap in SQLite's change log) the tokens issued up to that
+    /// round, a reconnection, a gap in the change log) the tokens issued up to that
     /// second are refused for one token lifetime, since their sessions may have been
     /// revoked unheard; their holders refresh them.
     #[cfg(feature = "cache")]

@@ -364,6 +364,14 @@ impl MySqlBackend {
     }
 }
 
+/// Runs one DDL statement as text: `CREATE TRIGGER` has no prepared form.
+async fn run_text(conn: &mut sqlx::MySqlConnection, sql: &str) -> Result<()> {
+    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// `$n+1, $n+2, ...` for `ids`, and the ids as parameters.
 fn id_list(ids: impl Iterator<Item = Uuid>, n: usize) -> (String, Vec<Param>) {
     let params: Vec<Param> = ids.map(Param::Uuid).collect();
@@ -546,12 +554,17 @@ impl Backend for MySqlBackend {
         format!("DELETE FROM {table}{tail}")
     }
 
+    #[cfg(feature = "cache")]
+    fn cache_feed(&self) -> Option<Box<dyn crate::cache::Feed>> {
+        Some(Box::new(crate::cache::mysql::MySqlFeed::new(
+            &self.pool, &self.spec,
+        )))
+    }
+
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
         self.under_migration_lock(async |conn| {
             for s in statements {
-                sqlx::query(AssertSqlSafe(s.as_str()))
-                    .execute(&mut *conn)
-                    .await?;
+                run_text(conn, s).await?;
             }
             Ok(())
         })
@@ -605,17 +618,17 @@ impl Backend for MySqlBackend {
                 _ => (None, 0),
             };
             for sql in schema.into_iter().chain(&plan.always) {
-                sqlx::query(AssertSqlSafe(sql.as_str()))
-                    .execute(&mut *conn)
-                    .await?;
+                run_text(conn, sql).await?;
             }
             for (i, (step, record)) in plan.steps.iter().zip(plan.record).enumerate() {
                 if i >= rest {
-                    sqlx::query(AssertSqlSafe(step.sql.as_str()))
-                        .execute(&mut *conn)
-                        .await?;
+                    run_text(conn, &step.sql).await?;
                 }
                 self.query(record).execute(&mut *conn).await?;
+            }
+            // The cache's log and triggers need the table.
+            for sql in &plan.after {
+                run_text(conn, sql).await?;
             }
             Ok(plan.steps)
         })

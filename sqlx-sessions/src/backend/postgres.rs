@@ -287,8 +287,7 @@ impl Backend for PgBackend {
         let mut tx = self.pool.begin().await?;
         Self::migration_lock(&mut tx, &self.spec).await?;
         let plan = plan(&self.snapshot_on(&mut tx).await?)?;
-        let ddl = plan.steps.iter().map(|s| &s.sql).chain(&plan.always);
-        for sql in ddl {
+        for sql in plan.ddl() {
             sqlx::query(AssertSqlSafe(sql.as_str()))
                 .execute(&mut *tx)
                 .await?;

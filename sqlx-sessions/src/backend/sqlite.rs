@@ -494,8 +494,7 @@ impl SqliteBackend {
             }
         }
         let plan = plan(&snapshot_on(&mut tx, &self.spec).await?)?;
-        let ddl = plan.steps.iter().map(|s| &s.sql).chain(&plan.always);
-        for sql in ddl {
+        for sql in plan.ddl() {
             sqlx::query(AssertSqlSafe(sql.as_str()))
                 .execute(&mut *tx)
                 .await?;

@@ -14,7 +14,8 @@ pub(crate) enum Change {
     /// not after its `updated_at` or not after the database's clock. Reported beside its
     /// [`Change::Key`].
     Revoked(uuid::Uuid),
-    /// Anything may have changed (a `TRUNCATE`, a reconnection, a gap in the change log).
+    /// Anything may have changed (a `TRUNCATE`, a reconnection, a gap in the change log,
+    /// triggers made again).
     All,
 }
 

@@ -27,6 +27,16 @@
 //!   - SQLite: the triggers append the changed digests to a change-log table
 //!     (`<table>_changes`, which keeps its last 100,000 rows) that the store polls.
 //!     Default bound 1 s.
+//!   - MySQL and MariaDB: the same change log (an `AUTO_INCREMENT` sequence, kept at its
+//!     last 100,000 rows by the pollers), polled on a connection of the store's own.
+//!     Default bound 1 s. The sequence is not commit order there (a transaction can
+//!     commit after a later one), so a poll reads again, every round, each sequence below
+//!     the newest one it has not seen: as long as a transaction holds it open (found by a
+//!     `READ UNCOMMITTED` read), or for 1 s when no row has it (rolled back, or allocated
+//!     an instant before its row is inserted). A cascading foreign-key delete fires no
+//!     trigger on MySQL, so a trigger on the referenced table logs the sessions it is
+//!     about to delete. Creating the triggers needs the `TRIGGER` privilege. Run against
+//!     MariaDB 10.11; MySQL 8 follows its documentation and was not run.
 //! - **Expired sessions**: an entry is checked against the store's clock at every hit, like
 //!   a row in the database: past `expires_at`, past `max_lifetime`, or revoked
 //!   (`expires_at <= updated_at`) is never served. When a hit would be due for a write
@@ -39,7 +49,9 @@
 //! (a `pg_notify` on the listening connection, which PostgreSQL delivers in commit order,
 //! so every change committed before the round started has been received when the
 //! heartbeat comes back) and a poll of the change log on SQLite (a read transaction that
-//! sees every change committed before it started). An entry is served at instant `t` only
+//! sees every change committed before it started) and on MySQL (`READ COMMITTED` reads,
+//! each seeing every change committed before it started, of the new rows and of the
+//! sequences still missing). An entry is served at instant `t` only
 //! if a round that **started after `t - bound`** has completed and applied its changes, and
 //! the entry was filled by a lookup whose read began after the last invalidation of its
 //! key. A change committed at `c` is therefore applied by every round starting after `c`,
@@ -50,8 +62,11 @@
 //! to the database. Once a round succeeds again the cache is cleared, then it answers.
 //!
 //! Writes that bypass the triggers cannot be seen: `session_replication_role = replica` on
-//! PostgreSQL, or dropping and re-creating the triggers while writing. Both are refused
-//! changes to the table's contract, as a disabled or missing trigger is (the cache stops).
+//! PostgreSQL, `TRUNCATE` on MySQL (which fires no trigger there: use `DELETE`), or
+//! dropping and re-creating the triggers by hand while writing. They are refused changes
+//! to the table's contract, as a disabled or missing trigger is (the cache stops). On
+//! MySQL, where DDL is not transactional, each round also notes when the triggers were
+//! created: triggers made again since the last round (by `migrate`) clear the cache.
 //!
 //! [`SessionStore::cache_stats`](crate::SessionStore::cache_stats) reads the counters; they
 //! are also logged at debug level.
@@ -59,6 +74,8 @@
 mod driver;
 mod entries;
 mod feed;
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 pub(crate) mod revoked;
@@ -105,7 +122,7 @@ const MAX_BOUND: Duration = Duration::from_secs(60);
 
 impl CacheConfig {
     /// A cache of at most `max_entries` sessions with the database's default bound
-    /// (100 ms on PostgreSQL, 1 s on SQLite).
+    /// (100 ms on PostgreSQL, 1 s on SQLite, MySQL and MariaDB).
     pub fn new(max_entries: usize) -> Self {
         CacheConfig {
             max_entries,

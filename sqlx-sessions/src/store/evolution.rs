@@ -10,7 +10,8 @@ impl SessionStore {
     /// The DDL of this store's table from nothing, for teams that run their own migration
     /// tool: the table with its indexes and foreign keys, the store's support tables (on
     /// MySQL with a cap per owner, the owners' lock rows), with a cache its triggers (and
-    /// on SQLite its change log), and the record of migrations `<table>_migrations`.
+    /// on SQLite and MySQL its change log; on MySQL also a trigger on each table an owner
+    /// column references), and the record of migrations `<table>_migrations`.
     /// `down` drops all of it. For a table that exists, [`SessionStore::pending_migration`]
     /// gives the statements that bring it up to date.
     pub fn migration(&self) -> Migration {
@@ -60,10 +61,10 @@ impl SessionStore {
     /// foreign key user_id`) and `sql_text`, the statement itself.
     pub async fn migrate(&self) -> Result<()> {
         let backend = &*self.inner.backend;
-        let always = self.cache_migration().up;
+        let after = self.cache_migration().up;
         let now = self.now();
         let steps = backend
-            .evolve(&|snapshot: &Snapshot| evolve::plan(backend, snapshot, &always, now))
+            .evolve(&|snapshot: &Snapshot| evolve::plan(backend, snapshot, &after, now))
             .await?;
         for step in &steps {
             tracing::info!(table = %self.inner.spec.table, step = %step.description, "migration step applied");
