@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use sqlx::{ConnectOptions, Connection};
 
 use crate::cli::{Args, Measurement, Plan};
+use crate::contenders::Kind;
 use crate::db::{Db, DbKind, ServerRun};
 use crate::report::{self, Machine, Report};
 use crate::{chart, markdown, measure};
@@ -28,6 +29,7 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
         cache_memory: Vec::new(),
         revoke: Vec::new(),
         tower_http: Vec::new(),
+        access: Vec::new(),
     };
     eprintln!(
         "sqlx-sessions-bench: {} rows, {:?} x {} rounds per case, contenders {:?}, pools sqlite {} / postgres {}, test_before_acquire={}",
@@ -122,6 +124,10 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     if !report.tower_http.is_empty() {
         report::print_tower_http(&report.tower_http);
     }
+    if !report.access.is_empty() {
+        let (title, ours) = ("Access tokens against lookups", Kind::VerifyEdDsa);
+        report::print_versus(title, "eddsa", &report.access, ours);
+    }
     if let Some(path) = &args.json_out {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -148,6 +154,9 @@ pub async fn run(args: Args, plan: Plan) -> Result<()> {
     }
     if plan.runs(Measurement::TowerHttp) {
         println!("{}", report.tower_ratio_line());
+    }
+    if plan.runs(Measurement::Access) {
+        println!("{}", measure::access::ratio_line(&report.access));
     }
     Ok(())
 }
@@ -242,6 +251,10 @@ async fn run_db(plan: &Plan, db: &Db, report: &mut Report) -> Result<()> {
             .tower_http
             .extend(measure::tower_http::run(plan, db).await?);
         lap("tower-http");
+    }
+    if plan.runs(Measurement::Access) {
+        report.access.extend(measure::access::run(plan, db).await?);
+        lap("access");
     }
     if plan.runs(Measurement::CacheMemory) {
         report

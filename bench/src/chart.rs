@@ -21,6 +21,7 @@ fn color(k: Kind) -> &'static str {
         Kind::RawSqlx => "#2ca02c",
         Kind::SqlxSessionsCache => "#ff7f0e",
         Kind::TowerMoka => "#9467bd",
+        Kind::VerifyEdDsa | Kind::VerifyHs256 | Kind::VerifyRevocations => "#7f7f7f",
     }
 }
 

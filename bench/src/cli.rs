@@ -101,7 +101,8 @@ pub struct Args {
     /// of inactivity, and `TowerStore` moves an expiry at most once per this window.
     #[arg(long, default_value_t = 30.0)]
     pub tower_stale_secs: f64,
-    /// Distinct sessions looked up again and again in the cache measurement.
+    /// Distinct sessions looked up again and again in the cache measurement (and in the
+    /// access-token one).
     #[arg(long, default_value_t = 100_000)]
     pub cache_sessions: u64,
     /// Tasks looking sessions up in the cache measurement.
@@ -159,6 +160,9 @@ pub enum Measurement {
     TowerHttp,
     /// Resident memory with `--cache-memory-entries` sessions cached (not part of `--quick`).
     CacheMemory,
+    /// Per request: access-token verification (EdDSA, HS256, with the revocation check)
+    /// against a cached and an uncached lookup (SQLite and PostgreSQL).
+    Access,
 }
 
 impl Measurement {
@@ -174,6 +178,7 @@ impl Measurement {
         Measurement::Revoke,
         Measurement::TowerHttp,
         Measurement::CacheMemory,
+        Measurement::Access,
     ];
 }
 

@@ -10,8 +10,33 @@ use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::contenders::Contender;
+use crate::contenders::{Contender, Kind};
 use crate::stats::new_histogram;
+
+/// What the lookup tasks ask, once per request: a contender's lookup, or anything else that
+/// answers a token (an access-token verifier).
+pub trait Probe: Clone + Send + Sync + 'static {
+    /// Which contender or case this is, in reports.
+    fn kind(&self) -> Kind;
+    /// The token a client would send for row `i`.
+    fn token(&self, i: u64) -> String;
+    /// Answers one request for `token`: true when it was accepted.
+    fn probe(&self, token: &str) -> impl Future<Output = Result<bool>> + Send;
+}
+
+impl Probe for Contender {
+    fn kind(&self) -> Kind {
+        Contender::kind(self)
+    }
+
+    fn token(&self, i: u64) -> String {
+        Contender::token(self, i)
+    }
+
+    fn probe(&self, token: &str) -> impl Future<Output = Result<bool>> + Send {
+        self.lookup(token)
+    }
+}
 
 /// When the tasks stop.
 #[derive(Clone, Debug)]
@@ -80,8 +105,8 @@ pub async fn lookups(
 }
 
 /// Looks up random tokens of `tokens` from `concurrency` tasks until `stop`.
-pub async fn lookups_from(
-    c: &Contender,
+pub async fn lookups_from<P: Probe>(
+    c: &P,
     tokens: Tokens,
     concurrency: usize,
     stop: Stop,
@@ -108,7 +133,7 @@ pub async fn lookups_from(
                     Tokens::List(list) => list[rng.random_range(0..list.len())].as_str(),
                 };
                 let t0 = Instant::now();
-                let found = c.lookup(token).await?;
+                let found = c.probe(token).await?;
                 hist.saturating_record(t0.elapsed().as_nanos() as u64);
                 ops += 1;
                 misses += u64::from(!found);

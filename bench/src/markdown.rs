@@ -60,6 +60,16 @@ pub fn render(report: &Report) -> String {
             Kind::SqlxSessions,
         );
     }
+    if !report.access.is_empty() {
+        let (rows, ours) = (&report.access, Kind::VerifyEdDsa);
+        throughput_table(
+            &mut s,
+            "Access tokens against lookups",
+            "requests",
+            rows,
+            ours,
+        );
+    }
     if !report.create.is_empty() {
         throughput_table(
             &mut s,

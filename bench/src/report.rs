@@ -40,6 +40,8 @@ pub struct Report {
     pub revoke: Vec<RevokeResult>,
     /// The axum-login app on tower-sessions: tower-sessions-sqlx-store against `TowerStore`.
     pub tower_http: Vec<TowerHttpResult>,
+    /// Access-token verification against lookups, per request.
+    pub access: Vec<LookupResult>,
 }
 
 /// The machine the run was on.
@@ -179,7 +181,7 @@ pub struct GrowthResult {
 }
 
 /// The throughput of `ours` divided by that of `other` among `rows` on `db` at `concurrency`.
-fn throughput_ratio(
+pub(crate) fn throughput_ratio(
     rows: &[LookupResult],
     db: DbKind,
     concurrency: usize,
@@ -197,7 +199,7 @@ fn throughput_ratio(
 }
 
 /// A ratio with two decimals, or `n/a`.
-fn two_places(v: Option<f64>) -> String {
+pub(crate) fn two_places(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}"))
 }
 
@@ -375,9 +377,19 @@ pub fn print_throughput(title: &str, rows: &[LookupResult]) {
 
 /// Prints the cache measurement's rows, with the ratios of sqlx-sessions' cache to each.
 pub fn print_cache(rows: &[LookupResult]) {
-    println!("\n## Repeat lookups with a cache");
+    print_versus(
+        "Repeat lookups with a cache",
+        "cache",
+        rows,
+        Kind::SqlxSessionsCache,
+    );
+}
+
+/// Prints throughput rows under `title`, with the ratio of `ours` (called `short`) to each.
+pub fn print_versus(title: &str, short: &str, rows: &[LookupResult], ours: Kind) {
+    println!("\n## {title}");
     println!(
-        "{:<9} {:<20} {:>4} {:>9} {:>12} {:>9} {:>9} {:>9} {:>11}",
+        "{:<9} {:<20} {:>4} {:>9} {:>12} {:>9} {:>9} {:>9} {:>13}",
         "db",
         "contender",
         "conc",
@@ -386,20 +398,14 @@ pub fn print_cache(rows: &[LookupResult]) {
         "p50 us",
         "p99 us",
         "p99.9 us",
-        "cache ÷ this"
+        format!("{short} ÷ this")
     );
     for r in rows {
-        let vs = throughput_ratio(
-            rows,
-            r.db,
-            r.concurrency,
-            Kind::SqlxSessionsCache,
-            r.contender,
-        )
-        .filter(|_| r.contender != Kind::SqlxSessionsCache)
-        .map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+        let vs = throughput_ratio(rows, r.db, r.concurrency, ours, r.contender)
+            .filter(|_| r.contender != ours)
+            .map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
         println!(
-            "{:<9} {:<20} {:>4} {:>9} {:>12.0} {:>9.1} {:>9.1} {:>9.1} {:>11}",
+            "{:<9} {:<20} {:>4} {:>9} {:>12.0} {:>9.1} {:>9.1} {:>9.1} {:>13}",
             r.db.name(),
             r.contender.name(),
             r.concurrency,
@@ -411,7 +417,10 @@ pub fn print_cache(rows: &[LookupResult]) {
             vs,
         );
         if r.misses > 0 {
-            println!("  WARNING: {} lookups found nothing", r.misses);
+            println!(
+                "  WARNING: {} requests were refused or found nothing",
+                r.misses
+            );
         }
     }
 }
@@ -585,11 +594,17 @@ pub fn print_http(rows: &[HttpResult]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::measure::revoke::Source;
 
-    fn row(db: DbKind, contender: Kind, concurrency: usize, throughput: f64) -> LookupResult {
+    /// A result row with `throughput` and nothing else of note.
+    pub(crate) fn row(
+        db: DbKind,
+        contender: Kind,
+        concurrency: usize,
+        throughput: f64,
+    ) -> LookupResult {
         LookupResult {
             db,
             contender,
@@ -620,6 +635,7 @@ mod tests {
             cache_memory: Vec::new(),
             revoke: Vec::new(),
             tower_http: Vec::new(),
+            access: Vec::new(),
         }
     }
 

@@ -51,6 +51,16 @@ pub enum Kind {
     /// tower-sessions with its moka `CachingSessionStore` (the cache measurements only).
     #[value(skip)]
     TowerMoka,
+    /// An access token verified with its EdDSA key (the access-token measurement only).
+    #[value(skip)]
+    VerifyEdDsa,
+    /// An access token verified with its HS256 key (the access-token measurement only).
+    #[value(skip)]
+    VerifyHs256,
+    /// An EdDSA access token verified, and its session checked against the revocations
+    /// heard through the cache's feed (the access-token measurement only).
+    #[value(skip)]
+    VerifyRevocations,
 }
 
 impl Kind {
@@ -65,6 +75,9 @@ impl Kind {
             Kind::RawSqlx => "raw-sqlx",
             Kind::SqlxSessionsCache => "sqlx-sessions+cache",
             Kind::TowerMoka => "tower-sessions+moka",
+            Kind::VerifyEdDsa => "verify-eddsa",
+            Kind::VerifyHs256 => "verify-hs256",
+            Kind::VerifyRevocations => "verify+revocations",
         }
     }
 }
@@ -101,6 +114,9 @@ impl Contender {
             ),
             Kind::TowerMoka => {
                 Contender::Moka(moka::TowerMoka::open(db, name, CACHE_CAPACITY).await?)
+            }
+            Kind::VerifyEdDsa | Kind::VerifyHs256 | Kind::VerifyRevocations => {
+                anyhow::bail!("{} verifies access tokens: it has no table", kind.name())
             }
         })
     }

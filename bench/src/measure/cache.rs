@@ -9,14 +9,15 @@ use std::sync::Arc;
 
 use anyhow::{Result, ensure};
 use serde::Serialize;
-use sqlx_sessions::cache::CacheConfig;
+use sqlx_sessions::SessionStore;
+use sqlx_sessions::cache::{CacheConfig, CacheStats};
 
 use crate::cli::Plan;
 use crate::contenders::moka::TowerMoka;
 use crate::contenders::sqlx_sessions::SqlxSessions;
 use crate::contenders::{Contender, Kind, raw::Raw};
 use crate::db::{Db, DbKind};
-use crate::load::{self, Stop, Tokens};
+use crate::load::Tokens;
 use crate::report::LookupResult;
 use crate::stats;
 
@@ -139,41 +140,39 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<(Vec<LookupResult>, Vec<CacheMe
     let conc = plan.cache_concurrency;
     eprintln!("[{}] cache: {n} sessions, {conc} tasks", db.kind.name());
     let prepared = prepare(db, "cache", n).await?;
-    let contenders: Vec<(Contender, Arc<[String]>)> = prepared
+    let cases: Vec<_> = prepared
         .iter()
-        .map(|p| (p.contender.clone(), p.tokens.clone()))
+        .map(|p| (p.contender.clone(), Tokens::List(p.tokens.clone())))
         .collect();
-    let mut cases = super::Cases::default();
-    for round in 0..plan.rounds as usize {
-        for (c, tokens) in super::rotated(&contenders, round) {
-            let list = Tokens::List(tokens);
-            load::lookups_from(&c, list.clone(), conc, Stop::after(plan.warmup)).await?;
-            let r = load::lookups_from(&c, list, conc, Stop::after(plan.case)).await?;
-            eprintln!(
-                "  [{}] cache round {} {:<20} {:>10.0}/s p50 {:>7.1} us p99 {:>7.1} us",
-                db.kind.name(),
-                round + 1,
-                c.kind().name(),
-                r.throughput(),
-                r.hist.value_at_quantile(0.5) as f64 / 1000.0,
-                r.hist.value_at_quantile(0.99) as f64 / 1000.0
-            );
-            cases.add(c.kind(), conc, &r)?;
-        }
+    let lib = prepared.iter().find_map(|p| match &p.contender {
+        Contender::Lib(lib) => Some(lib.store().clone()),
+        _ => None,
+    });
+    let before = lib.as_ref().and_then(|s| s.cache_stats());
+    let measured = super::interleave(plan, db, "cache", &cases, &[conc]).await?;
+    if let Some(store) = &lib {
+        report_stats(db, before, store);
     }
-    for p in &prepared {
-        if let Contender::Lib(lib) = &p.contender
-            && let Some(stats) = lib.store().cache_stats()
-        {
-            eprintln!("  [{}] sqlx-sessions cache: {stats}", db.kind.name());
-        }
-    }
-    let lookups = cases.finish(db.kind, &KINDS, &[conc], |_| n);
+    let lookups = measured.finish(db.kind, &KINDS, &[conc], |_| n);
     let memory = prepared.iter().map(|p| p.memory.clone()).collect();
     for p in &prepared {
         p.contender.close().await;
     }
     Ok((lookups, memory))
+}
+
+/// Prints what `store`'s cache did since `before`: hits, and misses with those that went to
+/// the database only because the channel had not confirmed a round within the bound.
+pub(super) fn report_stats(db: &Db, before: Option<CacheStats>, store: &SessionStore) {
+    if let (Some(before), Some(after)) = (before, store.cache_stats()) {
+        eprintln!(
+            "  [{}] cache during the measurement: {} hits, {} misses ({} while the channel was unconfirmed); now {after}",
+            db.kind.name(),
+            after.hits - before.hits,
+            after.misses - before.misses,
+            after.unconfirmed - before.unconfirmed,
+        );
+    }
 }
 
 /// Resident memory with `plan.cache_memory_entries` sessions cached (one lookup each).

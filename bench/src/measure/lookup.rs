@@ -3,11 +3,10 @@
 
 use anyhow::Result;
 
-use super::Cases;
 use crate::cli::Plan;
 use crate::contenders::Contender;
 use crate::db::Db;
-use crate::load::{self, Stop};
+use crate::load::Tokens;
 use crate::report::LookupResult;
 
 /// Fills the lookup tables to `plan.rows` and measures; returns the contenders (still open,
@@ -31,25 +30,11 @@ pub async fn measure(
     contenders: &[Contender],
     rows: u64,
 ) -> Result<Vec<LookupResult>> {
-    let mut cases = Cases::default();
-    for round in 0..plan.rounds as usize {
-        for &conc in &plan.concurrency {
-            for c in super::rotated(contenders, round) {
-                load::lookups(&c, rows, conc, Stop::after(plan.warmup)).await?;
-                let r = load::lookups(&c, rows, conc, Stop::after(plan.case)).await?;
-                eprintln!(
-                    "  [{}] lookup round {} conc {:>2} {:<15} {:>9.0}/s p99 {:>7.1} us",
-                    db.kind.name(),
-                    round + 1,
-                    conc,
-                    c.kind().name(),
-                    r.throughput(),
-                    r.hist.value_at_quantile(0.99) as f64 / 1000.0
-                );
-                cases.add(c.kind(), conc, &r)?;
-            }
-        }
-    }
+    let cases: Vec<_> = contenders
+        .iter()
+        .map(|c| (c.clone(), Tokens::Rows(rows)))
+        .collect();
+    let measured = super::interleave(plan, db, "lookup", &cases, &plan.concurrency).await?;
     let kinds: Vec<_> = contenders.iter().map(Contender::kind).collect();
-    Ok(cases.finish(db.kind, &kinds, &plan.concurrency, |_| rows))
+    Ok(measured.finish(db.kind, &kinds, &plan.concurrency, |_| rows))
 }

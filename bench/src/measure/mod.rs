@@ -1,5 +1,6 @@
 //! The measurements of the issue, one module each, and what they share.
 
+pub mod access;
 pub mod cache;
 pub mod create;
 pub mod growth;
@@ -19,9 +20,10 @@ use hdrhistogram::Histogram;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 use time::OffsetDateTime;
 
+use crate::cli::Plan;
 use crate::contenders::{Contender, Kind};
 use crate::db::{Db, DbKind};
-use crate::load::LoadResult;
+use crate::load::{self, LoadResult, Probe, Stop, Tokens};
 use crate::report::LookupResult;
 use crate::stats::{LatencySummary, median, new_histogram};
 
@@ -154,6 +156,37 @@ pub fn rotated<T: Clone>(items: &[T], round: usize) -> Vec<T> {
         v.rotate_left(k);
     }
     v
+}
+
+/// Measures every case at each of `concurrency`, `plan.rounds` times: the cases rotated
+/// round by round, a warm-up before each measured slice, a progress line after it.
+pub async fn interleave<P: Probe>(
+    plan: &Plan,
+    db: &Db,
+    what: &str,
+    cases: &[(P, Tokens)],
+    concurrency: &[usize],
+) -> Result<Cases> {
+    let mut acc = Cases::default();
+    for round in 0..plan.rounds as usize {
+        for &conc in concurrency {
+            for (c, tokens) in rotated(cases, round) {
+                load::lookups_from(&c, tokens.clone(), conc, Stop::after(plan.warmup)).await?;
+                let r = load::lookups_from(&c, tokens, conc, Stop::after(plan.case)).await?;
+                eprintln!(
+                    "  [{}] {what} round {} conc {conc:>2} {:<20} {:>10.0}/s p50 {:>7.1} us p99 {:>7.1} us",
+                    db.kind.name(),
+                    round + 1,
+                    c.kind().name(),
+                    r.throughput(),
+                    r.hist.value_at_quantile(0.5) as f64 / 1000.0,
+                    r.hist.value_at_quantile(0.99) as f64 / 1000.0
+                );
+                acc.add(c.kind(), conc, &r)?;
+            }
+        }
+    }
+    Ok(acc)
 }
 
 /// Accumulates the rounds of throughput cases (one per contender and concurrency).

@@ -38,6 +38,7 @@ pub(crate) struct Entries {
     bound: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
+    unconfirmed: AtomicU64,
     invalidations: AtomicU64,
     clears: AtomicU64,
 }
@@ -65,6 +66,7 @@ impl Entries {
             bound,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            unconfirmed: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             clears: AtomicU64::new(0),
         }
@@ -97,7 +99,8 @@ impl Entries {
     ) -> Result<Session, Ticket> {
         // Freshness first, then the probe: the entry then reflects every round that had
         // completed when the lookup was served.
-        if self.serving()
+        let serving = self.serving();
+        if serving
             && let Some(entry) = self.map.get(key)
             && servable(&entry)
         {
@@ -105,6 +108,9 @@ impl Entries {
             return Ok(Session::clone(&entry));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
+        if !serving {
+            self.unconfirmed.fetch_add(1, Ordering::Relaxed);
+        }
         let stripe = self.stripe(key);
         let epoch = *lock(&self.stripes[stripe]);
         Err(Ticket { stripe, epoch })
@@ -156,6 +162,7 @@ impl Entries {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
+            unconfirmed: self.unconfirmed.load(Ordering::Relaxed),
             invalidations: self.invalidations.load(Ordering::Relaxed),
             clears: self.clears.load(Ordering::Relaxed),
             entries: self.map.len() as u64,

@@ -172,6 +172,9 @@ pub struct CacheStats {
     /// Lookups of a well-formed token that went to the database (not cached, due for a
     /// write, or the channel not confirmed within the bound).
     pub misses: u64,
+    /// Of the misses, those that went to the database only because the channel had not
+    /// confirmed a round within the bound (the cache was not answering).
+    pub unconfirmed: u64,
     /// Entries removed because their row changed.
     pub invalidations: u64,
     /// Times the whole cache was emptied (after the channel came back, a `TRUNCATE`, a gap
@@ -189,9 +192,10 @@ impl fmt::Display for CacheStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "hits={} misses={} invalidations={} clears={} entries={} serving={} bound_ms={}",
+            "hits={} misses={} unconfirmed={} invalidations={} clears={} entries={} serving={} bound_ms={}",
             self.hits,
             self.misses,
+            self.unconfirmed,
             self.invalidations,
             self.clears,
             self.entries,
