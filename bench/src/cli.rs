@@ -167,7 +167,7 @@ pub enum Measurement {
 
 impl Measurement {
     /// Every measurement, in run order.
-    pub const ALL: [Measurement; 10] = [
+    pub const ALL: [Measurement; 11] = [
         Measurement::Lookup,
         Measurement::Create,
         Measurement::Writes,
@@ -177,8 +177,8 @@ impl Measurement {
         Measurement::Cache,
         Measurement::Revoke,
         Measurement::TowerHttp,
-        Measurement::CacheMemory,
         Measurement::Access,
+        Measurement::CacheMemory,
     ];
 }
 
