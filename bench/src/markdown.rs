@@ -189,11 +189,9 @@ fn tower_http_table(s: &mut String, rows: &[TowerHttpResult]) {
     );
     for r in rows {
         let vs = match r.case.store {
-            StoreKind::TowerStore => {
-                tower_http::ratio(rows, r.db, r.connections, r.case.always_save)
-                    .map_or_else(String::new, |v| format!("{v:.2}"))
-            }
             StoreKind::SqlxStore => String::new(),
+            ours => tower_http::ratio_of(rows, ours, r.db, r.connections, r.case.always_save)
+                .map_or_else(String::new, |v| format!("{v:.2}")),
         };
         let bound = match (r.update_bound, r.within_bound()) {
             (Some(b), Some(true)) => format!("{b} (met)"),

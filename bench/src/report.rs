@@ -304,13 +304,14 @@ pub fn print_tower_http(rows: &[TowerHttpResult]) {
     );
     for r in rows {
         let vs = match r.case.store {
-            tower_http::StoreKind::TowerStore => two_places(tower_http::ratio(
+            tower_http::StoreKind::SqlxStore => "-".to_string(),
+            ours => two_places(tower_http::ratio_of(
                 rows,
+                ours,
                 r.db,
                 r.connections,
                 r.case.always_save,
             )),
-            tower_http::StoreKind::SqlxStore => "-".to_string(),
         };
         println!(
             "{:<9} {:<38} {:>5} {:>10.0} {:>9.1} {:>9.1} {:>7} {:>9} {:>10.1} {:>9} {:>8}",

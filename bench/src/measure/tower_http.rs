@@ -32,6 +32,7 @@ use axum::routing::{get, post};
 use axum_login::{AuthManagerLayerBuilder, AuthSession, AuthUser, AuthnBackend, UserId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use sqlx_sessions::cache::CacheConfig;
 use sqlx_sessions::tower_sessions::TowerStore;
 use sqlx_sessions::{Filter, StoreBuilder};
 use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
@@ -61,6 +62,10 @@ pub enum StoreKind {
     SqlxStore,
     /// `sqlx_sessions::tower_sessions::TowerStore` on a sqlx-sessions store.
     TowerStore,
+    /// `TowerStore` on a sqlx-sessions store with its read cache on (revocations still
+    /// seen, within the cache's bound across instances): what tower-sessions users would
+    /// otherwise reach for with `CachingSessionStore`, which never invalidates.
+    TowerStoreCached,
 }
 
 impl StoreKind {
@@ -69,7 +74,13 @@ impl StoreKind {
         match self {
             StoreKind::SqlxStore => "tower-sessions-sqlx-store",
             StoreKind::TowerStore => "TowerStore",
+            StoreKind::TowerStoreCached => "TowerStore+cache",
         }
+    }
+
+    /// Whether this is one of sqlx-sessions' stores (a `TowerStore`).
+    pub fn is_ours(self) -> bool {
+        self != StoreKind::SqlxStore
     }
 }
 
@@ -84,11 +95,13 @@ pub struct Case {
 
 impl Case {
     /// Every case, in report order.
-    pub const ALL: [Case; 4] = [
+    pub const ALL: [Case; 6] = [
         Case::new(StoreKind::SqlxStore, false),
         Case::new(StoreKind::TowerStore, false),
+        Case::new(StoreKind::TowerStoreCached, false),
         Case::new(StoreKind::SqlxStore, true),
         Case::new(StoreKind::TowerStore, true),
+        Case::new(StoreKind::TowerStoreCached, true),
     ];
 
     const fn new(store: StoreKind, always_save: bool) -> Self {
@@ -111,10 +124,11 @@ impl Case {
 
     /// The name of the case's table (each contender prefixes it).
     fn table_name(self) -> &'static str {
-        if self.always_save {
-            "th_always"
-        } else {
-            "th_plain"
+        match (self.store == StoreKind::TowerStoreCached, self.always_save) {
+            (false, true) => "th_always",
+            (false, false) => "th_plain",
+            (true, true) => "thc_always",
+            (true, false) => "thc_plain",
         }
     }
 }
@@ -330,10 +344,17 @@ async fn start(plan: &Plan, db: &Db, case: Case, users: &Users) -> Result<Runnin
                 cookies: Vec::new(),
             }
         }
-        StoreKind::TowerStore => {
+        StoreKind::TowerStore | StoreKind::TowerStoreCached => {
             let stale = time::Duration::try_from(plan.tower_stale)?;
+            let cached = case.store == StoreKind::TowerStoreCached;
+            let capacity = usize::try_from(plan.http_sessions)?.max(1) * 2;
             let lib = SqlxSessions::open_built(db, name, |b: StoreBuilder| {
-                b.ttl(Some(INACTIVITY)).extend_stale_time(Some(stale))
+                let b = b.ttl(Some(INACTIVITY)).extend_stale_time(Some(stale));
+                if cached {
+                    b.cache(CacheConfig::new(capacity))
+                } else {
+                    b
+                }
             })
             .await?;
             let store = TowerStore::new(lib.store().clone());
@@ -502,7 +523,7 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<TowerHttpResult>> {
                 .filter(|(k, _)| *k == i)
                 .map(|(_, run)| run)
                 .collect();
-            let bounded = r.case.store == StoreKind::TowerStore && r.case.always_save;
+            let bounded = r.case.store.is_ours() && r.case.always_save;
             let result = TowerHttpResult {
                 db: db.kind,
                 case: r.case,
@@ -536,10 +557,22 @@ pub async fn run(plan: &Plan, db: &Db) -> Result<Vec<TowerHttpResult>> {
     Ok(out)
 }
 
-/// Requests per second of `TowerStore` divided by tower-sessions-sqlx-store's, for `db`, the
-/// mode `always_save` and `connections`.
+/// Requests per second of `TowerStore` (uncached) divided by tower-sessions-sqlx-store's,
+/// for `db`, the mode `always_save` and `connections`.
 pub fn ratio(
     rows: &[TowerHttpResult],
+    db: DbKind,
+    connections: usize,
+    always_save: bool,
+) -> Option<f64> {
+    ratio_of(rows, StoreKind::TowerStore, db, connections, always_save)
+}
+
+/// Requests per second of `ours` divided by tower-sessions-sqlx-store's, for `db`, the mode
+/// `always_save` and `connections`.
+pub fn ratio_of(
+    rows: &[TowerHttpResult],
+    ours: StoreKind,
     db: DbKind,
     connections: usize,
     always_save: bool,
@@ -553,7 +586,7 @@ pub fn ratio(
             })
             .map(|r| r.load.requests_per_sec)
     };
-    let ours = find(StoreKind::TowerStore)?;
+    let ours = find(ours)?;
     let theirs = find(StoreKind::SqlxStore)?;
     (theirs > 0.0).then(|| ours / theirs)
 }
