@@ -222,10 +222,8 @@ async fn the_account_page_shows_a_token_that_outlives_sign_out_without_the_feed(
     );
 }
 
-async fn with_the_cache_a_signed_out_sessions_token_is_refused(db: TestDb) {
-    let state = AppState::open(db.db.clone(), CsrfKey::random(), false, true)
-        .await
-        .expect("cached state");
+/// Waits until the demo's cached store has its feed confirmed (its cache answers).
+async fn until_serving(state: &AppState) {
     let started = std::time::Instant::now();
     while !state.sessions().cache_stats().unwrap().serving {
         assert!(
@@ -234,6 +232,14 @@ async fn with_the_cache_a_signed_out_sessions_token_is_refused(db: TestDb) {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+async fn with_the_cache_a_signed_out_sessions_token_is_refused(db: TestDb) {
+    let state = AppState::open(db.db.clone(), CsrfKey::random(), false, true)
+        .await
+        .expect("cached state");
+    let started = std::time::Instant::now();
+    until_serving(&state).await;
     // Tokens issued in the second of the feed's last gap (its first round, or a round
     // caught up after it failed, which a loaded machine can cause at any time) are refused
     // (see the library's docs): start in a later second, and again if a gap came meanwhile.
@@ -258,9 +264,7 @@ async fn with_the_cache_a_signed_out_sessions_token_is_refused(db: TestDb) {
         if minted.body.contains("data-valid=\"true\"") {
             break again;
         }
-        while !state.sessions().cache_stats().unwrap().serving {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until_serving(&state).await;
         assert!(
             state.sessions().cache_stats().unwrap().clears > clears,
             "refused without a gap in the feed: {}",

@@ -480,15 +480,24 @@ async fn refusal_once_confirmed(
     }
 }
 
+/// Waits until the cached store's feed has confirmed a round (its cache answers).
+#[cfg(feature = "cache")]
+async fn until_serving(store: &SessionStore) {
+    let started = std::time::Instant::now();
+    while !store.cache_stats().unwrap().serving {
+        assert!(
+            started.elapsed() < StdDuration::from_secs(20),
+            "feed not serving"
+        );
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+    }
+}
+
 /// Whether the cached store's feed had a gap (which clears the cache) since it had cleared
 /// `clears` times, waiting for the feed to be confirmed again first.
 #[cfg(feature = "cache")]
 async fn gap_since(store: &SessionStore, clears: u64) -> bool {
-    let started = std::time::Instant::now();
-    while !store.cache_stats().unwrap().serving {
-        assert!(started.elapsed() < StdDuration::from_secs(20), "feed down");
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
+    until_serving(store).await;
     store.cache_stats().unwrap().clears > clears
 }
 
@@ -506,14 +515,7 @@ async fn revocations_are_heard_through_the_feed(db: TestDb) {
     let other = db.builder().build().unwrap();
     let issuer = Issuer::builder(cached.clone(), ed("k1")).build().unwrap();
     let verifier = issuer.verifier().follow_revocations(&cached).unwrap();
-    let started = Instant::now();
-    while !cached.cache_stats().unwrap().serving {
-        assert!(
-            started.elapsed() < StdDuration::from_secs(20),
-            "feed not serving"
-        );
-        tokio::time::sleep(StdDuration::from_millis(5)).await;
-    }
+    until_serving(&cached).await;
     // Tokens issued up to the second of the feed's last gap (its first round, or a round
     // that failed and was caught up, as a loaded machine can make happen at any time) are
     // refused, since revocations before it are unknown (`revoked.rs` tests that rule);

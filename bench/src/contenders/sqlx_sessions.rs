@@ -29,7 +29,6 @@ pub struct SqlxSessions {
     seed: u64,
     store: SessionStore,
     pool: Pool,
-    cached: bool,
 }
 
 fn builder(b: StoreBuilder, db: &Db, table: &str) -> StoreBuilder {
@@ -74,20 +73,18 @@ impl SqlxSessions {
             DbKind::Mysql => Pool::Mysql(db.mysql_pool().await?),
         };
         let store = tune(builder(SessionStore::builder(pool.clone()), db, &table)).build()?;
-        let cached = store.cache_stats().is_some();
         store.migrate().await?;
         Ok(Self {
             seed: tokens::seed_for(&table),
             table: table.into(),
             store,
             pool,
-            cached,
         })
     }
 
     /// Whether the store answers from a read cache.
     pub fn cached(&self) -> bool {
-        self.cached
+        self.store.cache_stats().is_some()
     }
 
     /// The store.

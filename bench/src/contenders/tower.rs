@@ -116,43 +116,30 @@ impl Tower {
     /// Inserts rows `range` (MessagePack records, as the store writes them) with the given
     /// expiry, in large transactions.
     pub async fn fill(&self, range: Range<u64>, expiry: OffsetDateTime) -> Result<()> {
+        macro_rules! batched_inserts {
+            ($pool:expr) => {{
+                let mut start = range.start;
+                while start < range.end {
+                    let tx_end = (start + 100_000).min(range.end);
+                    let mut tx = $pool.begin().await?;
+                    while start < tx_end {
+                        let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
+                        let sql = self.multi_row_insert(n);
+                        let mut q = sqlx08::query(&sql);
+                        for (id, blob, expiry) in self.rows(start..start + n as u64, expiry)? {
+                            q = q.bind(id).bind(blob).bind(expiry);
+                        }
+                        q.execute(&mut *tx).await?;
+                        start += n as u64;
+                    }
+                    tx.commit().await?;
+                }
+            }};
+        }
         match &self.store {
-            Store::Sqlite(_, pool) => {
-                let mut start = range.start;
-                while start < range.end {
-                    let tx_end = (start + 100_000).min(range.end);
-                    let mut tx = pool.begin().await?;
-                    while start < tx_end {
-                        let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
-                        let sql = self.multi_row_insert(n);
-                        let mut q = sqlx08::query(&sql);
-                        for (id, blob, expiry) in self.rows(start..start + n as u64, expiry)? {
-                            q = q.bind(id).bind(blob).bind(expiry);
-                        }
-                        q.execute(&mut *tx).await?;
-                        start += n as u64;
-                    }
-                    tx.commit().await?;
-                }
-            }
-            Store::Mysql(_, pool) => {
-                let mut start = range.start;
-                while start < range.end {
-                    let tx_end = (start + 100_000).min(range.end);
-                    let mut tx = pool.begin().await?;
-                    while start < tx_end {
-                        let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
-                        let sql = self.multi_row_insert(n);
-                        let mut q = sqlx08::query(&sql);
-                        for (id, blob, expiry) in self.rows(start..start + n as u64, expiry)? {
-                            q = q.bind(id).bind(blob).bind(expiry);
-                        }
-                        q.execute(&mut *tx).await?;
-                        start += n as u64;
-                    }
-                    tx.commit().await?;
-                }
-            }
+            // The same multi-row inserts on SQLite and MySQL, on their own pool types.
+            Store::Sqlite(_, pool) => batched_inserts!(pool),
+            Store::Mysql(_, pool) => batched_inserts!(pool),
             Store::Postgres(_, pool) => {
                 let sql = format!(
                     "INSERT INTO \"{PG_SCHEMA}\".\"{}\" (id, data, expiry_date) \
