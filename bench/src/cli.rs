@@ -111,6 +111,12 @@ pub struct Args {
     /// Sessions cached for the memory measurement (`cache-memory`, not part of `--quick`).
     #[arg(long, default_value_t = 1_000_000)]
     pub cache_memory_entries: u64,
+    /// Entries each cache of the cache and memory measurements may hold, as a multiple of
+    /// the sessions looked up (the same for sqlx-sessions' cache and moka). At 1.0 a cache
+    /// is exactly the size of the working set, and an approximate cache (both are) evicts a
+    /// few of the sessions it is then asked for again.
+    #[arg(long, default_value_t = 1.0)]
+    pub cache_capacity: f64,
     /// Revocations per source (instance B, plain SQL) and database for sqlx-sessions with
     /// its cache.
     #[arg(long, default_value_t = 1_000)]
@@ -229,6 +235,8 @@ pub struct Plan {
     pub cache_concurrency: usize,
     /// Sessions cached for the memory measurement.
     pub cache_memory_entries: u64,
+    /// Cache capacity as a multiple of the sessions looked up.
+    pub cache_capacity: f64,
     /// Revocations per source and database for sqlx-sessions.
     pub revocations: u64,
     /// Revocations per source and database for tower-sessions + moka.
@@ -282,6 +290,11 @@ impl Plan {
             cache_sessions: args.cache_sessions.max(1),
             cache_concurrency: args.cache_concurrency.max(1),
             cache_memory_entries: args.cache_memory_entries.max(1),
+            cache_capacity: if args.cache_capacity.is_finite() {
+                args.cache_capacity.max(1.0)
+            } else {
+                1.0
+            },
             revocations: args.revocations.max(1),
             tower_revocations: args.tower_revocations.max(1),
             tower_revoke_watch: Duration::from_secs_f64(args.tower_revoke_watch.max(0.01)),

@@ -49,17 +49,19 @@ struct Prepared {
     memory: CacheMemoryResult,
 }
 
-/// Opens the three contenders on tables `name` with caches of `n` entries, fills `n` rows
-/// each and looks every session up once (which fills the caches), recording the memory.
-async fn prepare(db: &Db, name: &str, n: u64) -> Result<Vec<Prepared>> {
-    let capacity = n as usize;
+/// Opens the three contenders on tables `name` with caches of `n` entries times
+/// `plan.cache_capacity`, fills `n` rows each and looks every session up once (which fills
+/// the caches), recording the memory.
+async fn prepare(plan: &Plan, db: &Db, name: &str, n: u64) -> Result<Vec<Prepared>> {
+    let capacity = (n as f64 * plan.cache_capacity).ceil() as u64;
     let mut out = Vec::new();
     for kind in KINDS {
         let contender = match kind {
             Kind::SqlxSessionsCache => Contender::Lib(
-                SqlxSessions::open_with(db, name, Some(CacheConfig::new(capacity))).await?,
+                SqlxSessions::open_with(db, name, Some(CacheConfig::new(capacity as usize)))
+                    .await?,
             ),
-            Kind::TowerMoka => Contender::Moka(TowerMoka::open(db, name, n).await?),
+            Kind::TowerMoka => Contender::Moka(TowerMoka::open(db, name, capacity).await?),
             _ => Contender::Raw(Raw::open(db, name).await?),
         };
         super::fill_all(
@@ -138,8 +140,12 @@ pub(super) async fn warm(c: &Contender, tokens: &Arc<[String]>) -> Result<()> {
 pub async fn run(plan: &Plan, db: &Db) -> Result<(Vec<LookupResult>, Vec<CacheMemoryResult>)> {
     let n = plan.cache_sessions;
     let conc = plan.cache_concurrency;
-    eprintln!("[{}] cache: {n} sessions, {conc} tasks", db.kind.name());
-    let prepared = prepare(db, "cache", n).await?;
+    eprintln!(
+        "[{}] cache: {n} sessions, {conc} tasks, caches of {}x that",
+        db.kind.name(),
+        plan.cache_capacity
+    );
+    let prepared = prepare(plan, db, "cache", n).await?;
     let cases: Vec<_> = prepared
         .iter()
         .map(|p| (p.contender.clone(), Tokens::List(p.tokens.clone())))
@@ -179,7 +185,7 @@ pub(super) fn report_stats(db: &Db, before: Option<CacheStats>, store: &SessionS
 pub async fn memory(plan: &Plan, db: &Db) -> Result<Vec<CacheMemoryResult>> {
     let n = plan.cache_memory_entries;
     eprintln!("[{}] cache memory: {n} sessions", db.kind.name());
-    let prepared = prepare(db, "cache_memory", n).await?;
+    let prepared = prepare(plan, db, "cache_memory", n).await?;
     let memory = prepared.iter().map(|p| p.memory.clone()).collect();
     for p in &prepared {
         p.contender.close().await;
