@@ -11,13 +11,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Database};
 use tower_sessions_sqlx_store::sqlx as sqlx08;
+
+/// How long a statement of any contender waits for a free connection of its pool.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a SQLite statement waits for the database's write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which database engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -121,7 +124,7 @@ impl Db {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(60))
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
     }
 
     /// Connection options of the run's PostgreSQL database.
@@ -136,43 +139,45 @@ impl Db {
         Ok(MySqlConnectOptions::from_str(&my.url)?.database(&my.database))
     }
 
-    /// A sqlx 0.9 SQLite pool on the file of store `name`.
-    pub async fn sqlite_pool(&self, name: &str) -> Result<SqlitePool> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(self.pools.sqlite_max)
+    /// The options of every sqlx 0.9 pool, with at most `max` connections.
+    fn pool_options<DB: Database>(&self, max: u32) -> sqlx::pool::PoolOptions<DB> {
+        sqlx::pool::PoolOptions::new()
+            .max_connections(max)
             .test_before_acquire(self.pools.test_before_acquire)
             .idle_timeout(None)
             .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(self.sqlite_options(name))
-            .await?;
-        Ok(pool)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+    }
+
+    /// The same options for a sqlx 0.8 pool (tower-sessions').
+    fn pool_options_08<DB: sqlx08::Database>(&self, max: u32) -> sqlx08::pool::PoolOptions<DB> {
+        sqlx08::pool::PoolOptions::new()
+            .max_connections(max)
+            .test_before_acquire(self.pools.test_before_acquire)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+    }
+
+    /// A sqlx 0.9 SQLite pool on the file of store `name`.
+    pub async fn sqlite_pool(&self, name: &str) -> Result<SqlitePool> {
+        let options = self.sqlite_options(name);
+        let pool = self.pool_options(self.pools.sqlite_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// A sqlx 0.9 PostgreSQL pool on the run's database.
     pub async fn pg_pool(&self) -> Result<PgPool> {
-        let pool = PgPoolOptions::new()
-            .max_connections(self.pools.pg_max)
-            .test_before_acquire(self.pools.test_before_acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(self.pg_options()?)
-            .await?;
-        Ok(pool)
+        let options = self.pg_options()?;
+        let pool = self.pool_options(self.pools.pg_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// A sqlx 0.9 MySQL pool on the run's database.
     pub async fn mysql_pool(&self) -> Result<MySqlPool> {
-        let pool = MySqlPoolOptions::new()
-            .max_connections(self.pools.mysql_max)
-            .test_before_acquire(self.pools.test_before_acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(self.mysql_options()?)
-            .await?;
-        Ok(pool)
+        let options = self.mysql_options()?;
+        let pool = self.pool_options(self.pools.mysql_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// A sqlx 0.8 SQLite pool (for tower-sessions) on the file of store `name`.
@@ -183,46 +188,25 @@ impl Db {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(60));
-        let pool = sqlx08::sqlite::SqlitePoolOptions::new()
-            .max_connections(self.pools.sqlite_max)
-            .test_before_acquire(self.pools.test_before_acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(options)
-            .await?;
-        Ok(pool)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let pool = self.pool_options_08(self.pools.sqlite_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// A sqlx 0.8 PostgreSQL pool (for tower-sessions) on the run's database.
     pub async fn pg_pool_08(&self) -> Result<sqlx08::PgPool> {
         let pg = self.target()?;
         let options = sqlx08::postgres::PgConnectOptions::from_str(&pg.url)?.database(&pg.database);
-        let pool = sqlx08::postgres::PgPoolOptions::new()
-            .max_connections(self.pools.pg_max)
-            .test_before_acquire(self.pools.test_before_acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(options)
-            .await?;
-        Ok(pool)
+        let pool = self.pool_options_08(self.pools.pg_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// A sqlx 0.8 MySQL pool (for tower-sessions) on the run's database.
     pub async fn mysql_pool_08(&self) -> Result<sqlx08::MySqlPool> {
         let my = self.target()?;
         let options = sqlx08::mysql::MySqlConnectOptions::from_str(&my.url)?.database(&my.database);
-        let pool = sqlx08::mysql::MySqlPoolOptions::new()
-            .max_connections(self.pools.mysql_max)
-            .test_before_acquire(self.pools.test_before_acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(options)
-            .await?;
-        Ok(pool)
+        let pool = self.pool_options_08(self.pools.mysql_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// One plain sqlx 0.9 MySQL connection to the run's database.
