@@ -4,17 +4,28 @@
 //! PostgreSQL and MySQL 16 by default), the same `test_before_acquire` setting, no idle timeout
 //! and no maximum lifetime. sqlx-sessions and the raw contender use sqlx 0.9; tower-sessions-sqlx-store
 //! brings its own sqlx 0.8, so its pools are made with that version, with the same options.
+//!
+//! What the sqlx 0.9 contenders run alike on every database lives here too: `on_pool!`
+//! (one body for whichever pool it is), [`count_rows`], and the bulk fills' loops
+//! ([`insert_in_batches`] for SQLite and MySQL, [`insert_unnested`] for PostgreSQL).
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
-use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::postgres::{PgConnectOptions, PgPool, Postgres};
+use sqlx::query::Query;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Database};
+use sqlx::{
+    AssertSqlSafe, ConnectOptions, Connection, Database, Encode, Executor, IntoArguments, Type,
+};
+use sqlx_sessions::Pool;
+use time::OffsetDateTime;
 use tower_sessions_sqlx_store::sqlx as sqlx08;
 
 /// How long a statement of any contender waits for a free connection of its pool.
@@ -41,6 +52,23 @@ impl DbKind {
             DbKind::Sqlite => "sqlite",
             DbKind::Postgres => "postgres",
             DbKind::Mysql => "mysql",
+        }
+    }
+
+    /// Parameter `i` (from 1) as this database's SQL writes it: `?1`, `$1` or `?`.
+    pub fn param(self, i: usize) -> String {
+        match self {
+            DbKind::Sqlite => format!("?{i}"),
+            DbKind::Postgres => format!("${i}"),
+            DbKind::Mysql => "?".to_string(),
+        }
+    }
+
+    /// `name` quoted as an identifier: `"name"`, or `` `name` `` on MySQL.
+    pub fn quote(self, name: &str) -> String {
+        match self {
+            DbKind::Sqlite | DbKind::Postgres => format!("\"{name}\""),
+            DbKind::Mysql => format!("`{name}`"),
         }
     }
 }
@@ -218,6 +246,100 @@ impl Db {
     pub async fn pg_connection(&self) -> Result<sqlx::PgConnection> {
         Ok(self.pg_options()?.connect().await?)
     }
+}
+
+/// Runs `$body` with `$p` bound to the sqlx pool in `$pool` (a `&sqlx_sessions::Pool`), on
+/// whichever database it is: the body is written once and compiled for each. Fails on a
+/// database the bench has no SQL for.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            ::sqlx_sessions::Pool::Sqlite($p) => $body,
+            ::sqlx_sessions::Pool::Postgres($p) => $body,
+            ::sqlx_sessions::Pool::Mysql($p) => $body,
+            other => ::anyhow::bail!("no SQL for {}", other.kind()),
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// A value sqlx 0.9 binds as a statement parameter on `DB`.
+pub trait Bind<DB: Database>: for<'e> Encode<'e, DB> + Type<DB> {}
+
+impl<DB: Database, T: for<'e> Encode<'e, DB> + Type<DB>> Bind<DB> for T {}
+
+/// Rows in `table` (named as its contender names it in SQL: quoted or not).
+pub async fn count_rows(pool: &Pool, table: &str) -> Result<u64> {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    let n: i64 = on_pool!(pool, p => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(p).await?);
+    Ok(n as u64)
+}
+
+/// Rows a bulk fill writes in one transaction.
+const FILL_TX_ROWS: u64 = 100_000;
+
+/// Inserts rows `rows` on `pool` with multi-row `INSERT`s of at most `batch` rows each, in
+/// transactions of [`FILL_TX_ROWS`] rows: `sql(n)` is the statement for `n` rows, `bind(q, i)`
+/// binds the values of row `i` to it.
+pub async fn insert_in_batches<DB>(
+    pool: &sqlx::Pool<DB>,
+    rows: Range<u64>,
+    batch: usize,
+    sql: impl Fn(usize) -> String,
+    bind: impl Fn(Query<'static, DB, DB::Arguments>, u64) -> Query<'static, DB, DB::Arguments>,
+) -> Result<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let mut start = rows.start;
+    while start < rows.end {
+        let tx_end = (start + FILL_TX_ROWS).min(rows.end);
+        let mut tx = pool.begin().await?;
+        while start < tx_end {
+            let n = ((tx_end - start) as usize).min(batch);
+            let mut q = sqlx::query(AssertSqlSafe(sql(n)));
+            for i in start..start + n as u64 {
+                q = bind(q, i);
+            }
+            q.execute(&mut *tx).await?;
+            start += n as u64;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Rows per `UNNEST` insert of a bulk fill on PostgreSQL.
+const PG_BATCH: u64 = 10_000;
+
+/// Inserts rows `rows` on PostgreSQL with `sql`, an `INSERT ... SELECT ... FROM UNNEST($1)` of
+/// at most [`PG_BATCH`] rows a statement: `$1` binds the rows' `digest`s, `$2` the number of
+/// the first row and `$3` `expires_at`.
+pub async fn insert_unnested<D>(
+    pool: &PgPool,
+    sql: Arc<str>,
+    rows: Range<u64>,
+    expires_at: OffsetDateTime,
+    digest: impl Fn(u64) -> D,
+) -> Result<()>
+where
+    Vec<D>: Bind<Postgres>,
+{
+    let mut start = rows.start;
+    while start < rows.end {
+        let end = (start + PG_BATCH).min(rows.end);
+        let digests: Vec<D> = (start..end).map(&digest).collect();
+        sqlx::query(AssertSqlSafe(sql.clone()))
+            .bind(digests)
+            .bind(start as i64)
+            .bind(expires_at)
+            .execute(pool)
+            .await?;
+        start = end;
+    }
+    Ok(())
 }
 
 /// A fresh PostgreSQL or MySQL database made for one run, dropped at the end.
