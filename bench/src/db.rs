@@ -279,8 +279,8 @@ pub async fn count_rows(pool: &Pool, table: &str) -> Result<u64> {
 const FILL_TX_ROWS: u64 = 100_000;
 
 /// Inserts rows `rows` on `pool` with multi-row `INSERT`s of at most `batch` rows each, in
-/// transactions of [`FILL_TX_ROWS`] rows: `sql(n)` is the statement for `n` rows, `bind(q, i)`
-/// binds the values of row `i` to it.
+/// transactions of `FILL_TX_ROWS` (100 000) rows: `sql(n)` is the statement for `n` rows,
+/// `bind(q, i)` binds the values of row `i` to it.
 pub async fn insert_in_batches<DB>(
     pool: &sqlx::Pool<DB>,
     rows: Range<u64>,
@@ -315,8 +315,8 @@ where
 const PG_BATCH: u64 = 10_000;
 
 /// Inserts rows `rows` on PostgreSQL with `sql`, an `INSERT ... SELECT ... FROM UNNEST($1)` of
-/// at most [`PG_BATCH`] rows a statement: `$1` binds the rows' `digest`s, `$2` the number of
-/// the first row and `$3` `expires_at`.
+/// at most `PG_BATCH` (10 000) rows a statement: `$1` binds the rows' `digest`s, `$2` the
+/// number of the first row and `$3` `expires_at`.
 pub async fn insert_unnested<D>(
     pool: &PgPool,
     sql: Arc<str>,
