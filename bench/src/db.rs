@@ -4,20 +4,34 @@
 //! PostgreSQL and MySQL 16 by default), the same `test_before_acquire` setting, no idle timeout
 //! and no maximum lifetime. sqlx-sessions and the raw contender use sqlx 0.9; tower-sessions-sqlx-store
 //! brings its own sqlx 0.8, so its pools are made with that version, with the same options.
+//!
+//! What the sqlx 0.9 contenders run alike on every database lives here too: `on_pool!`
+//! (one body for whichever pool it is), [`count_rows`], and the bulk fills' loops
+//! ([`insert_in_batches`] for SQLite and MySQL, [`insert_unnested`] for PostgreSQL).
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
+use sqlx::postgres::{PgConnectOptions, PgPool, Postgres};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+use sqlx::{
+    AssertSqlSafe, ConnectOptions, Connection, Database, Encode, Executor, IntoArguments, Type,
 };
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use sqlx_sessions::Pool;
+use time::OffsetDateTime;
 use tower_sessions_sqlx_store::sqlx as sqlx08;
+
+/// How long a statement of any contender waits for a free connection of its pool.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a SQLite statement waits for the database's write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Which database engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -38,6 +52,23 @@ impl DbKind {
             DbKind::Sqlite => "sqlite",
             DbKind::Postgres => "postgres",
             DbKind::Mysql => "mysql",
+        }
+    }
+
+    /// Parameter `i` (from 1) as this database's SQL writes it: `?1`, `$1` or `?`.
+    pub fn param(self, i: usize) -> String {
+        match self {
+            DbKind::Sqlite => format!("?{i}"),
+            DbKind::Postgres => format!("${i}"),
+            DbKind::Mysql => "?".to_string(),
+        }
+    }
+
+    /// `name` quoted as an identifier: `"name"`, or `` `name` `` on MySQL.
+    pub fn quote(self, name: &str) -> String {
+        match self {
+            DbKind::Sqlite | DbKind::Postgres => format!("\"{name}\""),
+            DbKind::Mysql => format!("`{name}`"),
         }
     }
 }
@@ -121,7 +152,7 @@ impl Db {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(60))
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
     }
 
     /// Connection options of the run's PostgreSQL database.
@@ -136,43 +167,45 @@ impl Db {
         Ok(MySqlConnectOptions::from_str(&my.url)?.database(&my.database))
     }
 
-    /// A sqlx 0.9 SQLite pool on the file of store `name`.
-    pub async fn sqlite_pool(&self, name: &str) -> Result<SqlitePool> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(self.pools.sqlite_max)
+    /// The options of every sqlx 0.9 pool, with at most `max` connections.
+    fn pool_options<DB: Database>(&self, max: u32) -> sqlx::pool::PoolOptions<DB> {
+        sqlx::pool::PoolOptions::new()
+            .max_connections(max)
             .test_before_acquire(self.pools.test_before_acquire)
             .idle_timeout(None)
             .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(self.sqlite_options(name))
-            .await?;
-        Ok(pool)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+    }
+
+    /// The same options for a sqlx 0.8 pool (tower-sessions').
+    fn pool_options_08<DB: sqlx08::Database>(&self, max: u32) -> sqlx08::pool::PoolOptions<DB> {
+        sqlx08::pool::PoolOptions::new()
+            .max_connections(max)
+            .test_before_acquire(self.pools.test_before_acquire)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+    }
+
+    /// A sqlx 0.9 SQLite pool on the file of store `name`.
+    pub async fn sqlite_pool(&self, name: &str) -> Result<SqlitePool> {
+        let options = self.sqlite_options(name);
+        let pool = self.pool_options(self.pools.sqlite_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// A sqlx 0.9 PostgreSQL pool on the run's database.
     pub async fn pg_pool(&self) -> Result<PgPool> {
-        let pool = PgPoolOptions::new()
-            .max_connections(self.pools.pg_max)
-            .test_before_acquire(self.pools.test_before_acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(self.pg_options()?)
-            .await?;
-        Ok(pool)
+        let options = self.pg_options()?;
+        let pool = self.pool_options(self.pools.pg_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// A sqlx 0.9 MySQL pool on the run's database.
     pub async fn mysql_pool(&self) -> Result<MySqlPool> {
-        let pool = MySqlPoolOptions::new()
-            .max_connections(self.pools.mysql_max)
-            .test_before_acquire(self.pools.test_before_acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(self.mysql_options()?)
-            .await?;
-        Ok(pool)
+        let options = self.mysql_options()?;
+        let pool = self.pool_options(self.pools.mysql_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// A sqlx 0.8 SQLite pool (for tower-sessions) on the file of store `name`.
@@ -183,46 +216,25 @@ impl Db {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(60));
-        let pool = sqlx08::sqlite::SqlitePoolOptions::new()
-            .max_connections(self.pools.sqlite_max)
-            .test_before_acquire(self.pools.test_before_acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(options)
-            .await?;
-        Ok(pool)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let pool = self.pool_options_08(self.pools.sqlite_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// A sqlx 0.8 PostgreSQL pool (for tower-sessions) on the run's database.
     pub async fn pg_pool_08(&self) -> Result<sqlx08::PgPool> {
         let pg = self.target()?;
         let options = sqlx08::postgres::PgConnectOptions::from_str(&pg.url)?.database(&pg.database);
-        let pool = sqlx08::postgres::PgPoolOptions::new()
-            .max_connections(self.pools.pg_max)
-            .test_before_acquire(self.pools.test_before_acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(options)
-            .await?;
-        Ok(pool)
+        let pool = self.pool_options_08(self.pools.pg_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// A sqlx 0.8 MySQL pool (for tower-sessions) on the run's database.
     pub async fn mysql_pool_08(&self) -> Result<sqlx08::MySqlPool> {
         let my = self.target()?;
         let options = sqlx08::mysql::MySqlConnectOptions::from_str(&my.url)?.database(&my.database);
-        let pool = sqlx08::mysql::MySqlPoolOptions::new()
-            .max_connections(self.pools.mysql_max)
-            .test_before_acquire(self.pools.test_before_acquire)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(120))
-            .connect_with(options)
-            .await?;
-        Ok(pool)
+        let pool = self.pool_options_08(self.pools.mysql_max);
+        Ok(pool.connect_with(options).await?)
     }
 
     /// One plain sqlx 0.9 MySQL connection to the run's database.
@@ -234,6 +246,100 @@ impl Db {
     pub async fn pg_connection(&self) -> Result<sqlx::PgConnection> {
         Ok(self.pg_options()?.connect().await?)
     }
+}
+
+/// Runs `$body` with `$p` bound to the sqlx pool in `$pool` (a `&sqlx_sessions::Pool`), on
+/// whichever database it is: the body is written once and compiled for each. Fails on a
+/// database the bench has no SQL for.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            ::sqlx_sessions::Pool::Sqlite($p) => $body,
+            ::sqlx_sessions::Pool::Postgres($p) => $body,
+            ::sqlx_sessions::Pool::Mysql($p) => $body,
+            other => ::anyhow::bail!("no SQL for {}", other.kind()),
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// A value sqlx 0.9 binds as a statement parameter on `DB`.
+pub trait Bind<DB: Database>: for<'e> Encode<'e, DB> + Type<DB> {}
+
+impl<DB: Database, T: for<'e> Encode<'e, DB> + Type<DB>> Bind<DB> for T {}
+
+/// Rows in `table` (named as its contender names it in SQL: quoted or not).
+pub async fn count_rows(pool: &Pool, table: &str) -> Result<u64> {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    let n: i64 = on_pool!(pool, p => sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(p).await?);
+    Ok(n as u64)
+}
+
+/// Rows a bulk fill writes in one transaction.
+const FILL_TX_ROWS: u64 = 100_000;
+
+/// Inserts rows `rows` on `pool` with multi-row `INSERT`s of at most `batch` rows each, in
+/// transactions of `FILL_TX_ROWS` (100 000) rows: `sql(n)` is the statement for `n` rows,
+/// `bind(q, i)` binds the values of row `i` to it.
+pub async fn insert_in_batches<DB>(
+    pool: &sqlx::Pool<DB>,
+    rows: Range<u64>,
+    batch: usize,
+    sql: impl Fn(usize) -> String,
+    bind: impl Fn(Query<'static, DB, DB::Arguments>, u64) -> Query<'static, DB, DB::Arguments>,
+) -> Result<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let mut start = rows.start;
+    while start < rows.end {
+        let tx_end = (start + FILL_TX_ROWS).min(rows.end);
+        let mut tx = pool.begin().await?;
+        while start < tx_end {
+            let n = ((tx_end - start) as usize).min(batch);
+            let mut q = sqlx::query(AssertSqlSafe(sql(n)));
+            for i in start..start + n as u64 {
+                q = bind(q, i);
+            }
+            q.execute(&mut *tx).await?;
+            start += n as u64;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Rows per `UNNEST` insert of a bulk fill on PostgreSQL.
+const PG_BATCH: u64 = 10_000;
+
+/// Inserts rows `rows` on PostgreSQL with `sql`, an `INSERT ... SELECT ... FROM UNNEST($1)` of
+/// at most `PG_BATCH` (10 000) rows a statement: `$1` binds the rows' `digest`s, `$2` the
+/// number of the first row and `$3` `expires_at`.
+pub async fn insert_unnested<D>(
+    pool: &PgPool,
+    sql: Arc<str>,
+    rows: Range<u64>,
+    expires_at: OffsetDateTime,
+    digest: impl Fn(u64) -> D,
+) -> Result<()>
+where
+    Vec<D>: Bind<Postgres>,
+{
+    let mut start = rows.start;
+    while start < rows.end {
+        let end = (start + PG_BATCH).min(rows.end);
+        let digests: Vec<D> = (start..end).map(&digest).collect();
+        sqlx::query(AssertSqlSafe(sql.clone()))
+            .bind(digests)
+            .bind(start as i64)
+            .bind(expires_at)
+            .execute(pool)
+            .await?;
+        start = end;
+    }
+    Ok(())
 }
 
 /// A fresh PostgreSQL or MySQL database made for one run, dropped at the end.

@@ -232,3 +232,47 @@ impl Contender {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::PoolSettings;
+
+    /// The bulk fill, lookup, creation, pruning and count of the library and raw contenders on
+    /// a SQLite file: filled rows are found (by the library too, in the layout the fill wrote),
+    /// unknown tokens are not, and only the expired rows are pruned.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_contenders_fill_find_and_prune() {
+        let dir = tempfile::tempdir().unwrap();
+        let pools = PoolSettings {
+            sqlite_max: 2,
+            pg_max: 2,
+            mysql_max: 2,
+            test_before_acquire: false,
+        };
+        let db = Db::sqlite(dir.path(), pools);
+        let now = OffsetDateTime::now_utc();
+        for kind in [Kind::SqlxSessions, Kind::RawSqlx] {
+            let c = Contender::open(kind, &db, "unit").await.unwrap();
+            // More rows than one multi-row statement holds, so the fill takes several.
+            c.fill(0..1_200, now + time::Duration::days(7))
+                .await
+                .unwrap();
+            assert_eq!(c.count().await.unwrap(), 1_200, "{kind:?}");
+            for i in [0, 499, 500, 1_199] {
+                assert!(c.lookup(&c.token(i)).await.unwrap(), "{kind:?} row {i}");
+            }
+            assert!(!c.lookup(&c.token(1_200)).await.unwrap(), "{kind:?}");
+            let created = c.create(1).await.unwrap();
+            assert!(c.lookup(&created).await.unwrap(), "{kind:?}");
+            c.fill(1_200..1_300, now - time::Duration::days(1))
+                .await
+                .unwrap();
+            assert_eq!(c.count().await.unwrap(), 1_301, "{kind:?}");
+            assert!(!c.lookup(&c.token(1_250)).await.unwrap(), "{kind:?}");
+            assert_eq!(c.delete_expired().await.unwrap(), Some(100), "{kind:?}");
+            assert_eq!(c.count().await.unwrap(), 1_201, "{kind:?}");
+            c.close().await;
+        }
+    }
+}

@@ -7,26 +7,29 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use sha2::{Digest, Sha256};
-use sqlx::AssertSqlSafe;
+use sqlx::Database;
+use sqlx::query::Query;
 use sqlx_sessions::Pool;
 use sqlx_sessions::cache::CacheConfig;
 use sqlx_sessions::{NewSession, SessionStore, StoreBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::db::{Db, DbKind};
+use crate::db::{Bind, Db, DbKind, count_rows, insert_in_batches, insert_unnested};
 use crate::tokens;
 
 /// Rows per multi-row `INSERT` on SQLite (7 parameters each).
 const SQLITE_BATCH: usize = 500;
-/// Rows per `UNNEST` insert on PostgreSQL.
-const PG_BATCH: usize = 10_000;
+/// The columns a bulk fill writes, in the order of its values.
+const FILL_COLUMNS: &str =
+    "id, auth_token_digest, data, expires_at, inserted_at, updated_at, user_id";
 
 /// The sqlx-sessions contender on one table.
 #[derive(Clone, Debug)]
 pub struct SqlxSessions {
     table: Arc<str>,
     seed: u64,
+    kind: DbKind,
     store: SessionStore,
     pool: Pool,
 }
@@ -37,6 +40,12 @@ fn builder(b: StoreBuilder, db: &Db, table: &str) -> StoreBuilder {
         Some(n) => b.prune_batch_size(n),
         None => b,
     }
+}
+
+/// The columns a bulk fill writes on `kind`, quoted and parenthesised.
+fn fill_columns(kind: DbKind) -> String {
+    let columns: Vec<String> = FILL_COLUMNS.split(", ").map(|c| kind.quote(c)).collect();
+    format!("({})", columns.join(", "))
 }
 
 fn micros(t: OffsetDateTime) -> i64 {
@@ -77,6 +86,7 @@ impl SqlxSessions {
         Ok(Self {
             seed: tokens::seed_for(&table),
             table: table.into(),
+            kind: db.kind,
             store,
             pool,
         })
@@ -115,87 +125,69 @@ impl SqlxSessions {
     /// timestamps as integer microseconds), in large transactions.
     pub async fn fill(&self, range: Range<u64>, expires_at: OffsetDateTime) -> Result<()> {
         let now = OffsetDateTime::now_utc();
-        let cols = "(\"id\", \"auth_token_digest\", \"data\", \"expires_at\", \"inserted_at\", \"updated_at\", \"user_id\")";
+        let table = self.kind.quote(&self.table);
+        let cols = fill_columns(self.kind);
+        let sql = |n| {
+            let mut sql = format!("INSERT INTO {table} {cols} VALUES ");
+            sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", "));
+            sql
+        };
         match &self.pool {
+            // The same multi-row inserts, but for the id (text on SQLite) and the timestamps.
             Pool::Sqlite(pool) => {
-                let mut start = range.start;
-                while start < range.end {
-                    let tx_end = (start + 100_000).min(range.end);
-                    let mut tx = pool.begin().await?;
-                    while start < tx_end {
-                        let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
-                        let mut sql = format!("INSERT INTO \"{}\" {cols} VALUES ", self.table);
-                        sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", "));
-                        let mut q = sqlx::query(AssertSqlSafe(sql));
-                        for i in start..start + n as u64 {
-                            q = q
-                                .bind(Uuid::new_v4().hyphenated().to_string())
-                                .bind(self.digest(i))
-                                .bind(format!("{{\"user_id\":\"u{i}\"}}"))
-                                .bind(micros(super::row_expiry(expires_at, i)))
-                                .bind(micros(now))
-                                .bind(micros(now))
-                                .bind(format!("u{i}"));
-                        }
-                        q.execute(&mut *tx).await?;
-                        start += n as u64;
-                    }
-                    tx.commit().await?;
-                }
+                insert_in_batches(pool, range, SQLITE_BATCH, sql, |q, i| {
+                    let id = Uuid::new_v4().hyphenated().to_string();
+                    let stamps = [super::row_expiry(expires_at, i), now, now];
+                    self.bind_bulk_row(q, i, id, stamps.map(micros))
+                })
+                .await
+            }
+            Pool::Mysql(pool) => {
+                insert_in_batches(pool, range, SQLITE_BATCH, sql, |q, i| {
+                    let stamps = [super::row_expiry(expires_at, i), now, now];
+                    self.bind_bulk_row(q, i, Uuid::new_v4(), stamps)
+                })
+                .await
             }
             Pool::Postgres(pool) => {
-                let sql: Arc<str> = format!(
-                    "INSERT INTO \"{}\" {cols} SELECT gen_random_uuid(), d, \
+                let sql = format!(
+                    "INSERT INTO {} {} SELECT gen_random_uuid(), d, \
                      jsonb_build_object('user_id', 'u' || ($2 + o - 1)), \
                      $3 - make_interval(secs => (($2 + o - 1) % {})::float8), now(), now(), \
                      'u' || ($2 + o - 1) FROM UNNEST($1::bytea[]) WITH ORDINALITY AS u(d, o)",
-                    self.table,
+                    table,
+                    cols,
                     super::EXPIRY_SPREAD_SECS
-                )
-                .into();
-                let mut start = range.start;
-                while start < range.end {
-                    let end = (start + PG_BATCH as u64).min(range.end);
-                    let digests: Vec<Vec<u8>> = (start..end).map(|i| self.digest(i)).collect();
-                    sqlx::query(AssertSqlSafe(sql.clone()))
-                        .bind(digests)
-                        .bind(start as i64)
-                        .bind(expires_at)
-                        .execute(pool)
-                        .await?;
-                    start = end;
-                }
-            }
-            Pool::Mysql(pool) => {
-                let cols = cols.replace('"', "`");
-                let mut start = range.start;
-                while start < range.end {
-                    let tx_end = (start + 100_000).min(range.end);
-                    let mut tx = pool.begin().await?;
-                    while start < tx_end {
-                        let n = ((tx_end - start) as usize).min(SQLITE_BATCH);
-                        let mut sql = format!("INSERT INTO `{}` {cols} VALUES ", self.table);
-                        sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, ?)"; n].join(", "));
-                        let mut q = sqlx::query(AssertSqlSafe(sql));
-                        for i in start..start + n as u64 {
-                            q = q
-                                .bind(Uuid::new_v4())
-                                .bind(self.digest(i))
-                                .bind(format!("{{\"user_id\":\"u{i}\"}}"))
-                                .bind(super::row_expiry(expires_at, i))
-                                .bind(now)
-                                .bind(now)
-                                .bind(format!("u{i}"));
-                        }
-                        q.execute(&mut *tx).await?;
-                        start += n as u64;
-                    }
-                    tx.commit().await?;
-                }
+                );
+                let digest = |i| self.digest(i);
+                insert_unnested(pool, sql.into(), range, expires_at, digest).await
             }
             other => anyhow::bail!("no SQL for {}", other.kind()),
         }
-        Ok(())
+    }
+
+    /// `q` with bulk row `i` bound after its `id`, with its timestamps (expiry, insertion,
+    /// update) as the database stores them.
+    fn bind_bulk_row<'q, DB, T>(
+        &self,
+        q: Query<'q, DB, DB::Arguments>,
+        i: u64,
+        id: impl Bind<DB>,
+        [expires_at, inserted_at, updated_at]: [T; 3],
+    ) -> Query<'q, DB, DB::Arguments>
+    where
+        DB: Database,
+        T: Bind<DB>,
+        String: Bind<DB>,
+        Vec<u8>: Bind<DB>,
+    {
+        q.bind(id)
+            .bind(self.digest(i))
+            .bind(format!("{{\"user_id\":\"u{i}\"}}"))
+            .bind(expires_at)
+            .bind(inserted_at)
+            .bind(updated_at)
+            .bind(format!("u{i}"))
     }
 
     /// `SessionStore::lookup`: true when it returned a session.
@@ -239,30 +231,24 @@ impl SqlxSessions {
 
     /// Rows in the table.
     pub async fn count(&self) -> Result<u64> {
-        let sql = format!("SELECT COUNT(*) FROM \"{}\"", self.table);
-        let n: i64 = match &self.pool {
-            Pool::Sqlite(pool) => {
-                sqlx::query_scalar(AssertSqlSafe(sql))
-                    .fetch_one(pool)
-                    .await?
-            }
-            Pool::Postgres(pool) => {
-                sqlx::query_scalar(AssertSqlSafe(sql))
-                    .fetch_one(pool)
-                    .await?
-            }
-            Pool::Mysql(pool) => {
-                sqlx::query_scalar(AssertSqlSafe(sql.replace('"', "`")))
-                    .fetch_one(pool)
-                    .await?
-            }
-            other => anyhow::bail!("no SQL for {}", other.kind()),
-        };
-        Ok(n as u64)
+        count_rows(&self.pool, &self.kind.quote(&self.table)).await
     }
 
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_columns_are_quoted_as_each_database_quotes() {
+        let double = "(\"id\", \"auth_token_digest\", \"data\", \"expires_at\", \"inserted_at\", \"updated_at\", \"user_id\")";
+        assert_eq!(fill_columns(DbKind::Sqlite), double);
+        assert_eq!(fill_columns(DbKind::Postgres), double);
+        assert_eq!(fill_columns(DbKind::Mysql), double.replace('"', "`"));
     }
 }
