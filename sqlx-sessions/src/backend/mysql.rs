@@ -206,9 +206,6 @@ impl MySqlBackend {
         .bind(table)
         .fetch_all(&mut *conn)
         .await?;
-        if columns.is_empty() {
-            return Ok(Snapshot::default());
-        }
         let indexes = names(
             "SELECT DISTINCT CAST(index_name AS CHAR) FROM information_schema.statistics \
              WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",

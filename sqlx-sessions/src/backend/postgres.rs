@@ -62,9 +62,6 @@ impl PgBackend {
         .bind(table)
         .fetch_all(&mut *conn)
         .await?;
-        if columns.is_empty() {
-            return Ok(Snapshot::default());
-        }
         let indexes = sqlx::query_scalar(
             "SELECT indexname::text FROM pg_catalog.pg_indexes \
              WHERE schemaname = COALESCE($1, current_schema()) AND tablename = $2",

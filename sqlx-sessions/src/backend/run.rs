@@ -115,14 +115,18 @@ native!(
 );
 native!("mysql", Mysql, sqlx::MySql, sqlx::MySqlConnection, "MySQL");
 
-/// What a table that exists has: `columns`, `indexes` and `foreign_keys` as the catalog
-/// reported them, and whether it holds a row, read on `conn` (`table` quoted as `DB`
-/// quotes).
+/// What a table has: `columns`, `indexes` and `foreign_keys` as the catalog reported them,
+/// and whether it holds a row, read on `conn` (`table` quoted as `DB` quotes). The empty
+/// snapshot when the catalog reported no columns: the table does not exist.
 pub(crate) async fn snapshot<DB: Native>(
     conn: &mut DB::Connection,
     table: &str,
     (columns, indexes, foreign_keys): (Vec<(String, String)>, Vec<String>, Vec<String>),
 ) -> sqlx::Result<Snapshot> {
+    // No columns: the table does not exist (and cannot be asked whether it has rows).
+    if columns.is_empty() {
+        return Ok(Snapshot::default());
+    }
     Ok(Snapshot {
         has_rows: DB::has_rows(conn, table).await?,
         columns,

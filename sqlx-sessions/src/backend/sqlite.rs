@@ -312,9 +312,6 @@ async fn snapshot_on(
             .bind(table)
             .fetch_all(&mut *conn)
             .await?;
-    if columns.is_empty() {
-        return Ok(Snapshot::default());
-    }
     let indexes = sqlx::query_scalar("SELECT name FROM pragma_index_list($1)")
         .bind(table)
         .fetch_all(&mut *conn)
