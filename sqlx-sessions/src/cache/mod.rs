@@ -123,6 +123,11 @@ const MAX_BOUND: Duration = Duration::from_secs(60);
 impl CacheConfig {
     /// A cache of at most `max_entries` sessions with the database's default bound
     /// (100 ms on PostgreSQL, 1 s on SQLite, MySQL and MariaDB).
+    ///
+    /// The bound is kept approximately: near it the cache may already evict. Cached at
+    /// exactly the size of the sessions in use, about one lookup in 200 went to the
+    /// database in the benchmark. With a quarter more room than that, none did
+    /// (BENCHMARKS.md, "Read cache on a quiet machine"). So size it above the working set.
     pub fn new(max_entries: usize) -> Self {
         CacheConfig {
             max_entries,
