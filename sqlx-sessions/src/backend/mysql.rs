@@ -343,14 +343,6 @@ impl MySqlBackend {
     }
 }
 
-/// Runs one DDL statement as text: `CREATE TRIGGER` has no prepared form.
-async fn run_text(conn: &mut sqlx::MySqlConnection, sql: &str) -> Result<()> {
-    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 /// `$n+1, $n+2, ...` for `ids`, and the ids as parameters.
 fn id_list(ids: impl Iterator<Item = Uuid>, n: usize) -> (String, Vec<Param>) {
     let params: Vec<Param> = ids.map(Param::Uuid).collect();
@@ -507,13 +499,8 @@ impl Backend for MySqlBackend {
     }
 
     async fn run_ddl(&self, statements: &[String]) -> Result<()> {
-        self.under_migration_lock(async |conn| {
-            for s in statements {
-                run_text(conn, s).await?;
-            }
-            Ok(())
-        })
-        .await
+        self.under_migration_lock(async |conn| Ok(Self::run_all(conn, statements).await?))
+            .await
     }
 
     fn spec(&self) -> &TableSpec {
@@ -563,18 +550,16 @@ impl Backend for MySqlBackend {
                 _ => (None, 0),
             };
             for sql in schema.into_iter().chain(&plan.always) {
-                run_text(conn, sql).await?;
+                Self::run_one(conn, sql).await?;
             }
             for (i, (step, record)) in plan.steps.iter().zip(plan.record).enumerate() {
                 if i >= rest {
-                    run_text(conn, &step.sql).await?;
+                    Self::run_one(conn, &step.sql).await?;
                 }
                 self.query(record).execute(&mut *conn).await?;
             }
             // The cache's log and triggers need the table.
-            for sql in &plan.after {
-                run_text(conn, sql).await?;
-            }
+            Self::run_all(conn, &plan.after).await?;
             Ok(plan.steps)
         })
         .await

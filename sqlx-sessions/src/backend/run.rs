@@ -212,17 +212,16 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
 {
-    /// Runs `sql` (the store's own DDL) on `conn`.
-    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    /// Runs `sql` (the store's own DDL) on `conn`, as text: DDL is run once, and MySQL's
+    /// `CREATE TRIGGER` has no prepared form.
     pub(crate) async fn run_one(conn: &mut DB::Connection, sql: &str) -> sqlx::Result<()> {
-        sqlx::query(AssertSqlSafe(sql))
+        sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(conn)
             .await
             .map(drop)
     }
 
     /// Runs `statements` (the store's own DDL) one after another on `conn`.
-    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub(crate) async fn run_all(
         conn: &mut DB::Connection,
         statements: &[String],
