@@ -47,6 +47,7 @@ impl RevokedSessions {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    #[cfg(feature = "access-tokens")]
     /// Keeps entries for at least `lifetime` from now on. A follower that joins late has
     /// missed what came before: that is a gap.
     pub(crate) fn keep_for(&self, lifetime: Duration) {
@@ -85,6 +86,7 @@ impl RevokedSessions {
         state.revoked.clear();
     }
 
+    #[cfg(feature = "access-tokens")]
     /// Whether a token of session `sid` issued at `issued_at` (Unix seconds) must be
     /// refused: its session was heard revoked within the kept lifetime, or it was issued
     /// in or before the second of a gap that is less than one lifetime old.

@@ -94,11 +94,13 @@ impl StoreCache {
         self.shared.entries.invalidate(key);
     }
 
+    #[cfg(feature = "access-tokens")]
     /// The sessions the feed reported revoked.
     pub(crate) fn revoked(&self) -> &RevokedSessions {
         &self.shared.revoked
     }
 
+    #[cfg(feature = "access-tokens")]
     /// Whether the feed has confirmed a round within its bound (see
     /// [`CacheStats::serving`]).
     pub(crate) fn serving(&self) -> bool {
