@@ -78,13 +78,14 @@ pub(crate) async fn drive(shared: Arc<Shared>, mut feed: Box<dyn Feed>) {
         changes.clear();
         let result = match tokio::time::timeout(round_timeout, feed.catch_up(&mut changes)).await {
             Ok(result) => result,
-            Err(_) => {
-                feed.reset();
-                Err(FeedError(
-                    "the catch-up round did not finish in time".into(),
-                ))
-            }
+            Err(_) => Err(FeedError(
+                "the catch-up round did not finish in time".into(),
+            )),
         };
+        if result.is_err() {
+            // A failed or abandoned round leaves the connection in an unknown state.
+            feed.reset();
+        }
         let ok = result.is_ok();
         match result {
             Ok(()) => {

@@ -50,7 +50,8 @@ pub(crate) trait Feed: Send + fmt::Debug + 'static {
     /// (reconnecting where needed) and reports [`Change::All`] if it may have missed any.
     async fn catch_up(&mut self, changes: &mut Vec<Change>) -> Result<(), FeedError>;
 
-    /// Forgets the connection after a round was abandoned half-way.
+    /// Forgets the connection after a round failed or was abandoned half-way (the driver
+    /// calls it; the next round reconnects).
     fn reset(&mut self);
 }
 

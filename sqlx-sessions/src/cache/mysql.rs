@@ -499,11 +499,7 @@ impl Feed for MySqlFeed {
     }
 
     async fn catch_up(&mut self, changes: &mut Vec<Change>) -> Result<(), FeedError> {
-        let result = self.round(changes).await;
-        if result.is_err() {
-            self.reset();
-        }
-        result
+        self.round(changes).await
     }
 
     fn reset(&mut self) {

@@ -219,11 +219,7 @@ impl Feed for PgFeed {
             // Whatever changed while nobody listened is unknown.
             changes.push(Change::All);
         }
-        let result = self.beat(changes).await;
-        if result.is_err() {
-            self.reset();
-        }
-        result
+        self.beat(changes).await
     }
 
     fn reset(&mut self) {
